@@ -1,0 +1,29 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.accounts.apis import TokenObtainApi
+from apps.audit.apis import AuditListApi
+from apps.datasets.apis import DatasetUploadApi
+from apps.playbook import apis as playbook
+from apps.training import apis as training
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", TokenObtainApi.as_view(), name="token"),
+    path("projects/", playbook.ProjectListCreateApi.as_view(), name="projects"),
+    path("projects/<int:project_id>/", playbook.ProjectDetailApi.as_view(), name="project"),
+    path("projects/<int:project_id>/members/", playbook.ProjectMemberAddApi.as_view(), name="project-members"),
+    path("projects/<int:project_id>/solo/", playbook.ProjectSoloApi.as_view(), name="project-solo"),
+    path("projects/<int:project_id>/plays/", playbook.ProjectPlayListApi.as_view(), name="project-plays"),
+    path("projects/<int:project_id>/datasets/", DatasetUploadApi.as_view(), name="project-datasets"),
+    path("plays/<int:play_id>/", playbook.PlayDetailApi.as_view(), name="play"),
+    path("plays/<int:play_id>/submit/", playbook.PlaySubmitApi.as_view(), name="play-submit"),
+    path("plays/<int:play_id>/decision/", playbook.GateDecisionApi.as_view(), name="play-decision"),
+    path("jobs/", training.JobCreateApi.as_view(), name="jobs"),
+    path("jobs/<int:job_id>/", training.JobDetailApi.as_view(), name="job"),
+    path("jobs/<int:job_id>/cancel/", training.JobCancelApi.as_view(), name="job-cancel"),
+    path("audit/", AuditListApi.as_view(), name="audit"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

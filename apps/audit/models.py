@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One state change, role change or authentication event; append-only and hash-chained.
+
+    `hash` is SHA-256 over the canonical form of every other field plus `prev_hash` (the hash of the
+    event before it, "" for the first), so altering or removing any row breaks the chain at that row;
+    `python manage.py verify_audit` walks it. `prev_hash` is unique: two events can never claim the same
+    predecessor, so the chain cannot fork even under concurrent writers. On PostgreSQL a trigger refuses
+    UPDATE and DELETE on this table (migration 0002). Rows are written only by apps.audit.services.
+    """
+
+    event_time = models.DateTimeField(db_index=True)
+    # Null when a worker or the system acted; `actor_label` keeps the username as it was at the time.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    project = models.ForeignKey(
+        "playbook.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The audit page filters by project and action over a date range.
+            models.Index(fields=["project", "action", "event_time"], name="audit_project_action_time"),
+            models.Index(fields=["actor", "event_time"], name="audit_actor_time"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.action} by {self.actor_label} at {self.event_time:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,61 @@
+"""Appending to the audit trail. Only services call `audit_record`, always inside their own transaction."""
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.audit.hashing import GENESIS, event_hash, json_roundtrip
+from apps.audit.models import AuditEvent
+from apps.core.request_context import current_request_id
+
+# Any constant works: it names the one advisory lock that serialises appends to the chain on PostgreSQL.
+_CHAIN_LOCK_KEY = 0x706C6179626F6F6B  # "playbook"
+
+
+def _lock_chain() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+    # SQLite: the connection runs IMMEDIATE transactions (settings), so the writer already holds the lock.
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    project=None,
+    obj=None,
+    before: dict | None = None,
+    after: dict | None = None,
+    object_type: str = "",
+    object_id: str = "",
+) -> AuditEvent:
+    """Append one event to the chain. Must run inside the caller's transaction, so the event and the
+    change it describes commit together or not at all."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record must be called inside the service's transaction")
+    _lock_chain()
+    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    event = AuditEvent(
+        event_time=timezone.now(),
+        actor=user,
+        actor_label=(user.get_username() if user else (actor if isinstance(actor, str) else "system")),
+        action=action,
+        project=project,
+        object_type=object_type or (obj._meta.model_name if obj is not None else ""),
+        object_id=object_id or (str(obj.pk) if obj is not None else ""),
+        before=json_roundtrip(before),
+        after=json_roundtrip(after),
+        request_id=current_request_id(),
+        prev_hash=last if last is not None else GENESIS,
+    )
+    event.hash = event_hash(event)
+    event.save(force_insert=True)
+    return event
+
+
+def auth_event_record(*, user, action: str, username: str = "") -> AuditEvent:
+    """Sign-in, sign-out and failed sign-in: their own small transaction."""
+    with transaction.atomic():
+        if user is None:
+            return audit_record(actor=f"anonymous:{username}"[:150], action=action, after={"username": username})
+        return audit_record(actor=user, action=action, obj=user)

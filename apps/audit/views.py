@@ -1,0 +1,59 @@
+import csv
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.audit.selectors import AuditFilters, audit_actions, audit_events
+from apps.core.errors import ValidationFailed
+from apps.playbook.models import Project
+
+CSV_COLUMNS = ["id", "event_time", "actor_label", "action", "project_id", "object_type", "object_id",
+               "before", "after", "request_id", "prev_hash", "hash"]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@staff_member_required(login_url="accounts:login")
+@require_GET
+def audit_list(request):
+    error = ""
+    try:
+        filters = AuditFilters.parse(request.GET)
+    except ValidationFailed as exc:
+        filters, error = AuditFilters(), exc.message
+    events = audit_events(filters)
+    if request.GET.get("format") == "csv" and not error:
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(CSV_COLUMNS)
+            for e in events.iterator(chunk_size=1000):
+                yield writer.writerow([
+                    e.pk, e.event_time.isoformat(), e.actor_label, e.action, e.project_id or "", e.object_type,
+                    e.object_id, _json(e.before), _json(e.after), e.request_id, e.prev_hash, e.hash,
+                ])
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="playbook-audit.csv"'
+        return response
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "audit/audit_list.html", {
+        "page": page, "filters": filters, "error": error, "projects": Project.objects.order_by("name"),
+        "actions": audit_actions(), "query": query.urlencode(),
+    }, status=400 if error else 200)
+
+
+def _json(value) -> str:
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return "" if value is None else json.dumps(value, sort_keys=True, cls=DjangoJSONEncoder)

@@ -1,0 +1,65 @@
+"""`python manage.py demo`: migrate, seed, then run the web server and a Celery worker until Ctrl-C."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from apps.core.management.commands.seed_demo import DEMO_USERS, demo_password
+
+
+class Command(BaseCommand):
+    help = "Run Playbook on embedded parts (SQLite, filesystem broker): web server and worker, seeded demo."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args, host, port, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo")
+        env = os.environ.copy()
+        manage = str(settings.BASE_DIR / "manage.py")
+        beat_schedule = str(settings.DATA_DIR / "celerybeat-schedule")
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu", "-P", "solo",
+                 "-B", "-s", beat_schedule, "--loglevel", "INFO", "-n", "demo@%h"],
+                cwd=settings.BASE_DIR, env=env,
+            ),
+            subprocess.Popen([sys.executable, manage, "runserver", f"{host}:{port}", "--noreload"],
+                             cwd=settings.BASE_DIR, env=env),
+        ]
+        time.sleep(2)
+        self.stdout.write(self.style.SUCCESS(f"\nPlaybook is running at http://{host}:{port}/"))
+        self.stdout.write(f"Sign in as any of these (password: {demo_password()}):")
+        for username, _, what in DEMO_USERS:
+            self.stdout.write(f"  {username:<15} {what}")
+        self.stdout.write(f"Data folder: {settings.DATA_DIR}   Press Ctrl-C to stop the server and the worker.\n")
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        self.stdout.write("\nStopping…")
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.stdout.write("Stopped.")

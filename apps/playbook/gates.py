@@ -1,0 +1,210 @@
+"""What each play's deliverable holds and which automatic checks its gate runs.
+
+A spec validates deliverable updates (types and values: a draft may be partial) and computes the gate's
+automatic checks from the deliverable and the evidence that jobs wrote. A play may be submitted only when
+every blocking check passes; the sign-off owner then sees the same checks when deciding.
+"""
+from dataclasses import asdict, dataclass, field
+
+from apps.core.errors import ValidationFailed
+from workers.engine.metrics import METRICS, meets_target
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    label: str
+    passed: bool
+    detail: str = ""
+    blocking: bool = True
+    evidence: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class PlaySpec:
+    number: int
+    keys: tuple[str, ...] = ()
+
+    def clean(self, play, updates: dict) -> dict:
+        if not isinstance(updates, dict):
+            raise ValidationFailed("deliverable must be an object of field → value")
+        unknown = sorted(set(updates) - set(self.keys))
+        if unknown:
+            raise ValidationFailed(
+                f"Unknown deliverable field(s) for Play {self.number}: {', '.join(unknown)}. "
+                f"Allowed: {', '.join(self.keys)}."
+            )
+        return dict(updates)
+
+    def checks(self, play) -> list[Check]:
+        return [
+            Check(
+                "workspace",
+                "This play's workspace and evidence",
+                False,
+                "The tools that produce this play's evidence are not available in this release yet.",
+            )
+        ]
+
+    def decisions(self, play) -> dict[str, str]:
+        """The decisions the gate offers now, each with a reason when it is unavailable ("" = available)."""
+        return {"approve": "", "reject": ""}
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(str(value).strip())
+        except ValueError:
+            raise ValidationFailed(f"{name} must be a number, not {value!r}") from None
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValidationFailed(f"{name} must be a finite number")
+    return value
+
+
+class ScopeAndBaseline(PlaySpec):
+    number = 1
+    keys = ("problem_statement", "metric", "direction", "target", "min_margin", "positive_label", "baseline_dataset")
+    MIN_STATEMENT = 40
+
+    def clean(self, play, updates: dict) -> dict:
+        data = super().clean(play, updates)
+        merged = {**play.deliverable, **data}
+        if "problem_statement" in data:
+            text = str(data["problem_statement"] or "").strip()
+            if len(text) > 5000:
+                raise ValidationFailed("problem_statement is limited to 5,000 characters")
+            data["problem_statement"] = text
+        if "metric" in data and data["metric"] not in METRICS:
+            raise ValidationFailed(f"metric must be one of: {', '.join(METRICS)}")
+        if "direction" in data and data["direction"] not in ("higher", "lower"):
+            raise ValidationFailed("direction must be 'higher' or 'lower'")
+        metric = merged.get("metric")
+        if metric in METRICS and merged.get("direction") and merged["direction"] != METRICS[metric]:
+            raise ValidationFailed(
+                f"{metric} is better when {METRICS[metric]}: direction must be '{METRICS[metric]}'"
+            )
+        for name in ("target", "min_margin"):
+            if name in data and data[name] not in (None, ""):
+                data[name] = _number(data[name], name)
+        ratio = metric in ("accuracy", "macro_f1", "false_positive_rate")
+        if merged.get("target") not in (None, "") and "target" in data:
+            target = data["target"]
+            if ratio and not 0 <= target <= 1:
+                raise ValidationFailed(f"target for {metric} must be between 0 and 1 (e.g. 0.9 for 90%)")
+            if not ratio and target <= 0:
+                raise ValidationFailed("target must be positive")
+        if "min_margin" in data and data["min_margin"] not in (None, ""):
+            if data["min_margin"] < 0 or (ratio and data["min_margin"] > 1):
+                raise ValidationFailed("min_margin must be between 0 and 1 for a ratio metric, and not negative")
+        if "positive_label" in data:
+            data["positive_label"] = str(data["positive_label"] or "").strip()
+        if "baseline_dataset" in data and data["baseline_dataset"] not in (None, ""):
+            from apps.datasets.models import Dataset
+
+            try:
+                dataset_id = int(data["baseline_dataset"])
+            except (TypeError, ValueError):
+                raise ValidationFailed("baseline_dataset must be a dataset id") from None
+            if not Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).exists():
+                raise ValidationFailed(f"baseline_dataset {dataset_id} is not a dataset of this project")
+            data["baseline_dataset"] = dataset_id
+        return data
+
+    def baseline_summary(self, play) -> dict | None:
+        """The measured baseline on the deliverable's dataset, scored on the committed metric."""
+        d = play.deliverable
+        evidence = play.evidence.get("baseline")
+        if not evidence or evidence.get("dataset") != d.get("baseline_dataset"):
+            return None
+        metric, direction = d.get("metric"), d.get("direction")
+        summary = {"job": evidence.get("job"), "dataset": evidence.get("dataset"),
+                   "dataset_sha256": evidence.get("dataset_sha256"), "values": {}}
+        for name, numbers in evidence.get("results", {}).get("baselines", {}).items():
+            summary["values"][name] = numbers.get(metric) if metric else None
+        candidates = {k: v for k, v in summary["values"].items() if v is not None}
+        if metric in METRICS and direction and candidates and d.get("target") not in (None, ""):
+            pick = max if direction == "higher" else min
+            best = pick(candidates, key=candidates.get)
+            summary.update(best=best, best_value=candidates[best],
+                           meets_target=meets_target(candidates[best], target=float(d["target"]), direction=direction))
+        return summary
+
+    def checks(self, play) -> list[Check]:
+        d = play.deliverable
+        statement = d.get("problem_statement", "")
+        checks = [
+            Check("problem_statement", "Problem statement written", len(statement) >= self.MIN_STATEMENT,
+                  "" if len(statement) >= self.MIN_STATEMENT
+                  else f"Write at least {self.MIN_STATEMENT} characters: what the model must do and for whom."),
+        ]
+        metric_ok = (d.get("metric") in METRICS and d.get("direction") == METRICS.get(d.get("metric"))
+                     and d.get("target") not in (None, "") and d.get("min_margin") not in (None, ""))
+        checks.append(Check(
+            "target_metric", "Target metric, direction, threshold and minimum margin committed", metric_ok,
+            (f"{d.get('metric')} {'≥' if d.get('direction') == 'higher' else '≤'} {d.get('target')}, "
+             f"worth it above baseline + {d.get('min_margin')}") if metric_ok
+            else "Choose the metric, its threshold and the minimum worthwhile margin over baseline.",
+        ))
+        if d.get("metric") == "false_positive_rate":
+            labels = self._dataset_labels(play)
+            ok = bool(d.get("positive_label")) and (labels is None or d.get("positive_label") in labels)
+            checks.append(Check("positive_label", "Positive class named for the false-positive rate", ok,
+                                "" if ok else "Name the class whose false positives count; it must be a label "
+                                "of the baseline sample."))
+        summary = self.baseline_summary(play)
+        measured = summary is not None and summary.get("best") is not None
+        checks.append(Check(
+            "baseline_measured", "Baseline measured on the labelled sample", measured,
+            (f"best baseline {summary['best']} = {summary['best_value']:.4f} (job #{summary['job']})"
+             if measured else "Upload the labelled sample, name it as baseline_dataset and run the baseline job."),
+            evidence=summary or {},
+        ))
+        if measured:
+            checks.append(Check(
+                "baseline_vs_target", "Does the baseline already meet the target?", True,
+                ("Yes — the project can close by shipping the baseline." if summary["meets_target"]
+                 else "No — adaptation is warranted (Play 2)."),
+                blocking=False, evidence={"meets_target": summary["meets_target"]},
+            ))
+        return checks
+
+    def decisions(self, play) -> dict[str, str]:
+        summary = self.baseline_summary(play)
+        meets = bool(summary and summary.get("meets_target"))
+        return {
+            "approve": "" if not meets else "The baseline meets the target: Play 2's trigger "
+                       "(baseline insufficient) does not hold. Ship the baseline or reject.",
+            "ship_baseline": "" if meets else "The baseline falls short of the target: it cannot be shipped as is.",
+            "reject": "",
+        }
+
+    @staticmethod
+    def _dataset_labels(play):
+        from apps.datasets.models import Dataset
+
+        dataset = Dataset.objects.filter(pk=play.deliverable.get("baseline_dataset")).first()
+        return dataset.labels if dataset else None
+
+
+class LaterPlay(PlaySpec):
+    def __init__(self, number: int, keys: tuple[str, ...]):
+        self.number = number
+        self.keys = keys
+
+
+SPECS: dict[int, PlaySpec] = {
+    1: ScopeAndBaseline(),
+    2: LaterPlay(2, ("shortlist", "chosen_candidate", "rationale")),
+    3: LaterPlay(3, ("dataset", "audit", "balance_note", "representativeness_note")),
+    4: LaterPlay(4, ("checkpoint_job",)),
+    5: LaterPlay(5, ("evaluation_job", "failure_analysis", "production_check", "recommendation")),
+    6: LaterPlay(6, ("package", "drift_threshold", "live_metric_threshold", "monitoring_note")),
+}
+
+
+def spec_for(play) -> PlaySpec:
+    return SPECS[play.number]

@@ -1,0 +1,131 @@
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+
+from apps.accounts.models import Role
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CLOSED_SHIPPED = "closed_shipped", "Closed — model shipped"
+        CLOSED_BASELINE_SHIPPED = "closed_baseline_shipped", "Closed — baseline shipped"
+        ABANDONED = "abandoned", "Abandoned"
+
+    name = models.CharField(max_length=200)
+    request = models.TextField(help_text="What the stakeholder asked for, in their words.")
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.ACTIVE)
+    # Set by an admin only: one person may then hold every role, and may decide their own gate after
+    # explicitly switching hats to sign-off owner (recorded in the audit trail).
+    solo_mode = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+
+class Cycle(models.Model):
+    """One pass through the six plays. The first starts from the request; later ones from a retrain trigger."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CLOSED = "closed", "Closed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cycles")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    started_reason = models.CharField(max_length=200, default="Request received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="playbook_cycle_unique_number"),
+            # At most one active cycle per project.
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status="active"), name="playbook_cycle_one_active"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.project} — cycle {self.number}"
+
+
+class Play(models.Model):
+    class Status(models.TextChoices):
+        LOCKED = "locked", "Locked"
+        READY = "ready", "Ready"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        SKIPPED = "skipped", "Skipped"
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="plays")
+    number = models.PositiveSmallIntegerField()
+    owner_role = models.CharField(max_length=20, choices=Role.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LOCKED)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_plays"
+    )
+    deliverable = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # Facts the system measured for the gate (a job's numbers, hashes); written only by services.
+    evidence = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # The last rejection's reason, shown to the owner until they resubmit.
+    rejection_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cycle_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "number"], name="playbook_play_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1, number__lte=6), name="playbook_play_number_1_6"),
+        ]
+        indexes = [
+            # "Gates waiting for my decision" on the My work page.
+            models.Index(fields=["status"], condition=Q(status="submitted"), name="playbook_play_submitted"),
+        ]
+
+    def __str__(self):
+        return f"Play {self.number} of {self.cycle}"
+
+    @property
+    def definition(self):
+        from apps.playbook.catalogue import PLAYS
+
+        return PLAYS[self.number]
+
+    @property
+    def project(self) -> Project:
+        return self.cycle.project
+
+
+class GateDecision(models.Model):
+    """A sign-off owner's decision on a submitted play, with the automatic checks as they stood."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+        SHIP_BASELINE = "ship_baseline", "Ship the baseline"
+
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="decisions")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # True when, in solo mode, the decider confirmed they were switching hats to sign-off owner.
+    hat_switch = models.BooleanField(default=False)
+    checks = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    deliverable = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

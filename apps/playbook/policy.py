@@ -1,0 +1,111 @@
+"""Who may do what: one table from action to roles, plus the four-eyes rule.
+
+Pages use it to decide which buttons to show, the API and the services use it to refuse. Nothing else
+in the code base checks roles.
+"""
+from dataclasses import dataclass
+from enum import StrEnum
+
+from apps.accounts.models import Membership, Role
+
+STAFF = "staff"  # pseudo-role: Django staff users are Playbook's admins
+PLAY_OWNER = "play_owner"  # pseudo-role: the roles that own the play in question (catalogue.working_roles)
+
+
+class Action(StrEnum):
+    PROJECT_VIEW = "project.view"
+    PROJECT_MANAGE_MEMBERS = "project.manage_members"
+    PROJECT_SET_SOLO = "project.set_solo"
+    DATASET_UPLOAD = "dataset.upload"
+    PLAY_WORK = "play.work"  # edit the deliverable, start jobs
+    PLAY_SUBMIT = "play.submit"
+    GATE_DECIDE = "gate.decide"
+    JOB_CANCEL = "job.cancel"
+    AUDIT_VIEW = "audit.view"
+
+
+ALL_ROLES = frozenset(Role.values)
+
+POLICY: dict[Action, frozenset[str]] = {
+    Action.PROJECT_VIEW: ALL_ROLES | {STAFF},
+    Action.PROJECT_MANAGE_MEMBERS: frozenset({Role.MODEL_OWNER, STAFF}),
+    Action.PROJECT_SET_SOLO: frozenset({STAFF}),
+    Action.DATASET_UPLOAD: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
+    Action.PLAY_WORK: frozenset({PLAY_OWNER}),
+    Action.PLAY_SUBMIT: frozenset({PLAY_OWNER}),
+    Action.JOB_CANCEL: frozenset({PLAY_OWNER}),
+    Action.GATE_DECIDE: frozenset({Role.SIGNOFF_OWNER}),
+    Action.AUDIT_VIEW: frozenset({STAFF}),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    reason: str = ""
+    # Four-eyes in solo mode: allowed only once the actor confirms they switch hats to sign-off owner.
+    needs_hat_switch: bool = False
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def roles_of(user, project) -> frozenset[str]:
+    """The actor's roles on the project, with STAFF added for admins. Cached per user object."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cache = user.__dict__.setdefault("_playbook_roles", {})
+    if project.pk not in cache:
+        roles = set(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
+        if user.is_staff:
+            roles.add(STAFF)
+        cache[project.pk] = frozenset(roles)
+    return cache[project.pk]
+
+
+def forget_roles(user) -> None:
+    """Drop the cached roles after a membership change."""
+    user.__dict__.pop("_playbook_roles", None)
+
+
+def can_view(user, project) -> bool:
+    return bool(roles_of(user, project) & POLICY[Action.PROJECT_VIEW])
+
+
+def check(user, action: Action, project, *, play=None, hat_switch: bool = False) -> Verdict:
+    """May `user` perform `action` on `project` (and `play`)? Roles first, then the four-eyes rule."""
+    held = roles_of(user, project)
+    allowed_roles = set(POLICY[action])
+    if PLAY_OWNER in allowed_roles:
+        allowed_roles.discard(PLAY_OWNER)
+        if play is not None:
+            allowed_roles.update(play.definition.working_roles)
+    if not held & allowed_roles:
+        return Verdict(False, f"Only {_describe(allowed_roles)} may do this.")
+    if action == Action.GATE_DECIDE and play is not None:
+        return _four_eyes(user, project, play, hat_switch)
+    return Verdict(True)
+
+
+def _describe(roles: set[str]) -> str:
+    labels = dict(Role.choices)
+    names = [f"the project's {labels[r].lower()}" for r in sorted(roles) if r in labels]
+    if STAFF in roles:
+        names.append("an admin")
+    return " or ".join(names) or "nobody"
+
+
+def _four_eyes(user, project, play, hat_switch: bool) -> Verdict:
+    """Nobody decides the gate on work they submitted; in solo mode, only after switching hats."""
+    if play.submitted_by_id is None or play.submitted_by_id != user.pk:
+        return Verdict(True)
+    if not project.solo_mode:
+        return Verdict(False, "You submitted this play: another sign-off owner must decide its gate.")
+    if not hat_switch:
+        return Verdict(
+            False,
+            "You submitted this play. In solo mode you may decide it only after confirming that you are "
+            "switching hats to sign-off owner.",
+            needs_hat_switch=True,
+        )
+    return Verdict(True)

@@ -1,0 +1,104 @@
+"""Reads for pages and the API: fetch-and-authorize helpers and the lists the pages show.
+
+A project a user may not see is reported exactly like one that does not exist (404).
+"""
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from apps.accounts.models import Membership, Role
+from apps.core.errors import NotFound
+from apps.playbook import policy
+from apps.playbook.gates import spec_for
+from apps.playbook.models import Play, Project
+from apps.playbook.policy import Action
+
+
+def projects_for_user(user):
+    qs = Project.objects.all() if user.is_staff else Project.objects.filter(memberships__user=user).distinct()
+    return qs.select_related("created_by").order_by("-created_at")
+
+
+def project_for_user(user, project_id) -> Project:
+    try:
+        project = Project.objects.get(pk=int(project_id))
+    except (Project.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such project.") from None
+    if not policy.can_view(user, project):
+        raise NotFound("No such project.")
+    return project
+
+
+def play_for_user(user, play_id) -> Play:
+    try:
+        play = Play.objects.select_related("cycle__project", "assignee", "submitted_by").get(pk=int(play_id))
+    except (Play.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such play.") from None
+    if not policy.can_view(user, play.cycle.project):
+        raise NotFound("No such play.")
+    return play
+
+
+def current_cycle(project: Project):
+    return project.cycles.order_by("-number").first()
+
+
+def cycle_plays(cycle) -> list[Play]:
+    return list(cycle.plays.select_related("assignee", "submitted_by").order_by("number")) if cycle else []
+
+
+def members_by_role(project: Project) -> dict[str, list]:
+    grouped: dict[str, list] = {role: [] for role in Role.values}
+    for m in Membership.objects.filter(project=project).select_related("user").order_by("created_at"):
+        grouped[m.role].append(m.user)
+    return grouped
+
+
+@dataclass(frozen=True)
+class PlayCapabilities:
+    can_work: bool
+    can_submit: bool
+    can_decide: bool
+    needs_hat_switch: bool
+    decide_reason: str
+    decisions: dict  # decision -> "" if available, else why not
+
+
+def play_capabilities(user, play: Play) -> PlayCapabilities:
+    """What `user` may do on `play` now: role (policy) and state together, for showing buttons."""
+    project = play.cycle.project
+    active = project.status == Project.Status.ACTIVE
+    work = bool(policy.check(user, Action.PLAY_WORK, project, play=play))
+    can_work = work and active and play.status in (Play.Status.READY, Play.Status.IN_PROGRESS, Play.Status.REJECTED)
+    can_submit = work and active and play.status == Play.Status.IN_PROGRESS
+    verdict = policy.check(user, Action.GATE_DECIDE, project, play=play)
+    submitted = play.status == Play.Status.SUBMITTED
+    role_ok = verdict.allowed or verdict.needs_hat_switch
+    return PlayCapabilities(
+        can_work=can_work,
+        can_submit=can_submit,
+        can_decide=submitted and role_ok,
+        needs_hat_switch=submitted and verdict.needs_hat_switch,
+        decide_reason="" if verdict.allowed else verdict.reason,
+        decisions=spec_for(play).decisions(play) if submitted and role_ok else {},
+    )
+
+
+def my_work(user) -> dict:
+    """Plays assigned to me, gates waiting for my decision, my unfinished jobs."""
+    from apps.training.models import Job
+
+    assigned = (
+        Play.objects.filter(assignee=user, cycle__project__status=Project.Status.ACTIVE,
+                            status__in=[Play.Status.READY, Play.Status.IN_PROGRESS, Play.Status.REJECTED])
+        .select_related("cycle__project").order_by("cycle__project__name", "number")
+    )
+    signoff_projects = Membership.objects.filter(user=user, role=Role.SIGNOFF_OWNER).values("project_id")
+    gates = (
+        Play.objects.filter(status=Play.Status.SUBMITTED, cycle__project_id__in=signoff_projects)
+        .filter(~Q(submitted_by=user) | Q(cycle__project__solo_mode=True))
+        .select_related("cycle__project", "submitted_by").order_by("submitted_at")
+    )
+    jobs = (Job.objects.filter(created_by=user, status__in=Job.ACTIVE)
+            .select_related("project", "play").order_by("-created_at"))
+    return {"assigned": list(assigned), "gates": list(gates), "jobs": list(jobs)}

@@ -1,0 +1,309 @@
+"""Every state change of projects, memberships, plays and gates.
+
+Each service checks the actor's permission through apps.playbook.policy, checks the current state,
+writes inside one transaction and appends its audit event in that same transaction.
+"""
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import Membership, Role
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.playbook import policy
+from apps.playbook.catalogue import PLAYS
+from apps.playbook.gates import spec_for
+from apps.playbook.models import Cycle, GateDecision, Play, Project
+from apps.playbook.policy import Action
+
+User = get_user_model()
+
+WORKABLE = (Play.Status.READY, Play.Status.IN_PROGRESS, Play.Status.REJECTED)
+
+
+def _require(actor, action: Action, project, *, play=None, hat_switch: bool = False) -> None:
+    verdict = policy.check(actor, action, project, play=play, hat_switch=hat_switch)
+    if not verdict:
+        raise NotAllowed(verdict.reason, {"needs_hat_switch": verdict.needs_hat_switch})
+
+
+def _locked_play(play: Play) -> Play:
+    """Re-read the play under a row lock: concurrent requests on one play queue up behind each other."""
+    return Play.objects.select_for_update().select_related("cycle__project").get(pk=play.pk)
+
+
+def _play_state(play: Play) -> dict:
+    return {"status": play.status, "assignee": play.assignee_id}
+
+
+# --- projects and members ---------------------------------------------------------------------------
+
+
+def project_create(*, actor, name: str, request: str) -> Project:
+    """Create a project and its first cycle; the creator becomes its model owner; Play 1 is ready
+    because its trigger ("request received") holds."""
+    if not getattr(actor, "is_authenticated", False):
+        raise NotAllowed("Sign in to create a project.")
+    name, request = (name or "").strip(), (request or "").strip()
+    if not name:
+        raise ValidationFailed("name is required")
+    if len(name) > 200:
+        raise ValidationFailed("name is limited to 200 characters")
+    if not request:
+        raise ValidationFailed("request is required: what did the stakeholder ask for?")
+    with transaction.atomic(durable=True):
+        project = Project.objects.create(name=name, request=request, created_by=actor)
+        audit_record(actor=actor, action="project.created", project=project, obj=project,
+                     after={"name": name, "request": request})
+        Membership.objects.create(project=project, user=actor, role=Role.MODEL_OWNER)
+        audit_record(actor=actor, action="member.role_granted", project=project, object_type="user",
+                     object_id=str(actor.pk), after={"user": actor.get_username(), "role": Role.MODEL_OWNER})
+        _cycle_open(actor=actor, project=project, reason="Request received")
+    policy.forget_roles(actor)
+    return project
+
+
+def _cycle_open(*, actor, project: Project, reason: str) -> Cycle:
+    number = (project.cycles.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    cycle = Cycle.objects.create(project=project, number=number, started_reason=reason)
+    for definition in PLAYS.values():
+        Play.objects.create(cycle=cycle, number=definition.number, owner_role=definition.owner_role)
+    audit_record(actor=actor, action="cycle.opened", project=project, obj=cycle,
+                 after={"number": number, "reason": reason})
+    _play_unlock(actor=actor, play=cycle.plays.get(number=1))
+    return cycle
+
+
+def _default_assignee(play: Play):
+    membership = (
+        Membership.objects.filter(project_id=play.cycle.project_id, role=play.owner_role)
+        .order_by("created_at", "id").select_related("user").first()
+    )
+    return membership.user if membership else None
+
+
+def _play_unlock(*, actor, play: Play) -> None:
+    before = _play_state(play)
+    play.status = Play.Status.READY
+    play.assignee = play.assignee or _default_assignee(play)
+    play.save(update_fields=["status", "assignee", "updated_at"])
+    audit_record(actor=actor, action="play.ready", project=play.cycle.project, obj=play,
+                 before=before, after=_play_state(play))
+
+
+def member_add(*, actor, project: Project, username: str, role: str) -> Membership:
+    """Grant `role` on `project` to the user named `username`. Staff and model owners manage members."""
+    _require(actor, Action.PROJECT_MANAGE_MEMBERS, project)
+    if role not in Role.values:
+        raise ValidationFailed(f"role must be one of: {', '.join(Role.values)}")
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ValidationFailed(f"No active user named {username!r}.")
+    with transaction.atomic(durable=True):
+        held = set(Membership.objects.select_for_update().filter(project=project, user=user)
+                   .values_list("role", flat=True))
+        if role in held:
+            raise Conflict(f"{username} already holds the {role.replace('_', ' ')} role on this project.")
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if not project.solo_mode and held | {role} == set(Role.values):
+            raise ValidationFailed(
+                "One person may hold every role only in solo mode, which an admin sets on the project."
+            )
+        membership = Membership.objects.create(project=project, user=user, role=role)
+        audit_record(actor=actor, action="member.role_granted", project=project, object_type="user",
+                     object_id=str(user.pk), before={"roles": sorted(held)},
+                     after={"user": username, "role": role, "roles": sorted(held | {role})})
+        # A play waiting for an owner of this role gets its first one.
+        for play in Play.objects.select_for_update().filter(
+            cycle__project=project, owner_role=role, assignee__isnull=True,
+            status__in=[Play.Status.READY, Play.Status.IN_PROGRESS, Play.Status.REJECTED],
+        ):
+            play.assignee = user
+            play.save(update_fields=["assignee", "updated_at"])
+            audit_record(actor=actor, action="play.assigned", project=project, obj=play,
+                         before={"assignee": None}, after={"assignee": user.pk})
+    policy.forget_roles(user)
+    return membership
+
+
+def member_remove(*, actor, project: Project, username: str, role: str) -> None:
+    _require(actor, Action.PROJECT_MANAGE_MEMBERS, project)
+    with transaction.atomic(durable=True):
+        membership = (Membership.objects.select_for_update()
+                      .filter(project=project, user__username=username, role=role).first())
+        if membership is None:
+            raise ValidationFailed(f"{username} does not hold the {role.replace('_', ' ')} role here.")
+        user_id = membership.user_id
+        membership.delete()
+        audit_record(actor=actor, action="member.role_revoked", project=project, object_type="user",
+                     object_id=str(user_id), before={"user": username, "role": role})
+
+
+def project_set_solo(*, actor, project: Project, solo: bool) -> Project:
+    """Admins only: let one person hold every role (deciding their own gates then needs a hat switch)."""
+    _require(actor, Action.PROJECT_SET_SOLO, project)
+    with transaction.atomic(durable=True):
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.solo_mode == solo:
+            return project
+        before = {"solo_mode": project.solo_mode}
+        project.solo_mode = solo
+        project.save(update_fields=["solo_mode"])
+        audit_record(actor=actor, action="project.solo_mode_set", project=project, obj=project,
+                     before=before, after={"solo_mode": solo})
+    return project
+
+
+# --- plays ------------------------------------------------------------------------------------------
+
+
+def play_work_begin(*, actor, play: Play) -> Play:
+    """Guard for any work on a play (deliverable edits, uploads, jobs), inside the caller's transaction:
+    checks the role and the state, and moves a ready or rejected play to in progress."""
+    project = play.cycle.project
+    _require(actor, Action.PLAY_WORK, project, play=play)
+    if project.status != Project.Status.ACTIVE:
+        raise Conflict("This project is closed.")
+    if play.status not in WORKABLE:
+        raise Conflict(f"Play {play.number} is {play.get_status_display().lower()}: it cannot be worked on now.")
+    if play.status != Play.Status.IN_PROGRESS:
+        before = _play_state(play)
+        play.status = Play.Status.IN_PROGRESS
+        play.save(update_fields=["status", "updated_at"])
+        audit_record(actor=actor, action="play.started", project=project, obj=play,
+                     before=before, after=_play_state(play))
+    return play
+
+
+def play_update_deliverable(*, actor, play: Play, deliverable: dict) -> Play:
+    """Merge `deliverable` into the play's draft after validating every field; nothing is written if any
+    field is bad."""
+    with transaction.atomic(durable=True):
+        play = _locked_play(play)
+        play_work_begin(actor=actor, play=play)
+        cleaned = spec_for(play).clean(play, deliverable)
+        before = dict(play.deliverable)
+        play.deliverable = {**play.deliverable, **cleaned}
+        play.save(update_fields=["deliverable", "updated_at"])
+        audit_record(actor=actor, action="play.deliverable_updated", project=play.cycle.project, obj=play,
+                     before={k: before.get(k) for k in cleaned}, after=cleaned)
+    return play
+
+
+def play_record_evidence(*, actor, play: Play, key: str, value: dict) -> Play:
+    """Write measured evidence (a job's numbers) into the play's gate record. Called by job services
+    inside their transaction, so the job's success and its evidence commit together."""
+    play = _locked_play(play)
+    before = play.evidence.get(key)
+    play.evidence = {**play.evidence, key: value}
+    play.save(update_fields=["evidence", "updated_at"])
+    audit_record(actor=actor, action="play.evidence_recorded", project=play.cycle.project, obj=play,
+                 before={key: before}, after={key: value})
+    return play
+
+
+def play_submit(*, actor, play: Play) -> Play:
+    """Hand the play to its gate. Every blocking automatic check must pass and no job may be running."""
+    from apps.training.models import Job
+
+    with transaction.atomic(durable=True):
+        play = _locked_play(play)
+        project = play.cycle.project
+        _require(actor, Action.PLAY_SUBMIT, project, play=play)
+        if play.status != Play.Status.IN_PROGRESS:
+            raise Conflict(f"Play {play.number} is {play.get_status_display().lower()}: only a play in "
+                           "progress can be submitted.")
+        if Job.objects.filter(play=play, status__in=Job.ACTIVE).exists():
+            raise Conflict("A job for this play is still running: wait for it or cancel it before submitting.")
+        checks = spec_for(play).checks(play)
+        failing = [c for c in checks if c.blocking and not c.passed]
+        if failing:
+            raise ValidationFailed(
+                "The gate's checks do not pass yet: " + "; ".join(f"{c.label} — {c.detail}" for c in failing),
+                {"checks": [c.as_dict() for c in checks]},
+            )
+        before = _play_state(play)
+        play.status = Play.Status.SUBMITTED
+        play.submitted_by = actor
+        play.submitted_at = timezone.now()
+        play.save(update_fields=["status", "submitted_by", "submitted_at", "updated_at"])
+        audit_record(actor=actor, action="play.submitted", project=project, obj=play, before=before,
+                     after={**_play_state(play), "checks": [c.as_dict() for c in checks],
+                            "deliverable": play.deliverable})
+    return play
+
+
+def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switch: bool = False) -> GateDecision:
+    """The sign-off owner's decision on a submitted play.
+
+    approve: the play is approved and the next play unlocks if its trigger holds. reject: back to the
+    owner with the reason (required). ship_baseline: the project closes by shipping the baseline; the
+    remaining plays are skipped. Nobody decides on work they submitted (solo mode: after a hat switch).
+    """
+    reason = (reason or "").strip()
+    if decision not in GateDecision.Decision.values:
+        raise ValidationFailed(f"decision must be one of: {', '.join(GateDecision.Decision.values)}")
+    with transaction.atomic(durable=True):
+        play = _locked_play(play)
+        project = play.cycle.project
+        _require(actor, Action.GATE_DECIDE, project, play=play, hat_switch=hat_switch)
+        if play.status != Play.Status.SUBMITTED:
+            raise Conflict(f"Play {play.number} is {play.get_status_display().lower()}: only a submitted "
+                           "play's gate can be decided.")
+        if decision == GateDecision.Decision.REJECT and not reason:
+            raise ValidationFailed("A rejection needs a reason: it goes back to the play's owner.")
+        spec = spec_for(play)
+        unavailable = spec.decisions(play).get(decision)
+        if unavailable is None:
+            raise ValidationFailed(f"'{decision}' is not a decision Play {play.number}'s gate offers.")
+        if unavailable:
+            raise Conflict(unavailable)
+        hat_switched = bool(hat_switch and play.submitted_by_id == actor.pk)
+        if hat_switched:
+            audit_record(actor=actor, action="gate.hat_switched", project=project, obj=play,
+                         after={"acting_as": Role.SIGNOFF_OWNER, "submitted_by": play.submitted_by_id})
+        checks = [c.as_dict() for c in spec.checks(play)]
+        record = GateDecision.objects.create(
+            play=play, decision=decision, reason=reason, decided_by=actor, hat_switch=hat_switched,
+            checks=checks, deliverable=play.deliverable,
+        )
+        before = _play_state(play)
+        if decision == GateDecision.Decision.REJECT:
+            play.status = Play.Status.REJECTED
+            play.rejection_reason = reason
+        else:
+            play.status = Play.Status.APPROVED
+            play.rejection_reason = ""
+        play.save(update_fields=["status", "rejection_reason", "updated_at"])
+        audit_record(actor=actor, action=f"gate.{decision}", project=project, obj=play, before=before,
+                     after={**_play_state(play), "decision": decision, "reason": reason,
+                            "hat_switch": hat_switched, "decision_id": record.pk})
+        if decision == GateDecision.Decision.APPROVE:
+            _unlock_next(actor=actor, play=play)
+        elif decision == GateDecision.Decision.SHIP_BASELINE:
+            _close_shipping_baseline(actor=actor, play=play)
+    return record
+
+
+def _unlock_next(*, actor, play: Play) -> None:
+    nxt = Play.objects.select_for_update().filter(cycle=play.cycle, number=play.number + 1).first()
+    if nxt is not None and nxt.status == Play.Status.LOCKED:
+        _play_unlock(actor=actor, play=nxt)
+
+
+def _close_shipping_baseline(*, actor, play: Play) -> None:
+    cycle, project = play.cycle, play.cycle.project
+    for later in Play.objects.select_for_update().filter(cycle=cycle, number__gt=play.number):
+        before = _play_state(later)
+        later.status = Play.Status.SKIPPED
+        later.save(update_fields=["status", "updated_at"])
+        audit_record(actor=actor, action="play.skipped", project=project, obj=later, before=before,
+                     after=_play_state(later))
+    Cycle.objects.filter(pk=cycle.pk).update(status=Cycle.Status.CLOSED)
+    audit_record(actor=actor, action="cycle.closed", project=project, obj=cycle,
+                 before={"status": Cycle.Status.ACTIVE}, after={"status": Cycle.Status.CLOSED})
+    before = {"status": project.status}
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.CLOSED_BASELINE_SHIPPED)
+    project.status = Project.Status.CLOSED_BASELINE_SHIPPED
+    audit_record(actor=actor, action="project.closed", project=project, obj=project, before=before,
+                 after={"status": project.status})

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from apps.playbook import views
+
+app_name = "playbook"
+
+urlpatterns = [
+    path("", views.my_work, name="my-work"),
+    path("projects/", views.project_list, name="projects"),
+    path("projects/<int:project_id>/", views.project_detail, name="project"),
+    path("projects/<int:project_id>/members/", views.project_member_add, name="project-member-add"),
+    path("projects/<int:project_id>/solo/", views.project_solo, name="project-solo"),
+    path("plays/<int:play_id>/", views.play_detail, name="play"),
+    path("plays/<int:play_id>/submit/", views.play_submit, name="play-submit"),
+    path("plays/<int:play_id>/decide/", views.play_decide, name="play-decide"),
+    path("plays/<int:play_id>/datasets/", views.dataset_upload, name="play-dataset-upload"),
+    path("plays/<int:play_id>/jobs/", views.job_start, name="play-job-start"),
+]

@@ -1,0 +1,211 @@
+"""Server-rendered pages. Each view: parse, authorize (selectors), call one service, render or redirect."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts.models import Role
+from apps.core.errors import ApplicationError
+from apps.core.views import HtmxHttpRequest, flash_error
+from apps.datasets.models import Dataset
+from apps.playbook import policy, selectors, services
+from apps.playbook.catalogue import PLAYS
+from apps.playbook.gates import spec_for
+from apps.playbook.models import GateDecision, Play
+from apps.playbook.policy import Action
+from apps.training.models import Job
+from workers.engine.metrics import METRICS
+
+
+@login_required
+@require_GET
+def my_work(request: HtmxHttpRequest):
+    return render(request, "playbook/my_work.html", {"work": selectors.my_work(request.user)})
+
+
+@login_required
+def project_list(request: HtmxHttpRequest):
+    form = {"name": "", "request": ""}
+    if request.method == "POST":
+        form = {"name": request.POST.get("name", ""), "request": request.POST.get("request", "")}
+        try:
+            project = services.project_create(actor=request.user, **form)
+        except ApplicationError as exc:
+            flash_error(request, exc)
+        else:
+            messages.success(request, f"Project “{project.name}” created: Play 1 is ready for its model owner.")
+            return redirect("playbook:project", project_id=project.pk)
+    projects = selectors.projects_for_user(request.user)
+    return render(request, "playbook/project_list.html", {"projects": projects, "form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_GET
+def project_detail(request: HtmxHttpRequest, project_id: int):
+    project = selectors.project_for_user(request.user, project_id)
+    cycle = selectors.current_cycle(project)
+    plays = selectors.cycle_plays(cycle)
+    current = next((p for p in plays if p.status not in (Play.Status.APPROVED, Play.Status.SKIPPED,
+                                                         Play.Status.LOCKED)), None)
+    return render(request, "playbook/project_detail.html", {
+        "project": project,
+        "cycle": cycle,
+        "plays": plays,
+        "current": current,
+        "members": selectors.members_by_role(project),
+        "roles": Role.choices,
+        "can_manage_members": bool(policy.check(request.user, Action.PROJECT_MANAGE_MEMBERS, project)),
+        "can_set_solo": bool(policy.check(request.user, Action.PROJECT_SET_SOLO, project)),
+        "my_roles": sorted(r for r in policy.roles_of(request.user, project) if r in Role.values),
+        "datasets": project.datasets.all(),
+    })
+
+
+@login_required
+@require_POST
+def project_member_add(request: HtmxHttpRequest, project_id: int):
+    project = selectors.project_for_user(request.user, project_id)
+    username, role = request.POST.get("username", "").strip(), request.POST.get("role", "")
+    try:
+        services.member_add(actor=request.user, project=project, username=username, role=role)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"{username} is now {dict(Role.choices).get(role, role).lower()}.")
+    return redirect("playbook:project", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def project_solo(request: HtmxHttpRequest, project_id: int):
+    project = selectors.project_for_user(request.user, project_id)
+    try:
+        services.project_set_solo(actor=request.user, project=project, solo=request.POST.get("solo_mode") == "on")
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    return redirect("playbook:project", project_id=project.pk)
+
+
+def _play_context(request, play: Play, form: dict | None = None) -> dict:
+    project = play.cycle.project
+    spec = spec_for(play)
+    jobs = list(play.jobs.select_related("created_by").order_by("-created_at")[:10])
+    latest_job = jobs[0] if jobs else None
+    checks = spec.checks(play)
+    summary = spec.baseline_summary(play) if play.number == 1 else None
+    return {
+        "project": project,
+        "play": play,
+        "definition": PLAYS[play.number],
+        "caps": selectors.play_capabilities(request.user, play),
+        "form": form if form is not None else play.deliverable,
+        "metrics": METRICS,
+        "datasets": project.datasets.filter(kind=Dataset.Kind.BASELINE_SAMPLE),
+        "jobs": jobs,
+        "job": latest_job,
+        "checks": checks,
+        "blocking_failed": any(c.blocking and not c.passed for c in checks),
+        "baseline": summary,
+        "baseline_results": (play.evidence.get("baseline") or {}).get("results"),
+        "decisions": play.decisions.select_related("decided_by")[:10],
+        "decision_labels": dict(GateDecision.Decision.choices),
+        "can_upload": bool(policy.check(request.user, Action.DATASET_UPLOAD, project)),
+    }
+
+
+@login_required
+def play_detail(request: HtmxHttpRequest, play_id: int):
+    """The play page; a POST saves the deliverable (the form keeps what was typed if it is refused)."""
+    play = selectors.play_for_user(request.user, play_id)
+    if request.method == "POST":
+        fields = spec_for(play).keys
+        draft = {k: request.POST.get(k, "") for k in fields if k in request.POST}
+        try:
+            play = services.play_update_deliverable(actor=request.user, play=play, deliverable=draft)
+        except ApplicationError as exc:
+            flash_error(request, exc)
+            return render(request, "playbook/play_detail.html",
+                          _play_context(request, play, form={**play.deliverable, **draft}), status=400)
+        messages.success(request, "Deliverable saved.")
+        return redirect("playbook:play", play_id=play.pk)
+    if request.htmx and request.GET.get("partial") == "gate":
+        return render(request, "playbook/play_detail.html#gate-panel", _play_context(request, play))
+    return render(request, "playbook/play_detail.html", _play_context(request, play))
+
+
+@login_required
+@require_POST
+def play_submit(request: HtmxHttpRequest, play_id: int):
+    play = selectors.play_for_user(request.user, play_id)
+    try:
+        services.play_submit(actor=request.user, play=play)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Play {play.number} submitted: its gate now waits for the sign-off owner.")
+    return redirect("playbook:play", play_id=play.pk)
+
+
+@login_required
+@require_POST
+def play_decide(request: HtmxHttpRequest, play_id: int):
+    play = selectors.play_for_user(request.user, play_id)
+    decision = request.POST.get("decision", "")
+    try:
+        services.gate_decide(actor=request.user, play=play, decision=decision,
+                             reason=request.POST.get("reason", ""), hat_switch=request.POST.get("hat_switch") == "on")
+    except ApplicationError as exc:
+        flash_error(request, exc)
+        return redirect("playbook:play", play_id=play.pk)
+    messages.success(request, {
+        "approve": f"Play {play.number} approved.",
+        "reject": f"Play {play.number} sent back to its owner.",
+        "ship_baseline": "The baseline ships: the project is closed and the remaining plays are skipped.",
+    }[decision])
+    return redirect("playbook:project", project_id=play.cycle.project_id)
+
+
+@login_required
+@require_POST
+def dataset_upload(request: HtmxHttpRequest, play_id: int):
+    from apps.datasets.services import dataset_upload as upload_service
+
+    play = selectors.play_for_user(request.user, play_id)
+    try:
+        dataset = upload_service(actor=request.user, project=play.cycle.project, upload=request.FILES.get("file"),
+                                 name=request.POST.get("name", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        note = f" Warnings: {' '.join(dataset.warnings)}" if dataset.warnings else ""
+        messages.success(request, f"Uploaded “{dataset.name}”: {dataset.rows} rows, {len(dataset.labels)} labels.{note}")
+        if play.number == 1 and not play.deliverable.get("baseline_dataset"):
+            try:
+                services.play_update_deliverable(actor=request.user, play=play,
+                                                 deliverable={"baseline_dataset": dataset.pk})
+            except ApplicationError as exc:
+                flash_error(request, exc)
+    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#data")
+
+
+@login_required
+@require_POST
+def job_start(request: HtmxHttpRequest, play_id: int):
+    from apps.training.services import job_start as start_service
+
+    play = selectors.play_for_user(request.user, play_id)
+    params = {}
+    for name in ("folds", "seed"):
+        raw = request.POST.get(name, "").strip()
+        if raw:
+            params[name] = int(raw) if raw.lstrip("-").isdigit() else raw
+    try:
+        job = start_service(actor=request.user, play=play, kind=request.POST.get("kind", Job.Kind.BASELINE),
+                            params=params)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Job #{job.pk} queued.")
+    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#job")

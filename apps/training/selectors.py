@@ -1,0 +1,21 @@
+from apps.core.errors import NotFound
+from apps.playbook import policy
+from apps.training.models import Job
+
+
+def job_for_user(user, job_id) -> Job:
+    try:
+        job = Job.objects.select_related("project", "play__cycle__project", "created_by").get(pk=int(job_id))
+    except (Job.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such job.") from None
+    if not policy.can_view(user, job.project):
+        raise NotFound("No such job.")
+    return job
+
+
+def job_metric_series(job: Job) -> dict[str, list[tuple[int, float]]]:
+    series: dict[str, list[tuple[int, float]]] = {}
+    for point in job.metrics.order_by("step"):
+        series.setdefault(f"{point.split}/{point.name}" if point.split != "train" else point.name, []).append(
+            (point.step, point.value))
+    return series

@@ -1,0 +1,199 @@
+"""Jobs: starting them (people), and claiming, reporting, finishing them (workers).
+
+A job is enqueued only after its row commits. Worker-side services are safe to call twice: a finished job
+is never claimed again, metric points are upserts, and finishing an already finished job is a no-op.
+"""
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.playbook import policy
+from apps.playbook.models import Play
+from apps.playbook.policy import Action
+from apps.playbook.services import play_record_evidence, play_work_begin
+from apps.training.models import Job, MetricPoint
+
+# Which job kinds each play runs, and how to check their params before anything is queued.
+PLAY_JOB_KINDS = {1: {Job.Kind.BASELINE}}
+WORKER = "worker"  # actor label for worker-side audit events
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when someone asked to cancel it."""
+
+
+def _int_param(params: dict, name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"params.{name} must be an integer")
+    if not low <= value <= high:
+        raise ValidationFailed(f"params.{name} must be between {low} and {high}")
+    return value
+
+
+def _baseline_params(play: Play, params: dict) -> dict:
+    from apps.datasets.models import Dataset
+
+    unknown = sorted(set(params) - {"dataset", "folds", "seed"})
+    if unknown:
+        raise ValidationFailed(f"Unknown baseline param(s): {', '.join(unknown)} (allowed: dataset, folds, seed)")
+    dataset_id = params.get("dataset", play.deliverable.get("baseline_dataset"))
+    if dataset_id in (None, ""):
+        raise ValidationFailed("Name the labelled sample: params.dataset, or baseline_dataset in the deliverable.")
+    try:
+        dataset_id = int(dataset_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed("params.dataset must be a dataset id") from None
+    if not Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).exists():
+        raise ValidationFailed(f"Dataset {dataset_id} is not a dataset of this project.")
+    # The upper bound on folds is the smallest class's size, which only the job itself checks against
+    # the data it loads; here only the shape is checked.
+    return {"dataset": dataset_id, "folds": _int_param(params, "folds", 5, 2, 1000),
+            "seed": _int_param(params, "seed", 0, 0, 2**31 - 1)}
+
+
+PARAM_CHECKS = {Job.Kind.BASELINE: _baseline_params}
+
+
+def job_start(*, actor, play: Play, kind: str, params: dict | None = None) -> Job:
+    """Queue a job for a play its owner is working on; the play moves to in progress."""
+    params = params if params is not None else {}
+    if not isinstance(params, dict):
+        raise ValidationFailed("params must be an object")
+    if kind not in Job.Kind.values:
+        raise ValidationFailed(f"kind must be one of: {', '.join(Job.Kind.values)}")
+    with transaction.atomic(durable=True):
+        play = Play.objects.select_for_update().select_related("cycle__project").get(pk=play.pk)
+        play_work_begin(actor=actor, play=play)
+        if kind not in PLAY_JOB_KINDS.get(play.number, set()):
+            allowed = ", ".join(sorted(PLAY_JOB_KINDS.get(play.number, ()))) or "none yet"
+            raise ValidationFailed(f"Play {play.number} does not run {kind} jobs (it runs: {allowed}).")
+        if Job.objects.filter(play=play, kind=kind, status__in=Job.ACTIVE).exists():
+            raise Conflict(f"A {kind} job for this play is already queued or running.")
+        cleaned = PARAM_CHECKS[kind](play, params)
+        job = Job.objects.create(project=play.cycle.project, play=play, kind=kind, params=cleaned, created_by=actor)
+        audit_record(actor=actor, action="job.queued", project=job.project, obj=job,
+                     after={"kind": kind, "params": cleaned, "play": play.pk})
+        transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+def _enqueue(job: Job) -> None:
+    from workers import tasks
+
+    task = tasks.run_training_job if job.queue == "gpu" else tasks.run_light_job
+    task.apply_async(args=[job.pk], queue=job.queue)
+
+
+def job_cancel(*, actor, job: Job) -> Job:
+    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next report."""
+    project = job.project
+    verdict = policy.check(actor, Action.JOB_CANCEL, project, play=job.play)
+    if not verdict:
+        raise NotAllowed(verdict.reason)
+    with transaction.atomic(durable=True):
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.is_finished:
+            raise Conflict(f"Job #{job.pk} has already {job.status}.")
+        before = {"status": job.status}
+        if job.status == Job.Status.QUEUED:
+            job.status, job.finished_at, job.message = Job.Status.CANCELLED, timezone.now(), "Cancelled before it started"
+        job.cancel_requested = True
+        job.save(update_fields=["status", "finished_at", "message", "cancel_requested"])
+        audit_record(actor=actor, action="job.cancel_requested", project=project, obj=job,
+                     before=before, after={"status": job.status, "cancel_requested": True})
+    return job
+
+
+# --- worker side ------------------------------------------------------------------------------------
+
+
+def job_claim(*, job_id: int, device: str = "") -> Job | None:
+    """Compare-and-set queued → running. Returns None if the job is gone or was already taken or finished,
+    so a redelivered message does nothing."""
+    with transaction.atomic(durable=True):
+        now = timezone.now()
+        claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+            status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, worker_host=socket.gethostname()[:200],
+            device=device[:200], message="Started",
+        )
+        if claimed != 1:
+            return None
+        job = Job.objects.select_related("play__cycle__project").get(pk=job_id)
+        audit_record(actor=WORKER, action="job.started", project=job.project, obj=job,
+                     before={"status": Job.Status.QUEUED},
+                     after={"status": Job.Status.RUNNING, "host": job.worker_host, "device": job.device})
+    return job
+
+
+def job_report(*, job_id: int, step: int, metrics: dict[str, float], progress: float, message: str = "",
+               split: str = "train") -> None:
+    """Upsert metric points, move progress forward, beat the heart; raise JobCancelled if asked to stop.
+    Progress reports are not audited (they are not state changes of the play)."""
+    with transaction.atomic():
+        for name, value in metrics.items():
+            if value is None:
+                continue
+            MetricPoint.objects.update_or_create(
+                job_id=job_id, step=step, split=split, name=name[:64], defaults={"value": float(value)}
+            )
+        fields = {"heartbeat_at": timezone.now(), "progress": max(0.0, min(1.0, float(progress)))}
+        if message:
+            fields["message"] = message[:300]
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields)
+        if Job.objects.filter(pk=job_id, cancel_requested=True).exists():
+            raise JobCancelled(f"Job #{job_id} was cancelled")
+
+
+def job_heartbeat(*, job_id: int) -> None:
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def job_succeed(*, job_id: int, result: dict, evidence_key: str | None = None, evidence: dict | None = None) -> bool:
+    """Mark a running job succeeded and, in the same transaction, write its evidence into the play."""
+    with transaction.atomic(durable=True):
+        job = Job.objects.select_for_update().select_related("play__cycle__project").get(pk=job_id)
+        if job.status != Job.Status.RUNNING:
+            return False
+        job.status, job.progress, job.result = Job.Status.SUCCEEDED, 1.0, result
+        job.finished_at, job.message = timezone.now(), "Finished"
+        job.save(update_fields=["status", "progress", "result", "finished_at", "message"])
+        audit_record(actor=WORKER, action="job.succeeded", project=job.project, obj=job,
+                     before={"status": Job.Status.RUNNING}, after={"status": Job.Status.SUCCEEDED})
+        if evidence_key:
+            play_record_evidence(actor=WORKER, play=job.play, key=evidence_key, value=evidence or {})
+    return True
+
+
+def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = False) -> bool:
+    """Mark an unfinished job failed (or cancelled) with its error. The play is left exactly as it was."""
+    status = Job.Status.CANCELLED if cancelled else Job.Status.FAILED
+    with transaction.atomic(durable=True):
+        job = Job.objects.select_for_update().select_related("project").get(pk=job_id)
+        if job.is_finished:
+            return False
+        before = {"status": job.status}
+        job.status, job.error, job.finished_at = status, error[:10000], timezone.now()
+        job.message = "Cancelled" if cancelled else "Failed"
+        job.save(update_fields=["status", "error", "finished_at", "message"])
+        audit_record(actor=WORKER, action=f"job.{status}", project=job.project, obj=job, before=before,
+                     after={"status": status, "error": error[:500]})
+    return True
+
+
+def jobs_fail_stale(*, now=None) -> list[int]:
+    """Fail every running job whose worker stopped beating (it died); returns their ids."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS)
+    stale = list(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+    failed = []
+    for job_id in stale:
+        if job_finish_unsuccessfully(job_id=job_id, error="The worker stopped reporting (no heartbeat for "
+                                     f"{settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS} s): it probably died."):
+            failed.append(job_id)
+    return failed

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("apps.api.urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("jobs/", include("apps.training.urls")),
+    path("", include("apps.playbook.urls")),
+]

@@ -1,0 +1,1 @@
+"""Pure-Python training and evaluation engine (no Django imports)."""

@@ -1,0 +1,187 @@
+"""Play 1 baselines: the cheapest models worth comparing against, scored by stratified cross-validation.
+
+Two baselines are computed for a text-classification dataset:
+
+* ``majority`` predicts the most frequent class of its training data (the floor any model must clear);
+* ``tfidf_logreg`` is word 1-2 gram TF-IDF + logistic regression (the cheapest real model).
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from workers.engine.metrics import DIRECTIONS, classification_metrics
+
+ReportFn = Callable[[int, dict[str, float], float], None]
+
+LATENCY_SAMPLE = 200
+BASELINE_NAMES = ("majority", "tfidf_logreg")
+
+
+class _TextClassifier(Protocol):
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> _TextClassifier: ...
+
+    def predict(self, texts: Sequence[str]) -> list[str]: ...
+
+
+class MajorityClassifier:
+    """Predicts the most frequent training label; ties go to the alphabetically first label."""
+
+    def __init__(self) -> None:
+        self.label_: str | None = None
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> MajorityClassifier:
+        counts = Counter(labels)
+        self.label_ = min(counts, key=lambda label: (-counts[label], label))
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        if self.label_ is None:
+            raise RuntimeError("MajorityClassifier.predict called before fit")
+        return [self.label_] * len(texts)
+
+
+class TfidfLogRegClassifier:
+    """Word 1-2 gram TF-IDF (sublinear tf) feeding a multinomial logistic regression."""
+
+    def __init__(self) -> None:
+        self.pipeline = Pipeline(
+            [
+                ("tfidf", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+                ("logreg", LogisticRegression(max_iter=1000, class_weight=None)),
+            ]
+        )
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TfidfLogRegClassifier:
+        self.pipeline.fit(list(texts), list(labels))
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [str(label) for label in self.pipeline.predict(list(texts))]
+
+
+_FACTORIES: dict[str, Callable[[], _TextClassifier]] = {
+    "majority": MajorityClassifier,
+    "tfidf_logreg": TfidfLogRegClassifier,
+}
+
+
+def _choose_folds(labels: Sequence[str], folds: int) -> int:
+    """Folds actually usable: every class needs at least one example per fold."""
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    counts = Counter(labels)
+    if len(counts) < 2:
+        raise ValueError("baselines need at least two distinct labels")
+    too_small = sorted(label for label, count in counts.items() if count < 2)
+    if too_small:
+        raise ValueError(
+            f"every label needs at least 2 examples for cross-validation; too few for: {', '.join(too_small)}"
+        )
+    return min(folds, max(2, min(counts.values())))
+
+
+def _latency_ms(model: _TextClassifier, texts: Sequence[str], seed: int) -> tuple[float, float]:
+    """p50 and p95 wall time (ms) of predicting one example at a time, over up to LATENCY_SAMPLE examples."""
+    sample = random.Random(seed).sample(list(texts), min(LATENCY_SAMPLE, len(texts)))
+    timings = []
+    for text in sample:
+        start = time.perf_counter()
+        model.predict([text])
+        timings.append((time.perf_counter() - start) * 1000.0)
+    p50, p95 = np.percentile(timings, [50, 95])
+    return float(p50), float(p95)
+
+
+def run_baselines(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    positive_label: str | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    report: ReportFn | None = None,
+) -> dict[str, Any]:
+    """Score the majority and TF-IDF baselines with stratified k-fold cross-validation.
+
+    Folds are reduced to max(2, smallest class count) when a class is smaller than ``folds``; a class with
+    fewer than 2 examples raises ValueError. Out-of-fold predictions are pooled and scored with
+    ``classification_metrics``; latency is measured afterwards on a model fitted to all rows.
+    ``report(step, metrics, progress)`` is called after each fold of each baseline and once more with
+    progress 1.0; anything it raises (e.g. a cancellation) propagates. Everything except the latency
+    numbers is deterministic for a given ``seed``.
+
+    Returns {"folds", "rows", "labels", "baselines": {name: metrics + p50/p95_latency_ms}, "seed"}.
+    """
+    if len(texts) != len(labels):
+        raise ValueError(f"got {len(texts)} texts but {len(labels)} labels")
+    texts = [str(t) for t in texts]
+    labels = [str(label) for label in labels]
+    k = _choose_folds(labels, folds)
+    splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(texts, labels))
+
+    total_steps = len(BASELINE_NAMES) * k + 1
+    step = 0
+    results: dict[str, dict[str, Any]] = {}
+    for name in BASELINE_NAMES:
+        oof: list[str] = [""] * len(texts)
+        for train_idx, test_idx in splits:
+            model = _FACTORIES[name]().fit([texts[i] for i in train_idx], [labels[i] for i in train_idx])
+            predicted = model.predict([texts[i] for i in test_idx])
+            for i, pred in zip(test_idx, predicted):
+                oof[i] = pred
+            step += 1
+            if report is not None:
+                fold = classification_metrics([labels[i] for i in test_idx], predicted)
+                report(
+                    step,
+                    {"fold_macro_f1": fold["macro_f1"], "fold_accuracy": fold["accuracy"]},
+                    step / total_steps,
+                )
+        scores = classification_metrics(labels, oof, positive_label=positive_label)
+        full_model = _FACTORIES[name]().fit(texts, labels)
+        scores["p50_latency_ms"], scores["p95_latency_ms"] = _latency_ms(full_model, texts, seed)
+        results[name] = scores
+
+    if report is not None:
+        summary = {
+            f"{name}_{metric}": results[name][metric] for name in results for metric in ("macro_f1", "accuracy")
+        }
+        report(step + 1, summary, 1.0)
+
+    return {
+        "folds": k,
+        "rows": len(texts),
+        "labels": sorted(set(labels)),
+        "baselines": results,
+        "seed": seed,
+    }
+
+
+def best_baseline(result: dict[str, Any], *, metric: str, direction: str) -> tuple[str, float]:
+    """Name and value of the best baseline on ``metric`` in a ``run_baselines`` result (None values skipped).
+
+    Ties keep the first baseline in result order (the simpler one). Raises ValueError on an unknown
+    direction or when no baseline has a value for ``metric``.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; expected one of {DIRECTIONS}")
+    best: tuple[str, float] | None = None
+    for name, scores in result["baselines"].items():
+        value = scores.get(metric)
+        if value is None:
+            continue
+        if best is None or (value > best[1] if direction == "higher" else value < best[1]):
+            best = (name, float(value))
+    if best is None:
+        raise ValueError(f"no baseline has a value for metric {metric!r}")
+    return best

@@ -1,0 +1,453 @@
+"""Play 4, phase two: progressive top-down unfreezing at discriminative, much lower learning rates.
+
+Stage 0 is the head alone on the frozen encoder (trained here only when no head is given). Stage s
+unfreezes layer groups 0..s-1 of ``Encoder.layer_groups()`` (group 0 = top transformer block, the last
+group = embeddings). After every stage validation macro-F1 is measured; the run stops as soon as it
+stops improving (beyond ``patience`` stages) and the best stage's weights are restored and checkpointed.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from workers.engine.data import ReportFn, TrainingData, require_training_data
+from workers.engine.encoders import POOLINGS, Encoder, autocast_for, resolve_device
+from workers.engine.features import atomic_torch_save, file_sha256
+from workers.engine.heads import ClassifierHead, HeadResult, classification_scores, seeded
+
+CHECKPOINT_FORMAT = "playbook.unfreeze-checkpoint/1"
+CHECKPOINT_NAME = "unfreeze-best.pt"
+LR_DIVISOR_RANGE = (10.0, 100.0)  # Play 4: "ten to a hundred times lower than normal"
+
+# evaluate(encoder, head, stage) -> {"val_macro_f1": float, "val_accuracy": float}
+Evaluator = Callable[[Encoder, ClassifierHead, int], dict[str, float]]
+
+# Keyword arguments of progressive_unfreeze that define the recipe (stored in checkpoints, reused on retrain).
+RECIPE_KEYS = ("head_lr", "lr_divisor", "layer_decay", "max_stages", "epochs_per_stage", "batch_size", "max_length",
+               "warmup_ratio", "patience", "seed", "pooling", "weight_decay", "max_grad_norm", "dropout")
+
+
+@dataclass
+class UnfreezeResult:
+    """Outcome of a progressive-unfreezing run; the encoder passed in now holds the best stage's weights."""
+
+    best_stage: int
+    best_val_macro_f1: float
+    best_val_accuracy: float
+    stages: list[dict[str, Any]]
+    stopped_early: bool
+    stop_reason: str
+    checkpoint_path: Path | None
+    checkpoint_sha256: str | None
+    head_state_dict: dict[str, torch.Tensor] = field(repr=False)
+    head_config: dict[str, Any] = field(default_factory=dict)
+    label_names: list[str] = field(default_factory=list)
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+    def build_head(self) -> ClassifierHead:
+        """The best head, on CPU, in eval mode."""
+        head = ClassifierHead(**self.head_config)
+        head.load_state_dict(self.head_state_dict)
+        return head.eval()
+
+
+# -- stage helpers --------------------------------------------------------------------------------
+
+
+def check_lr_divisor(lr_divisor: float) -> None:
+    """Raise ValueError unless ``lr_divisor`` is within [10, 100] (the playbook's allowed range)."""
+    low, high = LR_DIVISOR_RANGE
+    if not low <= lr_divisor <= high:
+        raise ValueError(f"lr_divisor must be within [{low:g}, {high:g}] (Play 4), got {lr_divisor:g}")
+
+
+def stage_trainable_parameters(encoder: Encoder, stage: int) -> list[str]:
+    """Names of the encoder parameters that train at ``stage`` (those in layer groups 0..stage-1); no mutation."""
+    groups = encoder.layer_groups()
+    if not 0 <= stage <= len(groups):
+        raise ValueError(f"stage must be within [0, {len(groups)}], got {stage}")
+    unfrozen = {id(p) for group in groups[:stage] for p in group.parameters()}
+    return [name for name, p in encoder.model.named_parameters() if id(p) in unfrozen]
+
+
+def apply_stage(encoder: Encoder, stage: int) -> list[str]:
+    """Set requires_grad for ``stage``: True on groups 0..stage-1, False on every other encoder parameter."""
+    trainable = set(stage_trainable_parameters(encoder, stage))
+    for name, param in encoder.model.named_parameters():
+        param.requires_grad_(name in trainable)
+    return sorted(trainable)
+
+
+def stage_learning_rates(
+    stage: int, *, head_lr: float = 1e-3, lr_divisor: float = 30.0, layer_decay: float = 0.8
+) -> dict[str, float]:
+    """Peak learning rates at ``stage``: {"head": head_lr, "group_g": head_lr / lr_divisor * layer_decay**g}."""
+    check_lr_divisor(lr_divisor)
+    if not 0.0 < layer_decay <= 1.0:
+        raise ValueError(f"layer_decay must be within (0, 1], got {layer_decay:g}")
+    rates = {"head": head_lr}
+    for group in range(stage):
+        rates[f"group_{group}"] = head_lr / lr_divisor * layer_decay**group
+    return rates
+
+
+def warmup_then_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR multiplier: linear rise to 1 over ``warmup_steps``, then linear decay towards 0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
+    """Index batches of similar token length (little padding), in a seeded random order.
+
+    Examples are shuffled, then stably sorted by length (so equal lengths are mixed), cut into batches,
+    and the batches are shuffled.
+    """
+    shuffled = rng.permutation(len(lengths))
+    ordered = sorted(shuffled.tolist(), key=lambda i: lengths[i])
+    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+# -- prediction & evaluation ------------------------------------------------------------------------
+
+
+def predict_label_ids(
+    encoder: Encoder, head: ClassifierHead, texts: Sequence[str], *, batch_size: int = 32, max_length: int = 128,
+    pooling: str = "mean",
+) -> np.ndarray:
+    """Class ids predicted by encoder + head for ``texts`` (no grad; train/eval flags are restored)."""
+    features = encoder.encode(texts, batch_size=batch_size, max_length=max_length, pooling=pooling)
+    was_training = head.training
+    head.eval()
+    try:
+        with torch.inference_mode():
+            logits = head(features.to(encoder.device, dtype=next(head.parameters()).dtype))
+    finally:
+        head.train(was_training)
+    return logits.argmax(dim=-1).cpu().numpy()
+
+
+def validation_evaluator(data: TrainingData, *, batch_size: int, max_length: int, pooling: str) -> Evaluator:
+    """The default evaluator: macro-F1 and accuracy on ``data.val``."""
+    y_val = data.label_ids(data.val)
+
+    def evaluate(encoder: Encoder, head: ClassifierHead, stage: int) -> dict[str, float]:
+        preds = predict_label_ids(encoder, head, data.val.texts, batch_size=batch_size, max_length=max_length,
+                                  pooling=pooling)
+        macro_f1, accuracy = classification_scores(y_val, preds)
+        return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
+
+    return evaluate
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def _build_head(head_state: dict[str, torch.Tensor] | HeadResult | None, encoder: Encoder, num_labels: int,
+                dropout: float) -> ClassifierHead:
+    if head_state is None:
+        return ClassifierHead(encoder.hidden_size, num_labels, dropout=dropout)
+    if isinstance(head_state, HeadResult):
+        return head_state.build()
+    head = ClassifierHead.from_state_dict(head_state, dropout=dropout)
+    if head.in_dim != encoder.hidden_size or head.num_labels != num_labels:
+        raise ValueError(
+            f"head maps {head.in_dim} -> {head.num_labels} but the encoder has hidden size "
+            f"{encoder.hidden_size} and the data has {num_labels} labels"
+        )
+    return head
+
+
+class _Progress:
+    """Maps training steps to a non-decreasing progress in [0, 0.99]; 1.0 is reserved for "finished"."""
+
+    def __init__(self, planned_steps: int) -> None:
+        self.planned, self.step, self.value = max(planned_steps, 1), 0, 0.0
+
+    def advance(self) -> float:
+        self.step += 1
+        self.value = max(self.value, min(0.99, 0.99 * self.step / self.planned))
+        return self.value
+
+
+def progressive_unfreeze(
+    encoder: Encoder,
+    head_state: dict[str, torch.Tensor] | HeadResult | None,
+    data: TrainingData,
+    *,
+    head_lr: float = 1e-3,
+    lr_divisor: float = 30.0,
+    layer_decay: float = 0.8,
+    max_stages: int | None = None,
+    epochs_per_stage: int = 1,
+    batch_size: int = 16,
+    max_length: int = 128,
+    warmup_ratio: float = 0.1,
+    patience: int = 0,
+    seed: int = 0,
+    report: ReportFn | None = None,
+    checkpoint_dir: Path | None = None,
+    pooling: str = "mean",
+    weight_decay: float = 0.01,
+    max_grad_norm: float = 1.0,
+    dropout: float = 0.1,
+    evaluate: Evaluator | None = None,
+) -> UnfreezeResult:
+    """Unfreeze the encoder top-down, one layer group per stage, keeping the best validation stage.
+
+    ``head_state`` is the frozen-phase head (HeadResult or state dict, trained on features with the same
+    ``pooling``/``max_length``); stage 0 then only measures it. With None, stage 0 trains a fresh head on
+    the frozen encoder. Stage s (1..max_stages, default all groups) trains the head at ``head_lr`` and
+    group g < s at ``head_lr / lr_divisor * layer_decay**g`` with AdamW, linear warm-up then linear decay.
+    The run stops once validation macro-F1 has not improved for more than ``patience`` stages; the best
+    stage's encoder and head weights are restored in place and, if ``checkpoint_dir`` is given, written
+    there atomically once at the end (a run cancelled by ``report`` raising leaves no file).
+    ``evaluate`` replaces the validation evaluator (tests plant curves with it). Only ``data`` (train +
+    validation) is ever read.
+    """
+    data = require_training_data(data)
+    check_lr_divisor(lr_divisor)
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
+    if epochs_per_stage < 1 or batch_size < 1 or patience < 0 or not 0.0 <= warmup_ratio < 1.0:
+        raise ValueError("need epochs_per_stage >= 1, batch_size >= 1, patience >= 0, 0 <= warmup_ratio < 1")
+    if max_stages is not None and max_stages < 0:
+        raise ValueError("max_stages must be >= 0")
+    stage_learning_rates(0, head_lr=head_lr, lr_divisor=lr_divisor, layer_decay=layer_decay)  # validates
+    recipe = {"head_lr": head_lr, "lr_divisor": lr_divisor, "layer_decay": layer_decay, "max_stages": max_stages,
+              "epochs_per_stage": epochs_per_stage, "batch_size": batch_size, "max_length": max_length,
+              "warmup_ratio": warmup_ratio, "patience": patience, "seed": seed, "pooling": pooling,
+              "weight_decay": weight_decay, "max_grad_norm": max_grad_norm, "dropout": dropout}
+
+    device = encoder.device
+    groups = encoder.layer_groups()
+    last_stage = len(groups) if max_stages is None else min(max_stages, len(groups))
+    head = _build_head(head_state, encoder, len(data.label_names), dropout).to(device)
+    evaluate = evaluate or validation_evaluator(data, batch_size=max(batch_size, 32), max_length=max_length,
+                                                pooling=pooling)
+
+    train_features = encoder.tokenize(data.train.texts, max_length=max_length)
+    train_lengths = [len(f["input_ids"]) for f in train_features]
+    train_y = torch.as_tensor(data.label_ids(data.train), device=device)
+    batches_per_epoch = math.ceil(len(train_features) / batch_size)
+    trained_stages = last_stage + (1 if head_state is None else 0)
+    progress = _Progress(trained_stages * epochs_per_stage * batches_per_epoch)
+
+    def train_stage(stage: int) -> dict[str, Any]:
+        apply_stage(encoder, stage)
+        rates = stage_learning_rates(stage, head_lr=head_lr, lr_divisor=lr_divisor, layer_decay=layer_decay)
+        param_groups = [{"params": list(head.parameters()), "lr": rates["head"]}]
+        for g in range(stage):
+            param_groups.append({"params": [p for p in groups[g].parameters() if p.requires_grad],
+                                 "lr": rates[f"group_{g}"]})
+        optimizer = torch.optim.AdamW(param_groups, weight_decay=weight_decay)
+        total_steps = epochs_per_stage * batches_per_epoch
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_then_linear_decay(total_steps, math.ceil(warmup_ratio * total_steps))
+        )
+        params = [p for group in param_groups for p in group["params"]]
+        # Frozen groups stay in eval mode (no dropout), so they compute exactly the features the head was
+        # fitted on; only the head and the unfrozen groups see dropout.
+        encoder.model.eval()
+        for group in groups[:stage]:
+            group.train()
+        head.train()
+        rng = np.random.default_rng([seed, stage])
+        loss_sum, seen, started = 0.0, 0, time.perf_counter()
+        for _ in range(epochs_per_stage):
+            for idx in length_bucketed_batches(train_lengths, batch_size, rng):
+                batch = encoder.collate([train_features[i] for i in idx])
+                with autocast_for(device):
+                    logits = head(encoder.forward_pooled(batch, pooling=pooling))
+                loss = nn.functional.cross_entropy(logits.float(), train_y[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if max_grad_norm:
+                    nn.utils.clip_grad_norm_(params, max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                loss_sum += float(loss) * len(idx)
+                seen += len(idx)
+                value = progress.advance()
+                if report is not None:
+                    report(progress.step, {"stage": float(stage), "train_loss": float(loss)}, value)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - started
+        return {"train_loss": loss_sum / max(seen, 1), "samples_per_second": seen / seconds if seconds else None,
+                "seconds": seconds, "unfrozen_groups": list(range(stage)), "lrs": rates}
+
+    original_flags = {name: p.requires_grad for name, p in encoder.model.named_parameters()}
+    stages: list[dict[str, Any]] = []
+    try:
+        with seeded(seed, device):
+            best_stage, best_f1, best_acc = 0, -1.0, 0.0
+            best_encoder: dict[str, torch.Tensor] = {}
+            best_head: dict[str, torch.Tensor] = {}
+            since_best, stopped_early, stop_reason = 0, False, ""
+            for stage in range(0, last_stage + 1):
+                if stage == 0 and head_state is not None:
+                    apply_stage(encoder, 0)
+                    info: dict[str, Any] = {"train_loss": None, "samples_per_second": None, "seconds": 0.0,
+                                            "unfrozen_groups": [], "lrs": {}}
+                else:
+                    info = train_stage(stage)
+                scores = evaluate(encoder, head, stage)
+                record = {"stage": stage, **info, "val_macro_f1": float(scores["val_macro_f1"]),
+                          "val_accuracy": float(scores.get("val_accuracy", float("nan")))}
+                stages.append(record)
+                improved = stage == 0 or record["val_macro_f1"] > best_f1
+                if improved:
+                    best_stage, best_f1, best_acc = stage, record["val_macro_f1"], record["val_accuracy"]
+                    best_encoder, best_head = _snapshot(encoder.model), _snapshot(head)
+                    since_best = 0
+                else:
+                    since_best += 1
+                if report is not None:
+                    report(progress.step, {"stage": float(stage), "val_macro_f1": record["val_macro_f1"],
+                                           "val_accuracy": record["val_accuracy"]}, progress.value)
+                if since_best > patience:
+                    stopped_early = stage < last_stage
+                    stop_reason = (
+                        f"validation macro-F1 turned at stage {stage} ({record['val_macro_f1']:.4f} vs best "
+                        f"{best_f1:.4f} at stage {best_stage}); kept stage {best_stage}"
+                    )
+                    break
+            else:
+                stop_reason = f"ran all {last_stage} unfreezing stage(s); best was stage {best_stage}"
+            encoder.model.load_state_dict(best_encoder)
+            head.load_state_dict(best_head)
+    finally:
+        for name, param in encoder.model.named_parameters():
+            param.requires_grad_(original_flags[name])
+        encoder.model.eval()
+        head.eval()
+
+    if report is not None:
+        report(progress.step + 1, {"best_stage": float(best_stage), "best_val_macro_f1": best_f1,
+                                   "best_val_accuracy": best_acc}, 1.0)
+
+    head_config = head.config()
+    checkpoint_path, checkpoint_sha = None, None
+    if checkpoint_dir is not None:
+        checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME
+        payload = _checkpoint_payload(encoder, best_head, head_config, data.label_names, recipe, best_stage,
+                                      best_f1, stages)
+        checkpoint_sha = atomic_torch_save(payload, checkpoint_path)
+
+    return UnfreezeResult(
+        best_stage=best_stage, best_val_macro_f1=best_f1, best_val_accuracy=best_acc, stages=stages,
+        stopped_early=stopped_early, stop_reason=stop_reason, checkpoint_path=checkpoint_path,
+        checkpoint_sha256=checkpoint_sha, head_state_dict=best_head, head_config=head_config,
+        label_names=list(data.label_names), recipe=recipe,
+    )
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+
+
+def _tokenizer_files(encoder: Encoder) -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        encoder.tokenizer.save_pretrained(tmp)
+        return {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+
+
+def _checkpoint_payload(encoder: Encoder, head_state: dict[str, torch.Tensor], head_config: dict[str, Any],
+                        label_names: Sequence[str], recipe: dict[str, Any], best_stage: int, best_f1: float,
+                        stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything needed to rebuild encoder + head without the original source: config, tokenizer, weights."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "encoder": {
+            "source": encoder.source,
+            "config_json": encoder.model.config.to_json_string(),
+            "tokenizer_files": _tokenizer_files(encoder),
+            "state_dict": _snapshot(encoder.model),
+        },
+        "head": {"config": dict(head_config), "state_dict": head_state},
+        "label_names": list(label_names),
+        "recipe": dict(recipe),
+        "best_stage": best_stage,
+        "best_val_macro_f1": best_f1,
+        "stages": stages,
+    }
+
+
+def load_checkpoint(
+    checkpoint_path: Path, *, device: str | torch.device | None = None, expected_sha256: str | None = None
+) -> tuple[Encoder, ClassifierHead, dict[str, Any]]:
+    """Rebuild (encoder, head, metadata) from a progressive_unfreeze checkpoint, without network or source dir.
+
+    Metadata has label_names, recipe, best_stage, best_val_macro_f1, stages, sha256. With
+    ``expected_sha256`` a mismatching file raises ValueError before it is unpickled.
+    """
+    checkpoint_path = Path(checkpoint_path)
+    sha = file_sha256(checkpoint_path)
+    if expected_sha256 is not None and sha != expected_sha256:
+        raise ValueError(f"checkpoint {checkpoint_path} has sha256 {sha}, expected {expected_sha256}")
+    payload = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{checkpoint_path} is not a {CHECKPOINT_FORMAT} checkpoint")
+    enc = payload["encoder"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in enc["tokenizer_files"].items():
+            (Path(tmp) / name).write_bytes(content)
+        (Path(tmp) / "config.json").write_text(enc["config_json"])
+        tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
+        config = AutoConfig.from_pretrained(tmp, local_files_only=True)
+    model = AutoModel.from_config(config)
+    model.load_state_dict(enc["state_dict"])
+    resolved = resolve_device(device)
+    model.to(resolved).eval()
+    encoder = Encoder(model, tokenizer, source=enc["source"], device=resolved, fingerprint=sha)
+    head = ClassifierHead(**payload["head"]["config"])
+    head.load_state_dict(payload["head"]["state_dict"])
+    head.to(resolved).eval()
+    meta = {k: payload[k] for k in ("label_names", "recipe", "best_stage", "best_val_macro_f1", "stages")}
+    meta["sha256"] = sha
+    return encoder, head, meta
+
+
+def retrain_from_checkpoint(
+    checkpoint_path: Path,
+    data: TrainingData,
+    *,
+    device: str | torch.device | None = None,
+    expected_sha256: str | None = None,
+    **recipe_overrides: Any,
+) -> UnfreezeResult:
+    """Play 6 retrain: load encoder + head from a checkpoint and rerun progressive_unfreeze on new data.
+
+    The stored recipe is reused; ``recipe_overrides`` (any progressive_unfreeze keyword, e.g. report,
+    checkpoint_dir, max_stages) replace parts of it. Stage 0 measures the previous model on the new
+    validation split, so a retrain that does not beat it keeps it. The label set must be unchanged.
+    """
+    data = require_training_data(data)
+    encoder, head, meta = load_checkpoint(checkpoint_path, device=device, expected_sha256=expected_sha256)
+    if list(data.label_names) != list(meta["label_names"]):
+        raise ValueError(f"label set changed: checkpoint has {meta['label_names']}, data has {data.label_names}")
+    unknown = set(recipe_overrides) - set(RECIPE_KEYS) - {"report", "checkpoint_dir", "evaluate"}
+    if unknown:
+        raise TypeError(f"unknown recipe keyword(s): {sorted(unknown)}")
+    kwargs = {**meta["recipe"], **recipe_overrides}
+    return progressive_unfreeze(encoder, head.state_dict(), data, **kwargs)

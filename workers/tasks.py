@@ -1,0 +1,35 @@
+"""Celery tasks: thin adapters that pass a job id to apps.training.runners.
+
+Both job tasks are idempotent (the runner claims the job with a compare-and-set, so a redelivered
+message for a running or finished job does nothing), which is what makes acks_late safe here.
+"""
+from celery import shared_task
+
+
+def _device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda:0 {torch.cuda.get_device_name(0)}"
+    return "cpu"
+
+
+@shared_task(name="workers.tasks.run_light_job", acks_late=True, ignore_result=True)
+def run_light_job(job_id: int) -> str:
+    from apps.training.runners import job_execute
+
+    return job_execute(job_id, device="cpu")
+
+
+@shared_task(name="workers.tasks.run_training_job", acks_late=True, ignore_result=True)
+def run_training_job(job_id: int) -> str:
+    from apps.training.runners import job_execute
+
+    return job_execute(job_id, device=_device())
+
+
+@shared_task(name="workers.tasks.check_stale_jobs", ignore_result=True)
+def check_stale_jobs() -> list[int]:
+    from apps.training.services import jobs_fail_stale
+
+    return jobs_fail_stale()

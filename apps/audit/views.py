@@ -1,6 +1,5 @@
 import csv
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
@@ -8,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from apps.audit.selectors import AuditFilters, audit_actions, audit_events
 from apps.core.errors import ValidationFailed
+from apps.core.views import staff_required
 from apps.playbook.models import Project
 
 CSV_COLUMNS = ["id", "event_time", "actor_label", "action", "project_id", "object_type", "object_id",
@@ -19,7 +19,7 @@ class _Echo:
         return value
 
 
-@staff_member_required(login_url="accounts:login")
+@staff_required
 @require_GET
 def audit_list(request):
     error = ""

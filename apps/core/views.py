@@ -1,9 +1,13 @@
 """Small helpers shared by the page views."""
+from functools import wraps
+
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from apps.core.errors import ApplicationError, NotFound
+from apps.core.errors import ApplicationError, NotAllowed, NotFound
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -11,7 +15,22 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def flash_error(request, exc: ApplicationError) -> None:
-    """Show a refused action's message on the next page; a 404 stays a 404."""
-    if isinstance(exc, NotFound):
+    """Show a refused action's message on the next page. A role refusal stays a 403 and a hidden object
+    a 404 (the middleware renders them), so a page never answers a forbidden action with a redirect."""
+    if isinstance(exc, (NotAllowed, NotFound)):
         raise exc
     messages.error(request, exc.message)
+
+
+def staff_required(view):
+    """Anonymous users go to the sign-in page; signed-in users who are not admins get a 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied("Admins only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -51,21 +51,14 @@ class Verdict:
 
 
 def roles_of(user, project) -> frozenset[str]:
-    """The actor's roles on the project, with STAFF added for admins. Cached per user object."""
+    """The actor's roles on the project, with STAFF added for admins. Read fresh every time: a cached
+    copy on the user object would go stale the moment a role is granted or revoked."""
     if user is None or not user.is_authenticated or not user.is_active:
         return frozenset()
-    cache = user.__dict__.setdefault("_playbook_roles", {})
-    if project.pk not in cache:
-        roles = set(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
-        if user.is_staff:
-            roles.add(STAFF)
-        cache[project.pk] = frozenset(roles)
-    return cache[project.pk]
-
-
-def forget_roles(user) -> None:
-    """Drop the cached roles after a membership change."""
-    user.__dict__.pop("_playbook_roles", None)
+    roles = set(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
+    if user.is_staff:
+        roles.add(STAFF)
+    return frozenset(roles)
 
 
 def can_view(user, project) -> bool:

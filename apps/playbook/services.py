@@ -59,7 +59,6 @@ def project_create(*, actor, name: str, request: str) -> Project:
         audit_record(actor=actor, action="member.role_granted", project=project, object_type="user",
                      object_id=str(actor.pk), after={"user": actor.get_username(), "role": Role.MODEL_OWNER})
         _cycle_open(actor=actor, project=project, reason="Request received")
-    policy.forget_roles(actor)
     return project
 
 
@@ -122,7 +121,6 @@ def member_add(*, actor, project: Project, username: str, role: str) -> Membersh
             play.save(update_fields=["assignee", "updated_at"])
             audit_record(actor=actor, action="play.assigned", project=project, obj=play,
                          before={"assignee": None}, after={"assignee": user.pk})
-    policy.forget_roles(user)
     return membership
 
 

@@ -313,8 +313,8 @@ def _run_candidate(
         card["stage"] = phase
         emit({"failed": 1.0}, at("latency"))
     finally:
-        del encoder
-        gc.collect()
+        del encoder  # refcounting frees a CPU model; CUDA also needs its cached blocks back for the next meter
         if device.type == "cuda":
+            gc.collect()
             torch.cuda.empty_cache()
     return card

@@ -176,7 +176,7 @@ def train_frozen_head(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total_loss += float(loss) * len(idx)
+                total_loss += loss.item() * len(idx)
             val_f1, val_acc = classification_scores(y_val.numpy(), _predict(head, x_val))
             metrics = {"epoch": float(epoch), "train_loss": total_loss / len(x_train), "val_macro_f1": val_f1,
                        "val_accuracy": val_acc}

@@ -242,7 +242,8 @@ def progressive_unfreeze(
     device = encoder.device
     groups = encoder.layer_groups()
     last_stage = len(groups) if max_stages is None else min(max_stages, len(groups))
-    head = _build_head(head_state, encoder, len(data.label_names), dropout).to(device)
+    with seeded(seed):  # a fresh head's random init must follow the seed too
+        head = _build_head(head_state, encoder, len(data.label_names), dropout).to(device)
     evaluate = evaluate or validation_evaluator(data, batch_size=max(batch_size, 32), max_length=max_length,
                                                 pooling=pooling)
 
@@ -286,11 +287,12 @@ def progressive_unfreeze(
                     nn.utils.clip_grad_norm_(params, max_grad_norm)
                 optimizer.step()
                 scheduler.step()
-                loss_sum += float(loss) * len(idx)
+                batch_loss = loss.item()
+                loss_sum += batch_loss * len(idx)
                 seen += len(idx)
                 value = progress.advance()
                 if report is not None:
-                    report(progress.step, {"stage": float(stage), "train_loss": float(loss)}, value)
+                    report(progress.step, {"stage": float(stage), "train_loss": batch_loss}, value)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - started

@@ -1,0 +1,32 @@
+"""Building test state through the services, as a user (or the worker) would."""
+from apps.datasets.services import dataset_upload
+from apps.playbook.services import play_submit, play_update_deliverable
+from apps.training.runners import job_execute
+from apps.training.services import job_start
+
+GOOD_DELIVERABLE = {
+    "problem_statement": "Route incoming support tickets to the right queue so that agents stop triaging by hand.",
+    "metric": "macro_f1",
+    "direction": "higher",
+    "target": 0.99,
+    "min_margin": 0.02,
+}
+
+
+def measure_baseline(team, upload, *, target: float = 0.99, folds: int = 3):
+    """Play 1 up to a measured baseline: deliverable, upload, baseline job run by the worker's code path."""
+    mo, play = team["mo"], team["play1"]
+    dataset = dataset_upload(actor=mo, project=team["project"], upload=upload())
+    play_update_deliverable(actor=mo, play=play, deliverable={**GOOD_DELIVERABLE, "target": target,
+                                                               "baseline_dataset": dataset.pk})
+    job = job_start(actor=mo, play=play, kind="baseline", params={"folds": folds})
+    assert job_execute(job.pk) == "succeeded"
+    play.refresh_from_db()
+    return play
+
+
+def submitted_play1(team, upload, *, target: float = 0.99):
+    play = measure_baseline(team, upload, target=target)
+    play_submit(actor=team["mo"], play=play)
+    play.refresh_from_db()
+    return play

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Role
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, NotAllowed
 from apps.core.views import HtmxHttpRequest, flash_error
 from apps.datasets.models import Dataset
 from apps.playbook import policy, selectors, services
@@ -173,6 +173,10 @@ def dataset_upload(request: HtmxHttpRequest, play_id: int):
     from apps.datasets.services import dataset_upload as upload_service
 
     play = selectors.play_for_user(request.user, play_id)
+    # The upload form belongs to the play's workspace: only those who may work on the play use it here.
+    verdict = policy.check(request.user, Action.PLAY_WORK, play.cycle.project, play=play)
+    if not verdict:
+        raise NotAllowed(verdict.reason)
     try:
         dataset = upload_service(actor=request.user, project=play.cycle.project, upload=request.FILES.get("file"),
                                  name=request.POST.get("name", ""))

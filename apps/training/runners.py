@@ -8,7 +8,7 @@ import threading
 import time
 import traceback
 
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from apps.core.request_context import reset_request_id, set_request_id
 from apps.training import services
@@ -79,12 +79,20 @@ RUNNERS = {Job.Kind.BASELINE: _run_baseline}
 
 def job_execute(job_id: int, *, device: str = "cpu") -> str:
     """Claim and run one job; returns its final status (or 'skipped' when it was not claimable)."""
-    close_old_connections()
-    job = services.job_claim(job_id=job_id, device=device)
-    if job is None:
-        log.info("job %s not claimable (missing, already running or finished): skipped", job_id)
-        return "skipped"
-    token = set_request_id(f"job-{job_id}")
+    # (Celery's Django fix-up closes stale database connections around every task.)
+    token = set_request_id(f"job-{job_id}")  # every event this run writes names the job
+    try:
+        job = services.job_claim(job_id=job_id, device=device)
+        if job is None:
+            log.info("job %s not claimable (missing, already running or finished): skipped", job_id)
+            return "skipped"
+        return _run_claimed(job)
+    finally:
+        reset_request_id(token)
+
+
+def _run_claimed(job: Job) -> str:
+    job_id = job.pk
     heartbeat = _Heartbeat(job_id)
     heartbeat.start()
     try:
@@ -104,6 +112,5 @@ def job_execute(job_id: int, *, device: str = "cpu") -> str:
     finally:
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
-        reset_request_id(token)
     services.job_succeed(job_id=job_id, result=result, evidence_key=key, evidence=evidence)
     return Job.Status.SUCCEEDED

@@ -12,6 +12,7 @@ the process's lifetime high-water mark (getrusage ru_maxrss) rose during the can
 minus the RSS before loading. It is approximate (freed memory the allocator keeps counts for later
 candidates as already held), so ``model_bytes`` (parameters + buffers) is reported alongside.
 """
+
 from __future__ import annotations
 
 import gc
@@ -110,15 +111,19 @@ class _MemoryMeter:
 
 
 def _probe_scores(
-    features: np.ndarray, labels: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], positive_label: str | None,
+    features: np.ndarray,
+    labels: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    positive_label: str | None,
     seed: int,
 ) -> dict[str, Any]:
     """Linear-probe cross-validation: pooled out-of-fold metrics plus per-fold mean/std."""
     oof = np.empty(len(labels), dtype=object)
     fold_f1, fold_acc = [], []
     for train_idx, test_idx in splits:
-        probe = Pipeline([("scale", StandardScaler()),
-                          ("logreg", LogisticRegression(max_iter=2000, random_state=seed))])
+        probe = Pipeline(
+            [("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=2000, random_state=seed))]
+        )
         probe.fit(features[train_idx], labels[train_idx])
         predicted = probe.predict(features[test_idx])
         oof[test_idx] = predicted
@@ -141,8 +146,9 @@ def _probe_scores(
     return scores
 
 
-def _speed(encoder: Encoder, texts: Sequence[str], *, latency_examples: int, max_length: int,
-           pooling: str) -> dict[str, float]:
+def _speed(
+    encoder: Encoder, texts: Sequence[str], *, latency_examples: int, max_length: int, pooling: str
+) -> dict[str, float]:
     """Batch-1 latency p50/p95 (ms per example) and batch-32 throughput (examples/s), after warm-up."""
     sample = [texts[i % len(texts)] for i in range(max(latency_examples, 1))]
     for text in sample[:_WARMUP_CALLS]:
@@ -154,14 +160,22 @@ def _speed(encoder: Encoder, texts: Sequence[str], *, latency_examples: int, max
         timings.append((time.perf_counter() - start) * 1000.0)
     p50, p95 = np.percentile(timings, [50, 95])
 
-    batch_texts = [texts[i % len(texts)] for i in range(max(2 * THROUGHPUT_BATCH, min(len(texts), 8 * THROUGHPUT_BATCH)))]
-    encoder.encode(batch_texts[:THROUGHPUT_BATCH], batch_size=THROUGHPUT_BATCH, max_length=max_length, pooling=pooling)
+    batch_texts = [
+        texts[i % len(texts)] for i in range(max(2 * THROUGHPUT_BATCH, min(len(texts), 8 * THROUGHPUT_BATCH)))
+    ]
+    encoder.encode(
+        batch_texts[:THROUGHPUT_BATCH], batch_size=THROUGHPUT_BATCH, max_length=max_length, pooling=pooling
+    )
     start = time.perf_counter()
     encoder.encode(batch_texts, batch_size=THROUGHPUT_BATCH, max_length=max_length, pooling=pooling)
     elapsed = time.perf_counter() - start
-    return {"p50_latency_ms": float(p50), "p95_latency_ms": float(p95),
-            "throughput_per_s": len(batch_texts) / elapsed if elapsed > 0 else float("inf"),
-            "latency_examples": float(len(sample)), "throughput_examples": float(len(batch_texts))}
+    return {
+        "p50_latency_ms": float(p50),
+        "p95_latency_ms": float(p95),
+        "throughput_per_s": len(batch_texts) / elapsed if elapsed > 0 else float("inf"),
+        "latency_examples": float(len(sample)),
+        "throughput_examples": float(len(batch_texts)),
+    }
 
 
 def run_bakeoff(
@@ -226,19 +240,31 @@ def run_bakeoff(
         for index, candidate in enumerate(candidates):
             name, source = candidate["name"], candidate["source"]
             cards[name] = _run_candidate(
-                name, source, texts, label_array, splits, cache_dir=Path(cache_dir), device=resolved,
-                offline=offline, positive_label=positive_label, seed=seed, max_length=max_length,
-                pooling=pooling, latency_examples=latency_examples, batch_size=batch_size, emit=emit,
+                name,
+                source,
+                texts,
+                label_array,
+                splits,
+                cache_dir=Path(cache_dir),
+                device=resolved,
+                offline=offline,
+                positive_label=positive_label,
+                seed=seed,
+                max_length=max_length,
+                pooling=pooling,
+                latency_examples=latency_examples,
+                batch_size=batch_size,
+                emit=emit,
                 position=(index, len(candidates)),
             )
+        direction = METRIC_DIRECTIONS[metric]
+        scored = [(n, c[metric]) for n, c in cards.items() if "error" not in c and c.get(metric) is not None]
+        scored.sort(key=lambda item: -item[1] if direction == "higher" else item[1])
+        ranking = [n for n, _ in scored]
+        emit({"candidates_ok": float(len(ranking))}, 1.0)
     except _ReportRaised as wrapped:
         raise wrapped.original from None
 
-    direction = METRIC_DIRECTIONS[metric]
-    scored = [(n, c[metric]) for n, c in cards.items() if "error" not in c and c.get(metric) is not None]
-    scored.sort(key=lambda item: -item[1] if direction == "higher" else item[1])
-    ranking = [n for n, _ in scored]
-    emit({"candidates_ok": float(len(ranking))}, 1.0)
     return {
         "candidates": cards,
         "metric": metric,
@@ -254,9 +280,22 @@ def run_bakeoff(
 
 
 def _run_candidate(
-    name: str, source: str, texts: list[str], labels: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], *,
-    cache_dir: Path, device: torch.device, offline: bool, positive_label: str | None, seed: int, max_length: int,
-    pooling: str, latency_examples: int, batch_size: int, emit: Callable[[dict[str, float], float], None],
+    name: str,
+    source: str,
+    texts: list[str],
+    labels: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    cache_dir: Path,
+    device: torch.device,
+    offline: bool,
+    positive_label: str | None,
+    seed: int,
+    max_length: int,
+    pooling: str,
+    latency_examples: int,
+    batch_size: int,
+    emit: Callable[[dict[str, float], float], None],
     position: tuple[int, int],
 ) -> dict[str, Any]:
     """One candidate's scorecard, or {"error", "stage"} when any phase fails (report exceptions excepted)."""
@@ -280,8 +319,14 @@ def _run_candidate(
         phase = "features"
         started = time.perf_counter()
         features = cached_features(
-            encoder, texts, cache_dir=cache_dir, model_key=encoder.model_key, split_key="bakeoff-sample",
-            pooling=pooling, max_length=max_length, batch_size=batch_size,
+            encoder,
+            texts,
+            cache_dir=cache_dir,
+            model_key=encoder.model_key,
+            split_key="bakeoff-sample",
+            pooling=pooling,
+            max_length=max_length,
+            batch_size=batch_size,
             report=lambda _s, m, p: emit(m, at("features", p)),
         )
         card["feature_seconds"] = time.perf_counter() - started
@@ -293,27 +338,32 @@ def _run_candidate(
         emit({"macro_f1": card["macro_f1"], "accuracy": card["accuracy"]}, at("probe"))
 
         phase = "latency"
-        card.update(_speed(encoder, texts, latency_examples=latency_examples, max_length=max_length,
-                           pooling=pooling))
-        card.update({
-            "parameters": encoder.num_parameters(),
-            "model_bytes": encoder.num_bytes(),
-            "embedding_dim": encoder.hidden_size,
-            "peak_memory_bytes": meter.peak_bytes(),
-            "memory_measure": meter.measure,
-            "device": encoder.device_description,
-            "pooling": pooling,
-            "max_length": max_length,
-        })
+        card.update(
+            _speed(encoder, texts, latency_examples=latency_examples, max_length=max_length, pooling=pooling)
+        )
+        card.update(
+            {
+                "parameters": encoder.num_parameters(),
+                "model_bytes": encoder.num_bytes(),
+                "embedding_dim": encoder.hidden_size,
+                "peak_memory_bytes": meter.peak_bytes(),
+                "memory_measure": meter.measure,
+                "device": encoder.device_description,
+                "pooling": pooling,
+                "max_length": max_length,
+            }
+        )
         emit({"p95_latency_ms": card["p95_latency_ms"]}, at("latency"))
     except _ReportRaised:
         raise
-    except Exception as exc:  # one broken candidate must not sink the bake-off
+    except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the bake-off
         card["error"] = f"{type(exc).__name__}: {exc}"
         card["stage"] = phase
         emit({"failed": 1.0}, at("latency"))
     finally:
-        del encoder  # refcounting frees a CPU model; CUDA also needs its cached blocks back for the next meter
+        del (
+            encoder
+        )  # refcounting frees a CPU model; CUDA also needs its cached blocks back for the next meter
         if device.type == "cuda":
             gc.collect()
             torch.cuda.empty_cache()

@@ -5,6 +5,7 @@ of that rule structurally: every training function takes a ``TrainingData``, whi
 test split and (being a frozen, slotted dataclass) cannot be given one. Test-set scoring (Play 5) runs
 elsewhere, on a trained artifact.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -59,7 +60,7 @@ class TrainingData:
 
 
 def require_training_data(data: object) -> TrainingData:
-    """Return ``data`` if it is a TrainingData, else raise TypeError (no duck-typed object can smuggle a test split)."""
+    """``data`` if it is a TrainingData, else TypeError (a duck-typed object could smuggle a test split)."""
     if not isinstance(data, TrainingData):
         raise TypeError(f"training code accepts only TrainingData, got {type(data).__name__}")
     return data

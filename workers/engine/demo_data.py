@@ -1017,34 +1017,50 @@ def _other_label(label: str, rng: random.Random) -> str:
     return rng.choice([other for other in LABELS if other != label])
 
 
+# How often each optional part appears in a sample ticket (probabilities).
+EMAIL_STYLE = {
+    "opener": 0.55,
+    "preface": 0.2,
+    "context": 0.3,
+    "restate": 0.12,
+    "class_ask": 0.15,
+    "generic_ask": 0.3,
+    "closer": 0.5,
+    "typos": 0.2,
+    "typo_rate": 0.06,
+    "lowercase": 0.05,
+}
+
+
 def _email_ticket(label: str, rng: random.Random, *, mixed_with: str | None = None) -> str:
     """A sample ticket: optional greeting and context, the intent, an optional ask and sign-off."""
+    style = EMAIL_STYLE
     parts: list[str] = []
-    if rng.random() < 0.55:
+    if rng.random() < style["opener"]:
         parts.append(rng.choice(OPENERS))
-    if rng.random() < 0.2:
+    if rng.random() < style["preface"]:
         parts.append(_fill(rng.choice(PREFACES), rng))
-    if rng.random() < 0.3:
+    if rng.random() < style["context"]:
         parts.append(_fill(rng.choice(CONTEXT), rng))
     parts.append(_pick_core(label, rng))
     if mixed_with is not None:
         parts.append(rng.choice(["Also,", "On a separate note,", "And while I'm here,", "Related:", ""]))
         parts.append(_pick_core(mixed_with, rng))
-    elif rng.random() < 0.12:
+    elif rng.random() < style["restate"]:
         # A second paraphrase of the same intent, as people restate their problem.
         parts.append(_pick_core(label, rng))
     roll = rng.random()
-    if roll < 0.15:
+    if roll < style["class_ask"]:
         parts.append(_fill(rng.choice(ASKS[label]), rng))
-    elif roll < 0.45:
+    elif roll < style["class_ask"] + style["generic_ask"]:
         parts.append(rng.choice(GENERIC_ASKS))
-    if rng.random() < 0.5:
+    if rng.random() < style["closer"]:
         parts.append(rng.choice(CLOSERS))
     text = " ".join(part for part in parts if part)
-    if rng.random() < 0.2:
+    if rng.random() < style["typos"]:
         # Tickets typed in a hurry: a few slips of the finger.
-        text = " ".join(_typo(word, rng) if rng.random() < 0.06 else word for word in text.split())
-    if rng.random() < 0.05:
+        text = " ".join(_typo(w, rng) if rng.random() < style["typo_rate"] else w for w in text.split())
+    if rng.random() < style["lowercase"]:
         text = text.lower()
     return text
 

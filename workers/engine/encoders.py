@@ -1,4 +1,5 @@
-"""Pretrained text encoders: loading (offline by default), batched embedding, and layer groups for unfreezing."""
+"""Pretrained text encoders: loading (offline by default), batched embedding, layer groups for unfreezing."""
+
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +16,15 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 POOLINGS = ("mean", "cls")
 
 # Where common architectures keep their stack of transformer blocks, most specific first.
-_LAYER_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers", "transformer.h", "h", "encoder.block")
+_LAYER_PATHS = (
+    "encoder.layer",
+    "transformer.layer",
+    "encoder.layers",
+    "layers",
+    "transformer.h",
+    "h",
+    "encoder.block",
+)
 _EMBEDDING_PATHS = ("embeddings", "transformer.embeddings", "embed_tokens", "wte")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json")
 
@@ -154,7 +163,9 @@ class Encoder:
             batch[key] = torch.tensor(rows, dtype=torch.long, device=self.device)
         if "attention_mask" not in batch:
             lengths = torch.tensor([len(f["input_ids"]) for f in features], device=self.device)
-            batch["attention_mask"] = (torch.arange(longest, device=self.device)[None, :] < lengths[:, None]).long()
+            batch["attention_mask"] = (
+                torch.arange(longest, device=self.device)[None, :] < lengths[:, None]
+            ).long()
         return batch
 
     def forward_pooled(self, batch: dict[str, torch.Tensor], *, pooling: str) -> torch.Tensor:
@@ -229,7 +240,7 @@ class Encoder:
         return getter() if callable(getter) else None
 
     def layer_groups(self) -> list[nn.Module]:
-        """Unfreezing units, top-down: the last transformer block first, ..., the first block, embeddings last.
+        """Unfreezing units, top-down: last transformer block first, ..., first block, then embeddings.
 
         Parts outside these groups (e.g. BERT's pooler, unused by mean/CLS pooling) never unfreeze. A model
         with no recognisable block stack is a single group: the whole body.
@@ -271,7 +282,9 @@ def load_encoder(source: str, *, device: str | torch.device | None = None, offli
                 "offline mode (HF_HUB_OFFLINE or offline=True) forbids downloading it. Pre-fetch it into the "
                 f"cache or point to a local directory. ({type(exc).__name__}: {str(exc).splitlines()[0]})"
             ) from exc
-        raise EncoderUnavailable(f"encoder {source!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
+        raise EncoderUnavailable(
+            f"encoder {source!r} could not be loaded: {type(exc).__name__}: {exc}"
+        ) from exc
 
     resolved = resolve_device(device)
     model.to(resolved)
@@ -281,5 +294,10 @@ def load_encoder(source: str, *, device: str | torch.device | None = None, offli
     else:
         commit = getattr(model.config, "_commit_hash", None) or ""
         fingerprint = hashlib.sha256(f"{source}@{commit}".encode()).hexdigest()
-    return Encoder(model, tokenizer, source=str(path.resolve()) if is_local else source, device=resolved,
-                   fingerprint=fingerprint)
+    return Encoder(
+        model,
+        tokenizer,
+        source=str(path.resolve()) if is_local else source,
+        device=resolved,
+        fingerprint=fingerprint,
+    )

@@ -1,4 +1,5 @@
 """Content-addressed cache of frozen-encoder features, so a split is embedded once per (model, recipe)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,7 +19,7 @@ from workers.engine.encoders import Encoder
 
 @dataclass(frozen=True)
 class CachedFeatures:
-    """Features of one split: the cache file, its sha256, the float32 tensor, and whether it was a cache hit."""
+    """Features of one split: cache file, its sha256, the float32 tensor, and whether it was a cache hit."""
 
     path: Path
     sha256: str
@@ -31,7 +32,9 @@ def texts_sha256(texts: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def feature_cache_key(*, model_key: str, split_key: str, texts: Sequence[str], pooling: str, max_length: int) -> str:
+def feature_cache_key(
+    *, model_key: str, split_key: str, texts: Sequence[str], pooling: str, max_length: int
+) -> str:
     """sha256 over (model_key, split_key, sha256 of the texts, pooling, max_length)."""
     parts = [model_key, split_key, texts_sha256(texts), pooling, int(max_length)]
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
@@ -47,7 +50,7 @@ def file_sha256(path: Path) -> str:
 
 
 def atomic_torch_save(obj: object, path: Path) -> str:
-    """torch.save ``obj`` to ``path`` via a temp file in the same directory + os.replace; return the file's sha256.
+    """torch.save ``obj`` to ``path`` via a same-directory temp file + os.replace; return the file's sha256.
 
     Streams to disk (no in-memory copy of large state dicts); on any error, including KeyboardInterrupt,
     the temp file is removed and ``path`` is untouched.
@@ -72,7 +75,7 @@ def _load_cached(path: Path, rows: int) -> torch.Tensor | None:
     """The cached tensor, or None when the file is unreadable or has the wrong number of rows."""
     try:
         tensor = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a corrupt cache entry is recomputed, never trusted
+    except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed, never trusted
         return None
     if not isinstance(tensor, torch.Tensor) or tensor.dim() != 2 or tensor.shape[0] != rows:
         return None
@@ -98,8 +101,9 @@ def cached_features(
     ``report(step, {"encoded": n}, progress)`` is called per batch and once at the end.
     """
     cache_dir = Path(cache_dir)
-    key = feature_cache_key(model_key=model_key, split_key=split_key, texts=texts, pooling=pooling,
-                            max_length=max_length)
+    key = feature_cache_key(
+        model_key=model_key, split_key=split_key, texts=texts, pooling=pooling, max_length=max_length
+    )
     path = cache_dir / f"{key}.pt"
     if path.exists():
         tensor = _load_cached(path, len(texts))
@@ -117,8 +121,13 @@ def cached_features(
             # Reserve the last bit of progress for the write, so 1.0 means "on disk".
             report(steps, {"encoded": float(done)}, 0.99 * done / max(total, 1))
 
-    tensor = encoder.encode(texts, batch_size=batch_size, max_length=max_length, pooling=pooling,
-                            on_batch=on_batch).float().contiguous()
+    tensor = (
+        encoder.encode(
+            texts, batch_size=batch_size, max_length=max_length, pooling=pooling, on_batch=on_batch
+        )
+        .float()
+        .contiguous()
+    )
     sha = atomic_torch_save(tensor, path)
     if report is not None:
         report(steps + 1, {"encoded": float(len(texts)), "cache_hit": 0.0}, 1.0)

@@ -1,4 +1,5 @@
 """Play 4, phase one: a fresh classification head trained on frozen (cached) encoder features."""
+
 from __future__ import annotations
 
 import contextlib
@@ -70,8 +71,12 @@ class ClassifierHead(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments, enough to rebuild the head from a state dict."""
-        return {"in_dim": self.in_dim, "num_labels": self.num_labels, "hidden": self.hidden_dim,
-                "dropout": self.dropout_p}
+        return {
+            "in_dim": self.in_dim,
+            "num_labels": self.num_labels,
+            "hidden": self.hidden_dim,
+            "dropout": self.dropout_p,
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor], *, dropout: float = 0.1) -> ClassifierHead:
@@ -99,7 +104,9 @@ def _predict(head: ClassifierHead, features: torch.Tensor, batch_size: int = 102
     was_training = head.training
     head.eval()
     try:
-        preds = [head(features[i : i + batch_size]).argmax(dim=-1) for i in range(0, len(features), batch_size)]
+        preds = [
+            head(features[i : i + batch_size]).argmax(dim=-1) for i in range(0, len(features), batch_size)
+        ]
     finally:
         head.train(was_training)
     return torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
@@ -178,8 +185,12 @@ def train_frozen_head(
                 optimizer.step()
                 total_loss += loss.item() * len(idx)
             val_f1, val_acc = classification_scores(y_val.numpy(), _predict(head, x_val))
-            metrics = {"epoch": float(epoch), "train_loss": total_loss / len(x_train), "val_macro_f1": val_f1,
-                       "val_accuracy": val_acc}
+            metrics = {
+                "epoch": float(epoch),
+                "train_loss": total_loss / len(x_train),
+                "val_macro_f1": val_f1,
+                "val_accuracy": val_acc,
+            }
             history.append(metrics)
             if val_f1 > best_f1:
                 best_f1, best_acc, best_epoch = val_f1, val_acc, epoch
@@ -193,5 +204,12 @@ def train_frozen_head(
             if stopped_early:
                 break
 
-    return HeadResult(state_dict=best_state, config=head.config(), best_epoch=best_epoch, best_val_macro_f1=best_f1,
-                      best_val_accuracy=best_acc, history=history, stopped_early=stopped_early)
+    return HeadResult(
+        state_dict=best_state,
+        config=head.config(),
+        best_epoch=best_epoch,
+        best_val_macro_f1=best_f1,
+        best_val_accuracy=best_acc,
+        history=history,
+        stopped_early=stopped_early,
+    )

@@ -5,8 +5,10 @@ unfreezes layer groups 0..s-1 of ``Encoder.layer_groups()`` (group 0 = top trans
 group = embeddings). After every stage validation macro-F1 is measured; the run stops as soon as it
 stops improving (beyond ``patience`` stages) and the best stage's weights are restored and checkpointed.
 """
+
 from __future__ import annotations
 
+import base64
 import math
 import tempfile
 import time
@@ -33,8 +35,22 @@ LR_DIVISOR_RANGE = (10.0, 100.0)  # Play 4: "ten to a hundred times lower than n
 Evaluator = Callable[[Encoder, ClassifierHead, int], dict[str, float]]
 
 # Keyword arguments of progressive_unfreeze that define the recipe (stored in checkpoints, reused on retrain).
-RECIPE_KEYS = ("head_lr", "lr_divisor", "layer_decay", "max_stages", "epochs_per_stage", "batch_size", "max_length",
-               "warmup_ratio", "patience", "seed", "pooling", "weight_decay", "max_grad_norm", "dropout")
+RECIPE_KEYS = (
+    "head_lr",
+    "lr_divisor",
+    "layer_decay",
+    "max_stages",
+    "epochs_per_stage",
+    "batch_size",
+    "max_length",
+    "warmup_ratio",
+    "patience",
+    "seed",
+    "pooling",
+    "weight_decay",
+    "max_grad_norm",
+    "dropout",
+)
 
 
 @dataclass
@@ -72,7 +88,7 @@ def check_lr_divisor(lr_divisor: float) -> None:
 
 
 def stage_trainable_parameters(encoder: Encoder, stage: int) -> list[str]:
-    """Names of the encoder parameters that train at ``stage`` (those in layer groups 0..stage-1); no mutation."""
+    """Names of the encoder parameters that train at ``stage`` (layer groups 0..stage-1); no mutation."""
     groups = encoder.layer_groups()
     if not 0 <= stage <= len(groups):
         raise ValueError(f"stage must be within [0, {len(groups)}], got {stage}")
@@ -91,7 +107,7 @@ def apply_stage(encoder: Encoder, stage: int) -> list[str]:
 def stage_learning_rates(
     stage: int, *, head_lr: float = 1e-3, lr_divisor: float = 30.0, layer_decay: float = 0.8
 ) -> dict[str, float]:
-    """Peak learning rates at ``stage``: {"head": head_lr, "group_g": head_lr / lr_divisor * layer_decay**g}."""
+    """Peak LRs at ``stage``: {"head": head_lr, "group_g": head_lr / lr_divisor * layer_decay**g}."""
     check_lr_divisor(lr_divisor)
     if not 0.0 < layer_decay <= 1.0:
         raise ValueError(f"layer_decay must be within (0, 1], got {layer_decay:g}")
@@ -102,7 +118,7 @@ def stage_learning_rates(
 
 
 def warmup_then_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
-    """LR multiplier: linear rise to 1 over ``warmup_steps``, then linear decay towards 0 at ``total_steps``."""
+    """LR multiplier: linear rise to 1 over ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
 
     def factor(step: int) -> float:
         if step < warmup_steps:
@@ -112,7 +128,9 @@ def warmup_then_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[i
     return factor
 
 
-def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
+def length_bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator
+) -> list[list[int]]:
     """Index batches of similar token length (little padding), in a seeded random order.
 
     Examples are shuffled, then stably sorted by length (so equal lengths are mixed), cut into batches,
@@ -128,7 +146,12 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.ran
 
 
 def predict_label_ids(
-    encoder: Encoder, head: ClassifierHead, texts: Sequence[str], *, batch_size: int = 32, max_length: int = 128,
+    encoder: Encoder,
+    head: ClassifierHead,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 32,
+    max_length: int = 128,
     pooling: str = "mean",
 ) -> np.ndarray:
     """Class ids predicted by encoder + head for ``texts`` (no grad; train/eval flags are restored)."""
@@ -148,8 +171,9 @@ def validation_evaluator(data: TrainingData, *, batch_size: int, max_length: int
     y_val = data.label_ids(data.val)
 
     def evaluate(encoder: Encoder, head: ClassifierHead, stage: int) -> dict[str, float]:
-        preds = predict_label_ids(encoder, head, data.val.texts, batch_size=batch_size, max_length=max_length,
-                                  pooling=pooling)
+        preds = predict_label_ids(
+            encoder, head, data.val.texts, batch_size=batch_size, max_length=max_length, pooling=pooling
+        )
         macro_f1, accuracy = classification_scores(y_val, preds)
         return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
 
@@ -163,8 +187,9 @@ def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def _build_head(head_state: dict[str, torch.Tensor] | HeadResult | None, encoder: Encoder, num_labels: int,
-                dropout: float) -> ClassifierHead:
+def _build_head(
+    head_state: dict[str, torch.Tensor] | HeadResult | None, encoder: Encoder, num_labels: int, dropout: float
+) -> ClassifierHead:
     if head_state is None:
         return ClassifierHead(encoder.hidden_size, num_labels, dropout=dropout)
     if isinstance(head_state, HeadResult):
@@ -223,7 +248,8 @@ def progressive_unfreeze(
     stage's encoder and head weights are restored in place and, if ``checkpoint_dir`` is given, written
     there atomically once at the end (a run cancelled by ``report`` raising leaves no file).
     ``evaluate`` replaces the validation evaluator (tests plant curves with it). Only ``data`` (train +
-    validation) is ever read.
+    validation) is ever read. If the run raises (e.g. a cancelling ``report``), the encoder may hold
+    partly trained weights; its requires_grad flags are restored either way.
     """
     data = require_training_data(data)
     check_lr_divisor(lr_divisor)
@@ -234,18 +260,31 @@ def progressive_unfreeze(
     if max_stages is not None and max_stages < 0:
         raise ValueError("max_stages must be >= 0")
     stage_learning_rates(0, head_lr=head_lr, lr_divisor=lr_divisor, layer_decay=layer_decay)  # validates
-    recipe = {"head_lr": head_lr, "lr_divisor": lr_divisor, "layer_decay": layer_decay, "max_stages": max_stages,
-              "epochs_per_stage": epochs_per_stage, "batch_size": batch_size, "max_length": max_length,
-              "warmup_ratio": warmup_ratio, "patience": patience, "seed": seed, "pooling": pooling,
-              "weight_decay": weight_decay, "max_grad_norm": max_grad_norm, "dropout": dropout}
+    recipe = {
+        "head_lr": head_lr,
+        "lr_divisor": lr_divisor,
+        "layer_decay": layer_decay,
+        "max_stages": max_stages,
+        "epochs_per_stage": epochs_per_stage,
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "warmup_ratio": warmup_ratio,
+        "patience": patience,
+        "seed": seed,
+        "pooling": pooling,
+        "weight_decay": weight_decay,
+        "max_grad_norm": max_grad_norm,
+        "dropout": dropout,
+    }
 
     device = encoder.device
     groups = encoder.layer_groups()
     last_stage = len(groups) if max_stages is None else min(max_stages, len(groups))
     with seeded(seed):  # a fresh head's random init must follow the seed too
         head = _build_head(head_state, encoder, len(data.label_names), dropout).to(device)
-    evaluate = evaluate or validation_evaluator(data, batch_size=max(batch_size, 32), max_length=max_length,
-                                                pooling=pooling)
+    evaluate = evaluate or validation_evaluator(
+        data, batch_size=max(batch_size, 32), max_length=max_length, pooling=pooling
+    )
 
     train_features = encoder.tokenize(data.train.texts, max_length=max_length)
     train_lengths = [len(f["input_ids"]) for f in train_features]
@@ -259,8 +298,9 @@ def progressive_unfreeze(
         rates = stage_learning_rates(stage, head_lr=head_lr, lr_divisor=lr_divisor, layer_decay=layer_decay)
         param_groups = [{"params": list(head.parameters()), "lr": rates["head"]}]
         for g in range(stage):
-            param_groups.append({"params": [p for p in groups[g].parameters() if p.requires_grad],
-                                 "lr": rates[f"group_{g}"]})
+            param_groups.append(
+                {"params": [p for p in groups[g].parameters() if p.requires_grad], "lr": rates[f"group_{g}"]}
+            )
         optimizer = torch.optim.AdamW(param_groups, weight_decay=weight_decay)
         total_steps = epochs_per_stage * batches_per_epoch
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -296,8 +336,13 @@ def progressive_unfreeze(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - started
-        return {"train_loss": loss_sum / max(seen, 1), "samples_per_second": seen / seconds if seconds else None,
-                "seconds": seconds, "unfrozen_groups": list(range(stage)), "lrs": rates}
+        return {
+            "train_loss": loss_sum / max(seen, 1),
+            "samples_per_second": seen / seconds if seconds else None,
+            "seconds": seconds,
+            "unfrozen_groups": list(range(stage)),
+            "lrs": rates,
+        }
 
     original_flags = {name: p.requires_grad for name, p in encoder.model.named_parameters()}
     stages: list[dict[str, Any]] = []
@@ -307,16 +352,25 @@ def progressive_unfreeze(
             best_encoder: dict[str, torch.Tensor] = {}
             best_head: dict[str, torch.Tensor] = {}
             since_best, stopped_early, stop_reason = 0, False, ""
-            for stage in range(0, last_stage + 1):
+            for stage in range(last_stage + 1):
                 if stage == 0 and head_state is not None:
                     apply_stage(encoder, 0)
-                    info: dict[str, Any] = {"train_loss": None, "samples_per_second": None, "seconds": 0.0,
-                                            "unfrozen_groups": [], "lrs": {}}
+                    info: dict[str, Any] = {
+                        "train_loss": None,
+                        "samples_per_second": None,
+                        "seconds": 0.0,
+                        "unfrozen_groups": [],
+                        "lrs": {},
+                    }
                 else:
                     info = train_stage(stage)
                 scores = evaluate(encoder, head, stage)
-                record = {"stage": stage, **info, "val_macro_f1": float(scores["val_macro_f1"]),
-                          "val_accuracy": float(scores.get("val_accuracy", float("nan")))}
+                record = {
+                    "stage": stage,
+                    **info,
+                    "val_macro_f1": float(scores["val_macro_f1"]),
+                    "val_accuracy": float(scores.get("val_accuracy", float("nan"))),
+                }
                 stages.append(record)
                 improved = stage == 0 or record["val_macro_f1"] > best_f1
                 if improved:
@@ -326,8 +380,15 @@ def progressive_unfreeze(
                 else:
                     since_best += 1
                 if report is not None:
-                    report(progress.step, {"stage": float(stage), "val_macro_f1": record["val_macro_f1"],
-                                           "val_accuracy": record["val_accuracy"]}, progress.value)
+                    report(
+                        progress.step,
+                        {
+                            "stage": float(stage),
+                            "val_macro_f1": record["val_macro_f1"],
+                            "val_accuracy": record["val_accuracy"],
+                        },
+                        progress.value,
+                    )
                 if since_best > patience:
                     stopped_early = stage < last_stage
                     stop_reason = (
@@ -346,37 +407,61 @@ def progressive_unfreeze(
         head.eval()
 
     if report is not None:
-        report(progress.step + 1, {"best_stage": float(best_stage), "best_val_macro_f1": best_f1,
-                                   "best_val_accuracy": best_acc}, 1.0)
+        report(
+            progress.step + 1,
+            {"best_stage": float(best_stage), "best_val_macro_f1": best_f1, "best_val_accuracy": best_acc},
+            1.0,
+        )
 
     head_config = head.config()
     checkpoint_path, checkpoint_sha = None, None
     if checkpoint_dir is not None:
         checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME
-        payload = _checkpoint_payload(encoder, best_head, head_config, data.label_names, recipe, best_stage,
-                                      best_f1, stages)
+        payload = _checkpoint_payload(
+            encoder, best_head, head_config, data.label_names, recipe, best_stage, best_f1, stages
+        )
         checkpoint_sha = atomic_torch_save(payload, checkpoint_path)
 
     return UnfreezeResult(
-        best_stage=best_stage, best_val_macro_f1=best_f1, best_val_accuracy=best_acc, stages=stages,
-        stopped_early=stopped_early, stop_reason=stop_reason, checkpoint_path=checkpoint_path,
-        checkpoint_sha256=checkpoint_sha, head_state_dict=best_head, head_config=head_config,
-        label_names=list(data.label_names), recipe=recipe,
+        best_stage=best_stage,
+        best_val_macro_f1=best_f1,
+        best_val_accuracy=best_acc,
+        stages=stages,
+        stopped_early=stopped_early,
+        stop_reason=stop_reason,
+        checkpoint_path=checkpoint_path,
+        checkpoint_sha256=checkpoint_sha,
+        head_state_dict=best_head,
+        head_config=head_config,
+        label_names=list(data.label_names),
+        recipe=recipe,
     )
 
 
 # -- checkpoints ----------------------------------------------------------------------------------
 
 
-def _tokenizer_files(encoder: Encoder) -> dict[str, bytes]:
+def _tokenizer_files(encoder: Encoder) -> dict[str, str]:
+    # base64 text: weights_only unpickling of str is safe on every supported torch; bytes support varies.
     with tempfile.TemporaryDirectory() as tmp:
         encoder.tokenizer.save_pretrained(tmp)
-        return {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        return {
+            p.name: base64.b64encode(p.read_bytes()).decode("ascii")
+            for p in Path(tmp).iterdir()
+            if p.is_file()
+        }
 
 
-def _checkpoint_payload(encoder: Encoder, head_state: dict[str, torch.Tensor], head_config: dict[str, Any],
-                        label_names: Sequence[str], recipe: dict[str, Any], best_stage: int, best_f1: float,
-                        stages: list[dict[str, Any]]) -> dict[str, Any]:
+def _checkpoint_payload(
+    encoder: Encoder,
+    head_state: dict[str, torch.Tensor],
+    head_config: dict[str, Any],
+    label_names: Sequence[str],
+    recipe: dict[str, Any],
+    best_stage: int,
+    best_f1: float,
+    stages: list[dict[str, Any]],
+) -> dict[str, Any]:
     """Everything needed to rebuild encoder + head without the original source: config, tokenizer, weights."""
     return {
         "format": CHECKPOINT_FORMAT,
@@ -398,7 +483,7 @@ def _checkpoint_payload(encoder: Encoder, head_state: dict[str, torch.Tensor], h
 def load_checkpoint(
     checkpoint_path: Path, *, device: str | torch.device | None = None, expected_sha256: str | None = None
 ) -> tuple[Encoder, ClassifierHead, dict[str, Any]]:
-    """Rebuild (encoder, head, metadata) from a progressive_unfreeze checkpoint, without network or source dir.
+    """Rebuild (encoder, head, metadata) from a progressive_unfreeze checkpoint; no network, no source dir.
 
     Metadata has label_names, recipe, best_stage, best_val_macro_f1, stages, sha256. With
     ``expected_sha256`` a mismatching file raises ValueError before it is unpickled.
@@ -413,7 +498,7 @@ def load_checkpoint(
     enc = payload["encoder"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, content in enc["tokenizer_files"].items():
-            (Path(tmp) / name).write_bytes(content)
+            (Path(tmp) / name).write_bytes(base64.b64decode(content))
         (Path(tmp) / "config.json").write_text(enc["config_json"])
         tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
         config = AutoConfig.from_pretrained(tmp, local_files_only=True)
@@ -447,7 +532,9 @@ def retrain_from_checkpoint(
     data = require_training_data(data)
     encoder, head, meta = load_checkpoint(checkpoint_path, device=device, expected_sha256=expected_sha256)
     if list(data.label_names) != list(meta["label_names"]):
-        raise ValueError(f"label set changed: checkpoint has {meta['label_names']}, data has {data.label_names}")
+        raise ValueError(
+            f"label set changed: checkpoint has {meta['label_names']}, data has {data.label_names}"
+        )
     unknown = set(recipe_overrides) - set(RECIPE_KEYS) - {"report", "checkpoint_dir", "evaluate"}
     if unknown:
         raise TypeError(f"unknown recipe keyword(s): {sorted(unknown)}")

@@ -1,4 +1,5 @@
 """Play 1 baseline with no training at all: each text gets the label whose name embeds closest (cosine)."""
+
 from __future__ import annotations
 
 import re
@@ -60,19 +61,29 @@ def zero_shot_baseline(
 
     cache_info: dict[str, Any] | None = None
     if cache_dir is not None:
-        cached = cached_features(encoder, texts, cache_dir=Path(cache_dir), model_key=encoder.model_key,
-                                 split_key=split_key, pooling=pooling, max_length=max_length,
-                                 batch_size=batch_size, report=forward_report)
+        cached = cached_features(
+            encoder,
+            texts,
+            cache_dir=Path(cache_dir),
+            model_key=encoder.model_key,
+            split_key=split_key,
+            pooling=pooling,
+            max_length=max_length,
+            batch_size=batch_size,
+            report=forward_report,
+        )
         text_vectors = cached.tensor
         cache_info = {"path": str(cached.path), "sha256": cached.sha256, "hit": cached.hit}
     else:
         text_vectors = encoder.encode(texts, batch_size=batch_size, max_length=max_length, pooling=pooling)
-    label_vectors = encoder.encode([label_texts[n] for n in label_names], batch_size=batch_size,
-                                   max_length=max_length, pooling=pooling)
+    label_vectors = encoder.encode(
+        [label_texts[n] for n in label_names], batch_size=batch_size, max_length=max_length, pooling=pooling
+    )
 
-    similarity = torch.nn.functional.normalize(text_vectors, dim=-1) @ torch.nn.functional.normalize(
-        label_vectors, dim=-1
-    ).T
+    similarity = (
+        torch.nn.functional.normalize(text_vectors, dim=-1)
+        @ torch.nn.functional.normalize(label_vectors, dim=-1).T
+    )
     predictions = [label_names[i] for i in similarity.argmax(dim=-1).tolist()]
     precision, recall, f1, support = precision_recall_fscore_support(
         list(labels), predictions, labels=label_names, zero_division=0
@@ -81,8 +92,12 @@ def zero_shot_baseline(
         "accuracy": float(accuracy_score(list(labels), predictions)),
         "macro_f1": float(f1_score(list(labels), predictions, average="macro", zero_division=0)),
         "per_label": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                   "support": int(support[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, name in enumerate(label_names)
         },
         "label_texts": label_texts,

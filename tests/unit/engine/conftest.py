@@ -4,10 +4,11 @@ Nothing is downloaded: the vocabulary below is written to vocab.txt, a BertToken
 and a BertModel (hidden 32, 2 heads, intermediate 37) is saved with save_pretrained, so load_encoder reads
 it from a local directory like any real model.
 """
+
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,83 @@ from workers.engine.encoders import Encoder, load_encoder
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 LABEL_WORDS = {
-    "login_access": ["login", "password", "reset", "account", "locked", "access", "sign", "code", "username",
-                     "email"],
-    "billing": ["invoice", "charge", "refund", "card", "payment", "bill", "billing", "price", "paid", "receipt"],
-    "shipping": ["package", "delivery", "shipped", "shipping", "tracking", "box", "courier", "arrived", "parcel",
-                 "address"],
+    "login_access": [
+        "login",
+        "password",
+        "reset",
+        "account",
+        "locked",
+        "access",
+        "sign",
+        "code",
+        "username",
+        "email",
+    ],
+    "billing": [
+        "invoice",
+        "charge",
+        "refund",
+        "card",
+        "payment",
+        "bill",
+        "billing",
+        "price",
+        "paid",
+        "receipt",
+    ],
+    "shipping": [
+        "package",
+        "delivery",
+        "shipped",
+        "shipping",
+        "tracking",
+        "box",
+        "courier",
+        "arrived",
+        "parcel",
+        "address",
+    ],
 }
-SHARED_WORDS = ["the", "a", "my", "i", "is", "was", "not", "can", "cannot", "please", "help", "why", "to", "and",
-                "it", "with", "for", "on", "of", "again", "today", "still", "need", "did", "get", "have", "this",
-                "no", "yes", "you", "your", "me", "we", "order", "hello", "thanks", "urgent", "week"]
+SHARED_WORDS = [
+    "the",
+    "a",
+    "my",
+    "i",
+    "is",
+    "was",
+    "not",
+    "can",
+    "cannot",
+    "please",
+    "help",
+    "why",
+    "to",
+    "and",
+    "it",
+    "with",
+    "for",
+    "on",
+    "of",
+    "again",
+    "today",
+    "still",
+    "need",
+    "did",
+    "get",
+    "have",
+    "this",
+    "no",
+    "yes",
+    "you",
+    "your",
+    "me",
+    "we",
+    "order",
+    "hello",
+    "thanks",
+    "urgent",
+    "week",
+]
 PUNCT_AND_PIECES = [".", ",", "?", "!", "'", "##s", "##ed", "##ing", "##ly"]
 VOCAB = SPECIAL + [w for words in LABEL_WORDS.values() for w in words] + SHARED_WORDS + PUNCT_AND_PIECES
 LABEL_NAMES = list(LABEL_WORDS)
@@ -39,7 +108,9 @@ def make_texts(n: int, seed: int) -> tuple[list[str], list[str]]:
     texts, labels = [], []
     for i in range(n):
         label = LABEL_NAMES[i % len(LABEL_NAMES)]
-        words = rng.sample(LABEL_WORDS[label], rng.randint(1, 3)) + rng.sample(SHARED_WORDS, rng.randint(3, 9))
+        words = rng.sample(LABEL_WORDS[label], rng.randint(1, 3)) + rng.sample(
+            SHARED_WORDS, rng.randint(3, 9)
+        )
         rng.shuffle(words)
         texts.append(" ".join(words) + rng.choice([".", "?", "!"]))
         labels.append(label)
@@ -51,9 +122,16 @@ def build_tiny_bert(directory: Path, *, layers: int, seed: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
     tokenizer = BertTokenizerFast.from_pretrained(str(directory))
-    config = BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=128, hidden_dropout_prob=0.1,
-                        attention_probs_dropout_prob=0.1)
+    config = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = BertModel(config)
@@ -85,11 +163,29 @@ def training_data() -> TrainingData:
     """48 train / 24 validation synthetic tickets over three labels."""
     train_texts, train_labels = make_texts(48, seed=1)
     val_texts, val_labels = make_texts(24, seed=2)
-    return TrainingData(train=Split(train_texts, train_labels), val=Split(val_texts, val_labels),
-                        label_names=list(LABEL_NAMES))
+    return TrainingData(
+        train=Split(train_texts, train_labels),
+        val=Split(val_texts, val_labels),
+        label_names=list(LABEL_NAMES),
+    )
 
 
 @pytest.fixture(scope="session")
 def tickets() -> Callable[[int, int], tuple[list[str], list[str]]]:
     """``make_texts`` as a fixture, so test modules need not import this conftest."""
     return make_texts
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing() -> None:
+    """Shadows tests/conftest.py's autouse Django fixture: the engine is Django-free and so are its tests."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_torch_thread() -> Iterator[None]:
+    """One intra-op thread: the tiny models gain nothing from more, and on a busy 2-core host OpenMP threads
+    spinning against each other made the suite ~5x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

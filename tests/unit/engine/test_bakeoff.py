@@ -10,9 +10,21 @@ from workers.engine.encoders import Encoder
 from workers.engine.zeroshot import label_to_text, zero_shot_baseline
 
 SCORECARD_KEYS = {
-    "accuracy", "macro_f1", "false_positive_rate", "fold_macro_f1_mean", "fold_macro_f1_std", "p50_latency_ms",
-    "p95_latency_ms", "throughput_per_s", "peak_memory_bytes", "memory_measure", "parameters", "model_bytes",
-    "device", "feature_cache", "load_seconds",
+    "accuracy",
+    "macro_f1",
+    "false_positive_rate",
+    "fold_macro_f1_mean",
+    "fold_macro_f1_std",
+    "p50_latency_ms",
+    "p95_latency_ms",
+    "throughput_per_s",
+    "peak_memory_bytes",
+    "memory_measure",
+    "parameters",
+    "model_bytes",
+    "device",
+    "feature_cache",
+    "load_seconds",
 }
 
 
@@ -34,9 +46,17 @@ def test_bakeoff_scores_every_candidate_and_isolates_failures(
 ) -> None:
     texts, labels = sample
     seen: list[float] = []
-    result = run_bakeoff(_candidates(tiny_bert_dir, tiny_bert_2l_dir, tmp_path), texts, labels,
-                         cache_dir=tmp_path / "cache", positive_label="billing", folds=3, max_length=32,
-                         latency_examples=5, report=lambda s, m, p: seen.append(p))
+    result = run_bakeoff(
+        _candidates(tiny_bert_dir, tiny_bert_2l_dir, tmp_path),
+        texts,
+        labels,
+        cache_dir=tmp_path / "cache",
+        positive_label="billing",
+        folds=3,
+        max_length=32,
+        latency_examples=5,
+        report=lambda s, m, p: seen.append(p),
+    )
     cards = result["candidates"]
     assert set(cards) == {"tiny-3l", "tiny-2l", "broken"}
     for name in ("tiny-3l", "tiny-2l"):
@@ -53,8 +73,15 @@ def test_bakeoff_scores_every_candidate_and_isolates_failures(
     assert seen == sorted(seen) and seen[-1] == 1.0
 
     # Same sample, same recipe: the features come from the cache, byte-identical.
-    again = run_bakeoff(_candidates(tiny_bert_dir, tiny_bert_2l_dir, tmp_path)[:2], texts, labels,
-                        cache_dir=tmp_path / "cache", folds=3, max_length=32, latency_examples=3)
+    again = run_bakeoff(
+        _candidates(tiny_bert_dir, tiny_bert_2l_dir, tmp_path)[:2],
+        texts,
+        labels,
+        cache_dir=tmp_path / "cache",
+        folds=3,
+        max_length=32,
+        latency_examples=3,
+    )
     for name in ("tiny-3l", "tiny-2l"):
         assert again["candidates"][name]["feature_cache"]["hit"] is True
         assert again["candidates"][name]["feature_cache"]["sha256"] == cards[name]["feature_cache"]["sha256"]
@@ -68,11 +95,20 @@ def test_bakeoff_cancellation_is_not_swallowed(
         raise KeyboardInterrupt("cancelled")
 
     with pytest.raises(KeyboardInterrupt):
-        run_bakeoff(_candidates(tiny_bert_dir, tiny_bert_2l_dir, tmp_path)[:2], *sample, cache_dir=tmp_path,
-                    folds=3, max_length=32, latency_examples=2, report=cancel)
+        run_bakeoff(
+            _candidates(tiny_bert_dir, tiny_bert_2l_dir, tmp_path)[:2],
+            *sample,
+            cache_dir=tmp_path,
+            folds=3,
+            max_length=32,
+            latency_examples=2,
+            report=cancel,
+        )
 
 
-def test_bakeoff_validates_its_inputs(tiny_bert_dir: Path, tmp_path: Path, sample: tuple[list[str], list[str]]) -> None:
+def test_bakeoff_validates_its_inputs(
+    tiny_bert_dir: Path, tmp_path: Path, sample: tuple[list[str], list[str]]
+) -> None:
     one = [{"name": "a", "source": str(tiny_bert_dir)}]
     two = one + [{"name": "b", "source": str(tiny_bert_dir)}]
     with pytest.raises(ValueError, match="two or three"):
@@ -94,15 +130,35 @@ def test_label_names_become_words() -> None:
 def test_zero_shot_baseline(encoder: Encoder, tmp_path: Path, sample: tuple[list[str], list[str]]) -> None:
     texts, labels = sample
     names = ["login_access", "billing", "shipping"]
-    result = zero_shot_baseline(encoder, texts, labels, names, cache_dir=tmp_path, max_length=32,
-                                label_descriptions={"billing": "invoice charge refund"})
-    assert result["label_texts"] == {"login_access": "login access", "billing": "invoice charge refund",
-                                     "shipping": "shipping"}
+    result = zero_shot_baseline(
+        encoder,
+        texts,
+        labels,
+        names,
+        cache_dir=tmp_path,
+        max_length=32,
+        label_descriptions={"billing": "invoice charge refund"},
+    )
+    assert result["label_texts"] == {
+        "login_access": "login access",
+        "billing": "invoice charge refund",
+        "shipping": "shipping",
+    }
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["macro_f1"] <= 1.0
-    assert set(result["per_label"]) == set(names) and sum(v["support"] for v in result["per_label"].values()) == 45
+    assert (
+        set(result["per_label"]) == set(names)
+        and sum(v["support"] for v in result["per_label"].values()) == 45
+    )
     assert len(result["predictions"]) == 45 and result["feature_cache"]["hit"] is False
-    again = zero_shot_baseline(encoder, texts, labels, names, cache_dir=tmp_path, max_length=32,
-                               label_descriptions={"billing": "invoice charge refund"})
+    again = zero_shot_baseline(
+        encoder,
+        texts,
+        labels,
+        names,
+        cache_dir=tmp_path,
+        max_length=32,
+        label_descriptions={"billing": "invoice charge refund"},
+    )
     assert again["feature_cache"]["hit"] is True and again["predictions"] == result["predictions"]
     with pytest.raises(ValueError, match="not in label_names"):
         zero_shot_baseline(encoder, texts, labels, ["billing", "shipping"])

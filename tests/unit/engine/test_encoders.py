@@ -10,7 +10,12 @@ from torch import nn
 
 from workers.engine.encoders import Encoder, EncoderUnavailable, describe_device, load_encoder, pool
 
-TEXTS = ["reset my password", "why was my card charged again for this order today ?", "box", "the parcel arrived"]
+TEXTS = [
+    "reset my password",
+    "why was my card charged again for this order today ?",
+    "box",
+    "the parcel arrived",
+]
 
 
 def test_loads_from_local_directory(encoder: Encoder, tiny_bert_dir: Path) -> None:

@@ -10,7 +10,6 @@ from workers.engine.encoders import Encoder
 from workers.engine.features import cached_features, feature_cache_key, file_sha256
 
 
-
 @pytest.fixture()
 def texts(tickets: Any) -> list[str]:
     return tickets(20, 5)[0]
@@ -29,13 +28,19 @@ def _count_encode_calls(encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> li
 
 
 def _args(cache_dir: Path, **overrides: Any) -> dict[str, Any]:
-    args = {"cache_dir": cache_dir, "model_key": "tiny@v1", "split_key": "train", "pooling": "mean",
-            "max_length": 32}
+    args = {
+        "cache_dir": cache_dir,
+        "model_key": "tiny@v1",
+        "split_key": "train",
+        "pooling": "mean",
+        "max_length": 32,
+    }
     return {**args, **overrides}
 
 
-def test_second_call_is_a_hit_without_forward_pass(encoder: Encoder, texts: list[str], tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_call_is_a_hit_without_forward_pass(
+    encoder: Encoder, texts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _count_encode_calls(encoder, monkeypatch)
     first = cached_features(encoder, texts, **_args(tmp_path))
     assert not first.hit and calls == [len(texts)]
@@ -51,16 +56,25 @@ def test_second_call_is_a_hit_without_forward_pass(encoder: Encoder, texts: list
 def test_key_covers_model_split_texts_pooling_and_length(texts: list[str]) -> None:
     base = {"model_key": "m", "split_key": "train", "texts": texts, "pooling": "mean", "max_length": 32}
     keys = {feature_cache_key(**base)}
-    for change in ({"model_key": "m2"}, {"split_key": "val"}, {"texts": texts[:-1]}, {"pooling": "cls"},
-                   {"max_length": 64}, {"texts": ["a b", "c"]}):
+    for change in (
+        {"model_key": "m2"},
+        {"split_key": "val"},
+        {"texts": texts[:-1]},
+        {"pooling": "cls"},
+        {"max_length": 64},
+        {"texts": ["a b", "c"]},
+    ):
         keys.add(feature_cache_key(**{**base, **change}))
     assert len(keys) == 7
     # List boundaries matter: ["a b", "c"] and ["a", "b c"] are different inputs.
-    assert feature_cache_key(**{**base, "texts": ["a b", "c"]}) != feature_cache_key(**{**base, "texts": ["a", "b c"]})
+    assert feature_cache_key(**{**base, "texts": ["a b", "c"]}) != feature_cache_key(
+        **{**base, "texts": ["a", "b c"]}
+    )
 
 
-def test_changed_recipe_is_a_miss(encoder: Encoder, texts: list[str], tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_recipe_is_a_miss(
+    encoder: Encoder, texts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _count_encode_calls(encoder, monkeypatch)
     cached_features(encoder, texts, **_args(tmp_path))
     other = cached_features(encoder, texts, **_args(tmp_path, pooling="cls"))
@@ -77,7 +91,9 @@ def test_cancelled_encoding_leaves_no_file(encoder: Encoder, texts: list[str], t
     assert list(tmp_path.iterdir()) == []
 
 
-def test_report_progress_is_monotone_and_ends_at_one(encoder: Encoder, texts: list[str], tmp_path: Path) -> None:
+def test_report_progress_is_monotone_and_ends_at_one(
+    encoder: Encoder, texts: list[str], tmp_path: Path
+) -> None:
     seen: list[float] = []
     cached_features(encoder, texts, batch_size=4, report=lambda s, m, p: seen.append(p), **_args(tmp_path))
     assert seen == sorted(seen) and seen[-1] == 1.0 and all(0.0 <= p <= 1.0 for p in seen)

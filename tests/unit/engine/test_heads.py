@@ -64,12 +64,16 @@ def test_hidden_head_round_trips_through_state_dict() -> None:
     result = train_frozen_head(*TRAIN, *VAL, num_labels=3, hidden=16, epochs=3)
     head = ClassifierHead.from_state_dict(result.state_dict)
     assert head.config()["hidden"] == 16 and head.in_dim == 8 and head.num_labels == 3
-    np.testing.assert_array_equal(result.build()(torch.as_tensor(VAL[0])).argmax(-1).numpy(), result.predict(VAL[0]))
+    np.testing.assert_array_equal(
+        result.build()(torch.as_tensor(VAL[0])).argmax(-1).numpy(), result.predict(VAL[0])
+    )
 
 
 def test_report_is_monotone_and_cancellation_propagates() -> None:
     seen: list[float] = []
-    train_frozen_head(*TRAIN, *VAL, num_labels=3, epochs=5, patience=10, report=lambda s, m, p: seen.append(p))
+    train_frozen_head(
+        *TRAIN, *VAL, num_labels=3, epochs=5, patience=10, report=lambda s, m, p: seen.append(p)
+    )
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 5
 
     def cancel(step: int, metrics: dict[str, float], progress: float) -> None:

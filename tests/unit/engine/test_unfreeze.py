@@ -29,14 +29,18 @@ from workers.engine.unfreeze import (
 FAST = {"batch_size": 16, "max_length": 32}
 
 
-def _planted(curve: list[float], calls: list[int], snapshots: dict[int, Any] | None = None) -> unfreeze.Evaluator:
+def _planted(
+    curve: list[float], calls: list[int], snapshots: dict[int, Any] | None = None
+) -> unfreeze.Evaluator:
     """An evaluator returning a planted validation curve, recording which stages were evaluated."""
 
     def evaluate(encoder: Encoder, head: ClassifierHead, stage: int) -> dict[str, float]:
         calls.append(stage)
         if snapshots is not None:
-            snapshots[stage] = ({k: v.clone() for k, v in encoder.model.state_dict().items()},
-                                {k: v.clone() for k, v in head.state_dict().items()})
+            snapshots[stage] = (
+                {k: v.clone() for k, v in encoder.model.state_dict().items()},
+                {k: v.clone() for k, v in head.state_dict().items()},
+            )
         return {"val_macro_f1": curve[stage], "val_accuracy": curve[stage]}
 
     return evaluate
@@ -45,8 +49,15 @@ def _planted(curve: list[float], calls: list[int], snapshots: dict[int, Any] | N
 def _head_state(encoder: Encoder, data: TrainingData) -> dict[str, torch.Tensor]:
     x_train = encoder.encode(data.train.texts, max_length=32)
     x_val = encoder.encode(data.val.texts, max_length=32)
-    result = train_frozen_head(x_train, data.label_ids(data.train), x_val, data.label_ids(data.val),
-                               num_labels=len(data.label_names), epochs=20, lr=1e-2)
+    result = train_frozen_head(
+        x_train,
+        data.label_ids(data.train),
+        x_val,
+        data.label_ids(data.val),
+        num_labels=len(data.label_names),
+        epochs=20,
+        lr=1e-2,
+    )
     return result.state_dict
 
 
@@ -61,7 +72,9 @@ def test_stage_zero_trains_only_the_head_and_each_stage_adds_the_next_group_down
     for stage in range(1, 5):
         apply_stage(encoder, stage)
         trainable = {n for n, p in encoder.model.named_parameters() if p.requires_grad}
-        expected = {n for n, _ in encoder.model.named_parameters() if n.startswith(tuple(expected_prefixes[:stage]))}
+        expected = {
+            n for n, _ in encoder.model.named_parameters() if n.startswith(tuple(expected_prefixes[:stage]))
+        }
         assert trainable == expected == set(stage_trainable_parameters(encoder, stage))
         assert not any(n.startswith("pooler.") for n in trainable)  # unused by pooling: never unfrozen
     with pytest.raises(ValueError):
@@ -82,7 +95,9 @@ def test_discriminative_learning_rates() -> None:
     stage_learning_rates(1, lr_divisor=100.0)
 
 
-def test_lr_divisor_outside_range_is_refused_by_the_run(encoder: Encoder, training_data: TrainingData) -> None:
+def test_lr_divisor_outside_range_is_refused_by_the_run(
+    encoder: Encoder, training_data: TrainingData
+) -> None:
     with pytest.raises(ValueError, match="lr_divisor"):
         progressive_unfreeze(encoder, None, training_data, lr_divisor=5.0)
 
@@ -107,9 +122,20 @@ def test_length_bucketed_batches_cover_everything_once_with_little_padding() -> 
 # -- the run ----------------------------------------------------------------------------------------
 
 
-def test_recorded_stage_learning_rates_match_the_recipe(encoder: Encoder, training_data: TrainingData) -> None:
-    result = progressive_unfreeze(encoder, None, training_data, max_stages=2, patience=5, lr_divisor=20.0,
-                                  layer_decay=0.5, evaluate=_planted([0.1, 0.2, 0.3], []), **FAST)
+def test_recorded_stage_learning_rates_match_the_recipe(
+    encoder: Encoder, training_data: TrainingData
+) -> None:
+    result = progressive_unfreeze(
+        encoder,
+        None,
+        training_data,
+        max_stages=2,
+        patience=5,
+        lr_divisor=20.0,
+        layer_decay=0.5,
+        evaluate=_planted([0.1, 0.2, 0.3], []),
+        **FAST,
+    )
     assert [s["stage"] for s in result.stages] == [0, 1, 2]
     assert result.stages[0]["lrs"] == {"head": 1e-3} and result.stages[0]["train_loss"] is not None
     assert result.stages[2]["unfrozen_groups"] == [0, 1]
@@ -117,12 +143,15 @@ def test_recorded_stage_learning_rates_match_the_recipe(encoder: Encoder, traini
     assert all(s["samples_per_second"] > 0 for s in result.stages)
 
 
-def test_stops_when_validation_turns_and_keeps_the_best_stage(encoder: Encoder, training_data: TrainingData) -> None:
+def test_stops_when_validation_turns_and_keeps_the_best_stage(
+    encoder: Encoder, training_data: TrainingData
+) -> None:
     calls: list[int] = []
     snapshots: dict[int, Any] = {}
     head = _head_state(encoder, training_data)
-    result = progressive_unfreeze(encoder, head, training_data, evaluate=_planted([0.4, 0.5, 0.6, 0.55, 0.9], calls,
-                                                                                  snapshots), **FAST)
+    result = progressive_unfreeze(
+        encoder, head, training_data, evaluate=_planted([0.4, 0.5, 0.6, 0.55, 0.9], calls, snapshots), **FAST
+    )
     assert calls == [0, 1, 2, 3]  # stage 4 never runs: validation turned at stage 3
     assert result.best_stage == 2 and result.best_val_macro_f1 == 0.6
     assert result.stopped_early and "turned at stage 3" in result.stop_reason
@@ -137,15 +166,28 @@ def test_stops_when_validation_turns_and_keeps_the_best_stage(encoder: Encoder, 
 
 def test_patience_allows_non_improving_stages(encoder: Encoder, training_data: TrainingData) -> None:
     calls: list[int] = []
-    result = progressive_unfreeze(encoder, None, training_data, patience=1,
-                                  evaluate=_planted([0.4, 0.5, 0.6, 0.55, 0.58], calls), **FAST)
+    result = progressive_unfreeze(
+        encoder,
+        None,
+        training_data,
+        patience=1,
+        evaluate=_planted([0.4, 0.5, 0.6, 0.55, 0.58], calls),
+        **FAST,
+    )
     assert calls == [0, 1, 2, 3, 4] and result.best_stage == 2 and not result.stopped_early
 
 
 def test_real_validation_run_reports_monotone_progress(encoder: Encoder, training_data: TrainingData) -> None:
     seen: list[tuple[int, float]] = []
-    result = progressive_unfreeze(encoder, None, training_data, max_stages=1, patience=3,
-                                  report=lambda s, m, p: seen.append((s, p)), **FAST)
+    result = progressive_unfreeze(
+        encoder,
+        None,
+        training_data,
+        max_stages=1,
+        patience=3,
+        report=lambda s, m, p: seen.append((s, p)),
+        **FAST,
+    )
     progress = [p for _, p in seen]
     assert progress == sorted(progress) and progress[-1] == 1.0 and all(0 <= p <= 1 for p in progress)
     assert 0.0 <= result.best_val_macro_f1 <= 1.0 and len(result.stages) == 2
@@ -162,7 +204,9 @@ def test_same_seed_same_run_on_cpu(tiny_bert_dir: Path, training_data: TrainingD
         runs.append((result, enc.model.state_dict()))
     (a, state_a), (b, state_b) = runs
     strip = [{k: v for k, v in s.items() if k not in ("seconds", "samples_per_second")} for s in a.stages]
-    assert strip == [{k: v for k, v in s.items() if k not in ("seconds", "samples_per_second")} for s in b.stages]
+    assert strip == [
+        {k: v for k, v in s.items() if k not in ("seconds", "samples_per_second")} for s in b.stages
+    ]
     assert all(torch.equal(a.head_state_dict[k], b.head_state_dict[k]) for k in a.head_state_dict)
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
 
@@ -179,8 +223,9 @@ def test_cancellation_propagates_and_leaves_no_checkpoint(
             raise Cancelled()
 
     with pytest.raises(Cancelled):
-        progressive_unfreeze(encoder, None, training_data, max_stages=1, report=report, checkpoint_dir=tmp_path,
-                             **FAST)
+        progressive_unfreeze(
+            encoder, None, training_data, max_stages=1, report=report, checkpoint_dir=tmp_path, **FAST
+        )
     assert list(tmp_path.iterdir()) == []
     assert all(p.requires_grad for p in encoder.model.parameters())
 
@@ -188,22 +233,29 @@ def test_cancellation_propagates_and_leaves_no_checkpoint(
 def test_checkpoint_round_trip_and_retrain(
     encoder: Encoder, training_data: TrainingData, tickets: Any, tmp_path: Path
 ) -> None:
-    result = progressive_unfreeze(encoder, None, training_data, max_stages=1, patience=3,
-                                  checkpoint_dir=tmp_path / "v1", **FAST)
-    assert result.checkpoint_path is not None and result.checkpoint_sha256 == file_sha256(result.checkpoint_path)
+    result = progressive_unfreeze(
+        encoder, None, training_data, max_stages=1, patience=3, checkpoint_dir=tmp_path / "v1", **FAST
+    )
+    assert result.checkpoint_path is not None and result.checkpoint_sha256 == file_sha256(
+        result.checkpoint_path
+    )
     assert [p.name for p in (tmp_path / "v1").iterdir()] == [result.checkpoint_path.name]
 
     loaded, head, meta = load_checkpoint(result.checkpoint_path, expected_sha256=result.checkpoint_sha256)
     assert meta["label_names"] == training_data.label_names and meta["recipe"]["max_stages"] == 1
     texts = training_data.val.texts
-    np.testing.assert_array_equal(predict_label_ids(loaded, head, texts, max_length=32),
-                                  predict_label_ids(encoder, result.build_head(), texts, max_length=32))
+    np.testing.assert_array_equal(
+        predict_label_ids(loaded, head, texts, max_length=32),
+        predict_label_ids(encoder, result.build_head(), texts, max_length=32),
+    )
     with pytest.raises(ValueError, match="sha256"):
         load_checkpoint(result.checkpoint_path, expected_sha256="0" * 64)
 
     new_train, new_train_labels = tickets(30, 11)
     new_val, new_val_labels = tickets(15, 12)
-    fresh = TrainingData(Split(new_train, new_train_labels), Split(new_val, new_val_labels), training_data.label_names)
+    fresh = TrainingData(
+        Split(new_train, new_train_labels), Split(new_val, new_val_labels), training_data.label_names
+    )
     again = retrain_from_checkpoint(result.checkpoint_path, fresh, checkpoint_dir=tmp_path / "v2")
     assert again.recipe == result.recipe  # same recipe reused
     assert [s["stage"] for s in again.stages][:2] == [0, 1] and again.checkpoint_path is not None
@@ -222,13 +274,23 @@ def test_training_data_has_no_test_split_and_cannot_be_given_one(training_data: 
     with pytest.raises((AttributeError, TypeError)):
         object.__setattr__(training_data, "test", Split(["leak"], ["billing"]))
     with pytest.raises(TypeError):
-        TrainingData(training_data.train, training_data.val, training_data.label_names,
-                     test=Split(["leak"], ["billing"]))  # type: ignore[call-arg]
+        TrainingData(
+            training_data.train,
+            training_data.val,
+            training_data.label_names,
+            test=Split(["leak"], ["billing"]),
+        )  # type: ignore[call-arg]
 
 
 def test_training_functions_accept_no_other_data() -> None:
-    trainers = [unfreeze.progressive_unfreeze, unfreeze.retrain_from_checkpoint, heads.train_frozen_head,
-                features.cached_features, bakeoff.run_bakeoff, zeroshot.zero_shot_baseline]
+    trainers = [
+        unfreeze.progressive_unfreeze,
+        unfreeze.retrain_from_checkpoint,
+        heads.train_frozen_head,
+        features.cached_features,
+        bakeoff.run_bakeoff,
+        zeroshot.zero_shot_baseline,
+    ]
     for fn in trainers:
         params = inspect.signature(fn).parameters
         assert not [p for p in params if "test" in p.lower() or "holdout" in p.lower()], fn.__name__
@@ -238,7 +300,9 @@ def test_training_functions_accept_no_other_data() -> None:
         assert not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values())
 
 
-def test_duck_typed_data_carrying_a_test_split_is_rejected(encoder: Encoder, training_data: TrainingData) -> None:
+def test_duck_typed_data_carrying_a_test_split_is_rejected(
+    encoder: Encoder, training_data: TrainingData
+) -> None:
     class Smuggler:
         train, val, label_names = training_data.train, training_data.val, training_data.label_names
         test = Split(["leak"], ["billing"])

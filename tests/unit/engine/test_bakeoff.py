@@ -88,13 +88,24 @@ def test_bakeoff_scores_every_candidate_and_isolates_failures(
         assert again["candidates"][name]["macro_f1"] == cards[name]["macro_f1"]
 
 
+class Cancelled(Exception):
+    pass
+
+
+@pytest.mark.parametrize("when", ["first_report", "last_report"])
 def test_bakeoff_cancellation_is_not_swallowed(
-    tiny_bert_dir: Path, tiny_bert_2l_dir: Path, tmp_path: Path, sample: tuple[list[str], list[str]]
+    tiny_bert_dir: Path,
+    tiny_bert_2l_dir: Path,
+    tmp_path: Path,
+    sample: tuple[list[str], list[str]],
+    when: str,
 ) -> None:
     def cancel(step: int, metrics: dict[str, float], progress: float) -> None:
-        raise KeyboardInterrupt("cancelled")
+        if when == "first_report" or progress == 1.0:
+            raise Cancelled()
 
-    with pytest.raises(KeyboardInterrupt):
+    # An ordinary Exception subclass: it must propagate, not become a candidate's "error" entry.
+    with pytest.raises(Cancelled):
         run_bakeoff(
             _candidates(tiny_bert_dir, tiny_bert_2l_dir, tmp_path)[:2],
             *sample,

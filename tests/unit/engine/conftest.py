@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -176,9 +177,14 @@ def tickets() -> Callable[[int, int], tuple[list[str], list[str]]]:
     return make_texts
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing() -> None:
-    """Shadows tests/conftest.py's autouse Django fixture: the engine is Django-free and so are its tests."""
+@pytest.fixture()
+def settings() -> SimpleNamespace:
+    """A stand-in for pytest-django's ``settings``: the engine is Django-free, and so are its tests.
+
+    Autouse fixtures in the parent conftests tweak Django settings for every test; here they get this
+    namespace instead, so these tests run the same with the Django plugin active or with ``-p no:django``.
+    """
+    return SimpleNamespace()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -189,3 +195,11 @@ def _single_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture()
+def scratch(tmp_path: Path) -> Path:
+    """An empty directory of the test's own (parent autouse fixtures may put things in tmp_path itself)."""
+    path = tmp_path / "engine-scratch"
+    path.mkdir()
+    return path

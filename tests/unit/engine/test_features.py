@@ -39,18 +39,18 @@ def _args(cache_dir: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def test_second_call_is_a_hit_without_forward_pass(
-    encoder: Encoder, texts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    encoder: Encoder, texts: list[str], scratch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = _count_encode_calls(encoder, monkeypatch)
-    first = cached_features(encoder, texts, **_args(tmp_path))
+    first = cached_features(encoder, texts, **_args(scratch))
     assert not first.hit and calls == [len(texts)]
-    second = cached_features(encoder, texts, **_args(tmp_path))
+    second = cached_features(encoder, texts, **_args(scratch))
     assert second.hit and calls == [len(texts)]  # no new forward pass
-    assert second.path == first.path and second.path.parent == tmp_path
+    assert second.path == first.path and second.path.parent == scratch
     assert second.sha256 == first.sha256 == file_sha256(first.path)
     torch.testing.assert_close(second.tensor, first.tensor, rtol=0, atol=0)
     assert first.tensor.shape == (len(texts), 32) and first.tensor.dtype == torch.float32
-    assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]  # no temp files left
+    assert sorted(p.name for p in scratch.iterdir()) == [first.path.name]  # no temp files left
 
 
 def test_key_covers_model_split_texts_pooling_and_length(texts: list[str]) -> None:
@@ -73,35 +73,35 @@ def test_key_covers_model_split_texts_pooling_and_length(texts: list[str]) -> No
 
 
 def test_changed_recipe_is_a_miss(
-    encoder: Encoder, texts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    encoder: Encoder, texts: list[str], scratch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = _count_encode_calls(encoder, monkeypatch)
-    cached_features(encoder, texts, **_args(tmp_path))
-    other = cached_features(encoder, texts, **_args(tmp_path, pooling="cls"))
-    assert not other.hit and len(calls) == 2 and len(list(tmp_path.iterdir())) == 2
+    cached_features(encoder, texts, **_args(scratch))
+    other = cached_features(encoder, texts, **_args(scratch, pooling="cls"))
+    assert not other.hit and len(calls) == 2 and len(list(scratch.iterdir())) == 2
 
 
-def test_cancelled_encoding_leaves_no_file(encoder: Encoder, texts: list[str], tmp_path: Path) -> None:
+def test_cancelled_encoding_leaves_no_file(encoder: Encoder, texts: list[str], scratch: Path) -> None:
     def cancel(step: int, metrics: dict[str, float], progress: float) -> None:
         if step == 2:
             raise KeyboardInterrupt("job cancelled")
 
     with pytest.raises(KeyboardInterrupt):
-        cached_features(encoder, texts, batch_size=4, report=cancel, **_args(tmp_path))
-    assert list(tmp_path.iterdir()) == []
+        cached_features(encoder, texts, batch_size=4, report=cancel, **_args(scratch))
+    assert list(scratch.iterdir()) == []
 
 
 def test_report_progress_is_monotone_and_ends_at_one(
-    encoder: Encoder, texts: list[str], tmp_path: Path
+    encoder: Encoder, texts: list[str], scratch: Path
 ) -> None:
     seen: list[float] = []
-    cached_features(encoder, texts, batch_size=4, report=lambda s, m, p: seen.append(p), **_args(tmp_path))
+    cached_features(encoder, texts, batch_size=4, report=lambda s, m, p: seen.append(p), **_args(scratch))
     assert seen == sorted(seen) and seen[-1] == 1.0 and all(0.0 <= p <= 1.0 for p in seen)
 
 
-def test_corrupt_cache_entry_is_recomputed(encoder: Encoder, texts: list[str], tmp_path: Path) -> None:
-    first = cached_features(encoder, texts, **_args(tmp_path))
+def test_corrupt_cache_entry_is_recomputed(encoder: Encoder, texts: list[str], scratch: Path) -> None:
+    first = cached_features(encoder, texts, **_args(scratch))
     first.path.write_bytes(b"not a tensor")
-    again = cached_features(encoder, texts, **_args(tmp_path))
+    again = cached_features(encoder, texts, **_args(scratch))
     assert not again.hit and again.sha256 == file_sha256(again.path)
     torch.testing.assert_close(again.tensor, first.tensor)

@@ -213,7 +213,7 @@ def test_same_seed_same_run_on_cpu(tiny_bert_dir: Path, training_data: TrainingD
 
 @pytest.mark.parametrize("cancel_at", ["first_step", "final_report"])
 def test_cancellation_propagates_and_leaves_no_checkpoint(
-    encoder: Encoder, training_data: TrainingData, tmp_path: Path, cancel_at: str
+    encoder: Encoder, training_data: TrainingData, scratch: Path, cancel_at: str
 ) -> None:
     class Cancelled(Exception):
         pass
@@ -224,9 +224,9 @@ def test_cancellation_propagates_and_leaves_no_checkpoint(
 
     with pytest.raises(Cancelled):
         progressive_unfreeze(
-            encoder, None, training_data, max_stages=1, report=report, checkpoint_dir=tmp_path, **FAST
+            encoder, None, training_data, max_stages=1, report=report, checkpoint_dir=scratch, **FAST
         )
-    assert list(tmp_path.iterdir()) == []
+    assert list(scratch.iterdir()) == []
     assert all(p.requires_grad for p in encoder.model.parameters())
 
 

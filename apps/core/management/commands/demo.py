@@ -52,6 +52,8 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
+        # A second Ctrl-C must not abandon the children half-stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.stdout.write("\nStopping…")
         for child in children:
             if child.poll() is None:

@@ -58,7 +58,7 @@ def project_detail(request: HtmxHttpRequest, project_id: int):
         "roles": Role.choices,
         "can_manage_members": bool(policy.check(request.user, Action.PROJECT_MANAGE_MEMBERS, project)),
         "can_set_solo": bool(policy.check(request.user, Action.PROJECT_SET_SOLO, project)),
-        "my_roles": sorted(r for r in policy.roles_of(request.user, project) if r in Role.values),
+        "my_roles": [label.lower() for role, label in Role.choices if role in policy.roles_of(request.user, project)],
         "datasets": project.datasets.all(),
     })
 

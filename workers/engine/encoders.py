@@ -280,7 +280,7 @@ def load_encoder(source: str, *, device: str | torch.device | None = None, offli
             raise EncoderUnavailable(
                 f"encoder {source!r} is not a local directory and is not in the local Hugging Face cache; "
                 "offline mode (HF_HUB_OFFLINE or offline=True) forbids downloading it. Pre-fetch it into the "
-                f"cache or point to a local directory. ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+                f"cache or point to a local directory. ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})"
             ) from exc
         raise EncoderUnavailable(
             f"encoder {source!r} could not be loaded: {type(exc).__name__}: {exc}"

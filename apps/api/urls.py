@@ -17,6 +17,7 @@ urlpatterns = [
     path("projects/<int:project_id>/solo/", playbook.ProjectSoloApi.as_view(), name="project-solo"),
     path("projects/<int:project_id>/plays/", playbook.ProjectPlayListApi.as_view(), name="project-plays"),
     path("projects/<int:project_id>/datasets/", DatasetUploadApi.as_view(), name="project-datasets"),
+    path("projects/<int:project_id>/candidates/", training.CandidateListCreateApi.as_view(), name="project-candidates"),
     path("plays/<int:play_id>/", playbook.PlayDetailApi.as_view(), name="play"),
     path("plays/<int:play_id>/submit/", playbook.PlaySubmitApi.as_view(), name="play-submit"),
     path("plays/<int:play_id>/decision/", playbook.GateDecisionApi.as_view(), name="play-decision"),

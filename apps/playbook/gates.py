@@ -190,6 +190,99 @@ class ScopeAndBaseline(PlaySpec):
         return dataset.labels if dataset else None
 
 
+def _id_list(value, name: str) -> list[int]:
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", " ").split() if v]
+    if not isinstance(value, (list, tuple)):
+        raise ValidationFailed(f"{name} must be a list of ids")
+    try:
+        ids = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{name} must be a list of ids") from None
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(f"{name} lists a candidate twice")
+    return ids
+
+
+class ChooseBaseModel(PlaySpec):
+    number = 2
+    keys = ("shortlist", "chosen_candidate", "rationale")
+    MIN_RATIONALE = 40
+
+    def clean(self, play, updates: dict) -> dict:
+        from apps.training.models import Candidate
+
+        data = super().clean(play, updates)
+        project_id = play.cycle.project_id
+        if "shortlist" in data:
+            ids = _id_list(data["shortlist"], "shortlist")
+            if len(ids) > 3:
+                raise ValidationFailed("Shortlist two or three candidates, not more.")
+            known = set(Candidate.objects.filter(project_id=project_id, pk__in=ids).values_list("pk", flat=True))
+            if missing := [i for i in ids if i not in known]:
+                raise ValidationFailed(f"Not candidates of this project: {', '.join(map(str, missing))}")
+            data["shortlist"] = ids
+        if "chosen_candidate" in data and data["chosen_candidate"] not in (None, ""):
+            try:
+                chosen = int(data["chosen_candidate"])
+            except (TypeError, ValueError):
+                raise ValidationFailed("chosen_candidate must be a candidate id") from None
+            if not Candidate.objects.filter(project_id=project_id, pk=chosen).exists():
+                raise ValidationFailed(f"chosen_candidate {chosen} is not a candidate of this project")
+            data["chosen_candidate"] = chosen
+        if "rationale" in data:
+            data["rationale"] = str(data["rationale"] or "").strip()[:5000]
+        return data
+
+    @staticmethod
+    def scorecards(play) -> dict[int, dict]:
+        """The bake-off's scorecards for the current shortlist, keyed by candidate id (empty if none match)."""
+        evidence = play.evidence.get("bakeoff") or {}
+        shortlist = play.deliverable.get("shortlist") or []
+        cards = {int(k): v for k, v in (evidence.get("candidates") or {}).items()}
+        return cards if shortlist and set(cards) == set(shortlist) else {}
+
+    def checks(self, play) -> list[Check]:
+        from apps.training.models import Candidate
+
+        d = play.deliverable
+        shortlist = d.get("shortlist") or []
+        cards = self.scorecards(play)
+        chosen_id = d.get("chosen_candidate")
+        chosen = Candidate.objects.filter(pk=chosen_id, project_id=play.cycle.project_id).first() if chosen_id else None
+        card = cards.get(chosen_id) if chosen_id else None
+        evidence = play.evidence.get("bakeoff") or {}
+        checks = [
+            Check("shortlist", "Two or three candidates shortlisted", 2 <= len(shortlist) <= 3,
+                  f"{len(shortlist)} shortlisted" if shortlist else "Shortlist two or three candidate base models."),
+            Check("bakeoff", "Bake-off run on the shortlist (frozen features, linear probe)", bool(cards),
+                  (f"job #{evidence.get('job')}: {len(cards)} candidates scored on {evidence.get('rows')} rows, "
+                   f"{evidence.get('folds')}-fold" if cards else
+                   "Run the bake-off job on the current shortlist (re-run it if the shortlist changed)."),
+                  evidence={"job": evidence.get("job")} if cards else {}),
+            Check("chosen", "A candidate chosen from the bake-off", bool(card and "error" not in card),
+                  (f"{chosen.name}" if chosen and card and "error" not in card
+                   else "Choose one of the shortlisted candidates that the bake-off scored.")),
+            Check("licence", "The chosen model's licence permits this use", bool(chosen and chosen.licence_permits),
+                  (f"{chosen.licence}: {'permits' if chosen.licence_permits else 'does NOT permit'} this project's use"
+                   if chosen else "Choose a candidate first.")),
+            Check("rationale", "Rationale written", len(d.get("rationale") or "") >= self.MIN_RATIONALE,
+                  "" if len(d.get("rationale") or "") >= self.MIN_RATIONALE
+                  else f"Explain the choice in at least {self.MIN_RATIONALE} characters."),
+        ]
+        if chosen and card and "error" not in card:
+            latency_ok = card.get("p95_latency_ms", float("inf")) <= chosen.latency_budget_ms
+            memory_mb = (card.get("peak_memory_bytes") or card.get("model_bytes") or 0) / 2**20
+            memory_ok = memory_mb <= chosen.memory_budget_mb
+            checks.append(Check(
+                "budget", "Within its latency and memory budget on this worker", latency_ok and memory_ok,
+                (f"p95 {card.get('p95_latency_ms', 0):.1f} ms vs {chosen.latency_budget_ms:g} ms budget; "
+                 f"{memory_mb:.0f} MB vs {chosen.memory_budget_mb:g} MB budget"),
+                blocking=False,
+            ))
+        return checks
+
+
 class LaterPlay(PlaySpec):
     def __init__(self, number: int, keys: tuple[str, ...]):
         self.number = number
@@ -198,7 +291,7 @@ class LaterPlay(PlaySpec):
 
 SPECS: dict[int, PlaySpec] = {
     1: ScopeAndBaseline(),
-    2: LaterPlay(2, ("shortlist", "chosen_candidate", "rationale")),
+    2: ChooseBaseModel(),
     3: LaterPlay(3, ("dataset", "audit", "balance_note", "representativeness_note")),
     4: LaterPlay(4, ("checkpoint_job",)),
     5: LaterPlay(5, ("evaluation_job", "failure_analysis", "production_check", "recommendation")),

@@ -17,6 +17,7 @@ class Action(StrEnum):
     PROJECT_MANAGE_MEMBERS = "project.manage_members"
     PROJECT_SET_SOLO = "project.set_solo"
     DATASET_UPLOAD = "dataset.upload"
+    CANDIDATE_REGISTER = "candidate.register"
     PLAY_WORK = "play.work"  # edit the deliverable, start jobs
     PLAY_SUBMIT = "play.submit"
     GATE_DECIDE = "gate.decide"
@@ -31,6 +32,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.PROJECT_MANAGE_MEMBERS: frozenset({Role.MODEL_OWNER, STAFF}),
     Action.PROJECT_SET_SOLO: frozenset({STAFF}),
     Action.DATASET_UPLOAD: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
+    Action.CANDIDATE_REGISTER: frozenset({Role.MODEL_OWNER}),
     Action.PLAY_WORK: frozenset({PLAY_OWNER}),
     Action.PLAY_SUBMIT: frozenset({PLAY_OWNER}),
     Action.JOB_CANCEL: frozenset({PLAY_OWNER}),

@@ -15,4 +15,5 @@ urlpatterns = [
     path("plays/<int:play_id>/decide/", views.play_decide, name="play-decide"),
     path("plays/<int:play_id>/datasets/", views.dataset_upload, name="play-dataset-upload"),
     path("plays/<int:play_id>/jobs/", views.job_start, name="play-job-start"),
+    path("plays/<int:play_id>/candidates/", views.candidate_add, name="play-candidate-add"),
 ]

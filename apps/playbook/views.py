@@ -88,6 +88,30 @@ def project_solo(request: HtmxHttpRequest, project_id: int):
     return redirect("playbook:project", project_id=project.pk)
 
 
+LIST_FIELDS = {"shortlist"}
+WORKSPACES = {1, 2}
+
+
+def _scorecard_rows(play: Play) -> list[dict]:
+    from apps.training.models import Candidate
+
+    cards = spec_for(play).scorecards(play)
+    evidence = play.evidence.get("bakeoff") or {}
+    ranking = evidence.get("ranking") or []
+    metric = evidence.get("metric", "macro_f1")
+    rows = []
+    for candidate in Candidate.objects.filter(pk__in=cards).order_by("name"):
+        card = cards[candidate.pk]
+        memory_mb = (card.get("peak_memory_bytes") or card.get("model_bytes") or 0) / 2**20
+        rows.append({
+            "candidate": candidate, "card": card, "score": card.get(metric), "memory_mb": memory_mb,
+            "rank": ranking.index(candidate.pk) + 1 if candidate.pk in ranking else None,
+            "over_latency": card.get("p95_latency_ms", 0) > candidate.latency_budget_ms,
+            "over_memory": memory_mb > candidate.memory_budget_mb,
+        })
+    return rows
+
+
 def _play_context(request, play: Play, form: dict | None = None) -> dict:
     project = play.cycle.project
     spec = spec_for(play)
@@ -112,6 +136,22 @@ def _play_context(request, play: Play, form: dict | None = None) -> dict:
         "decisions": play.decisions.select_related("decided_by")[:10],
         "decision_labels": dict(GateDecision.Decision.choices),
         "can_upload": bool(policy.check(request.user, Action.DATASET_UPLOAD, project)),
+        "workspace_template": (f"playbook/_workspace_{play.number}.html" if play.number in WORKSPACES
+                               else "playbook/_workspace_later.html"),
+        "evidence_template": f"playbook/_evidence_{play.number}.html" if play.number in WORKSPACES else "",
+        **(_play2_context(request, play) if play.number == 2 else {}),
+    }
+
+
+def _play2_context(request, play: Play) -> dict:
+    project = play.cycle.project
+    return {
+        "candidates": list(project.candidates.all()),
+        "shortlist": play.deliverable.get("shortlist") or [],
+        "scorecards": _scorecard_rows(play),
+        "bakeoff": play.evidence.get("bakeoff") or {},
+        "can_register_candidate": bool(policy.check(request.user, Action.CANDIDATE_REGISTER, project))
+        and project.status == project.Status.ACTIVE,
     }
 
 
@@ -121,7 +161,10 @@ def play_detail(request: HtmxHttpRequest, play_id: int):
     play = selectors.play_for_user(request.user, play_id)
     if request.method == "POST":
         fields = spec_for(play).keys
-        draft = {k: request.POST.get(k, "") for k in fields if k in request.POST}
+        draft = {k: (request.POST.getlist(k) if k in LIST_FIELDS else request.POST.get(k, ""))
+                 for k in fields if k in request.POST}
+        if "shortlist" in fields and "rationale" in request.POST and "shortlist" not in request.POST:
+            draft["shortlist"] = []  # every box unticked
         try:
             play = services.play_update_deliverable(actor=request.user, play=play, deliverable=draft)
         except ApplicationError as exc:
@@ -192,6 +235,25 @@ def dataset_upload(request: HtmxHttpRequest, play_id: int):
             except ApplicationError as exc:
                 flash_error(request, exc)
     return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#data")
+
+
+@login_required
+@require_POST
+def candidate_add(request: HtmxHttpRequest, play_id: int):
+    from apps.training.candidates import candidate_register
+
+    play = selectors.play_for_user(request.user, play_id)
+    fields = {k: request.POST.get(k, "") for k in ("name", "source", "licence", "domain_rating", "domain_note",
+                                                     "latency_budget_ms", "memory_budget_mb")}
+    try:
+        candidate = candidate_register(actor=request.user, project=play.cycle.project,
+                                       licence_permits=True if request.POST.get("licence_permits") == "on" else None,
+                                       **fields)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Candidate “{candidate.name}” registered.")
+    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#candidates")
 
 
 @login_required

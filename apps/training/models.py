@@ -84,3 +84,56 @@ class MetricPoint(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "step", "split", "name"], name="training_metric_unique_point"),
         ]
+
+
+class Candidate(models.Model):
+    """A base model the model owner considers for Play 2: where it loads from and how it weighs up."""
+
+    project = models.ForeignKey("playbook.Project", on_delete=models.CASCADE, related_name="candidates")
+    name = models.CharField(max_length=120)
+    source = models.CharField(max_length=500, help_text="A local model directory, or a hub id (organisation/name).")
+    licence = models.CharField(max_length=64, help_text="SPDX identifier, e.g. Apache-2.0.")
+    # The model owner's verdict on whether the licence permits this project's use (the gate checks it).
+    licence_permits = models.BooleanField()
+    domain_rating = models.PositiveSmallIntegerField(help_text="Domain proximity, 1 (far) to 5 (same domain).")
+    domain_note = models.TextField(blank=True)
+    latency_budget_ms = models.FloatField()
+    memory_budget_mb = models.FloatField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="training_candidate_unique_name"),
+            models.CheckConstraint(condition=Q(domain_rating__gte=1, domain_rating__lte=5),
+                                   name="training_candidate_rating_1_5"),
+            models.CheckConstraint(condition=Q(latency_budget_ms__gt=0, memory_budget_mb__gt=0),
+                                   name="training_candidate_budgets_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Artifact(models.Model):
+    """A file a job produced (feature cache, checkpoint, report), named by its content hash."""
+
+    class Kind(models.TextChoices):
+        FEATURE_CACHE = "feature_cache", "Feature cache"
+        CHECKPOINT = "checkpoint", "Checkpoint"
+        REPORT = "report", "Report"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="artifacts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.BigIntegerField(default=0)
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job_id", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "kind", "sha256"], name="training_artifact_unique_per_job"),
+        ]

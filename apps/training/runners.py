@@ -59,22 +59,62 @@ def _run_baseline(job: Job, report):
     dataset = Dataset.objects.get(pk=job.params["dataset"])
     rows = dataset.read_rows()
     folds = job.params["folds"]
-    smallest = min(dataset.label_counts.values())
-    if folds > smallest:
-        raise JobInputError(
-            f"folds={folds} is more than the smallest class has rows ({smallest}): stratified "
-            f"cross-validation needs every class in every fold. Use at most {smallest} folds."
-        )
+    _check_folds(dataset, folds)
     positive = job.play.deliverable.get("positive_label") or None
     if positive is not None and positive not in dataset.labels:
         positive = None
     result = run_baselines([r["text"] for r in rows], [r["label"] for r in rows], positive_label=positive,
                            folds=folds, seed=job.params["seed"], report=report)
     evidence = {"job": job.pk, "dataset": dataset.pk, "dataset_sha256": dataset.sha256, "results": result}
-    return result, "baseline", evidence
+    return result, "baseline", evidence, []
 
 
-RUNNERS = {Job.Kind.BASELINE: _run_baseline}
+def _check_folds(dataset, folds: int) -> None:
+    smallest = min(dataset.label_counts.values())
+    if folds > smallest:
+        raise JobInputError(
+            f"folds={folds} is more than the smallest class has rows ({smallest}): stratified "
+            f"cross-validation needs every class in every fold. Use at most {smallest} folds."
+        )
+
+
+def _run_bakeoff(job: Job, report):
+    from django.conf import settings
+
+    from apps.datasets.models import Dataset
+    from apps.training.models import Candidate
+    from workers.engine.bakeoff import METRIC_DIRECTIONS, run_bakeoff
+
+    dataset = Dataset.objects.get(pk=job.params["dataset"])
+    _check_folds(dataset, job.params["folds"])
+    candidates = {c.pk: c for c in Candidate.objects.filter(pk__in=job.params["candidates"])}
+    play1 = job.play.cycle.plays.get(number=1).deliverable
+    # The probe is scored on the committed metric when it is a quality metric; latency is measured anyway.
+    metric = play1.get("metric") if play1.get("metric") in METRIC_DIRECTIONS else "macro_f1"
+    positive = play1.get("positive_label") or None
+    if positive not in dataset.labels:
+        positive = None
+    if metric == "false_positive_rate" and positive is None:
+        metric = "macro_f1"
+    rows = dataset.read_rows()
+    result = run_bakeoff(
+        [{"name": str(pk), "source": candidates[pk].source} for pk in job.params["candidates"]],
+        [r["text"] for r in rows], [r["label"] for r in rows],
+        cache_dir=settings.DATA_DIR / "artifacts" / "features", metric=metric, positive_label=positive,
+        folds=job.params["folds"], seed=job.params["seed"], max_length=job.params["max_length"], report=report,
+    )
+    result["candidate_names"] = {str(pk): c.name for pk, c in candidates.items()}
+    evidence = {"job": job.pk, "dataset": dataset.pk, "dataset_sha256": dataset.sha256, "metric": metric,
+                "rows": result["rows"], "folds": result["folds"], "device": result["device"],
+                "ranking": [int(n) for n in result["ranking"]], "candidates": result["candidates"]}
+    artifacts = [
+        ("feature_cache", card["feature_cache"]["path"], card["feature_cache"]["sha256"], f"features of {candidates[int(n)].name}")
+        for n, card in result["candidates"].items() if "feature_cache" in card
+    ]
+    return result, "bakeoff", evidence, artifacts
+
+
+RUNNERS = {Job.Kind.BASELINE: _run_baseline, Job.Kind.BAKEOFF: _run_bakeoff}
 
 
 def job_execute(job_id: int, *, device: str = "cpu") -> str:
@@ -96,7 +136,7 @@ def _run_claimed(job: Job) -> str:
     heartbeat = _Heartbeat(job_id)
     heartbeat.start()
     try:
-        result, key, evidence = RUNNERS[job.kind](job, _reporter(job_id))
+        result, key, evidence, artifacts = RUNNERS[job.kind](job, _reporter(job_id))
     except services.JobCancelled:
         services.job_finish_unsuccessfully(job_id=job_id, error="Cancelled on request.", cancelled=True)
         return Job.Status.CANCELLED
@@ -112,5 +152,5 @@ def _run_claimed(job: Job) -> str:
     finally:
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
-    services.job_succeed(job_id=job_id, result=result, evidence_key=key, evidence=evidence)
+    services.job_succeed(job_id=job_id, result=result, evidence_key=key, evidence=evidence, artifacts=artifacts)
     return Job.Status.SUCCEEDED

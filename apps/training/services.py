@@ -3,6 +3,7 @@
 A job is enqueued only after its row commits. Worker-side services are safe to call twice: a finished job
 is never claimed again, metric points are upserts, and finishing an already finished job is a no-op.
 """
+import os
 import socket
 from datetime import timedelta
 
@@ -16,10 +17,10 @@ from apps.playbook import policy
 from apps.playbook.models import Play
 from apps.playbook.policy import Action
 from apps.playbook.services import play_record_evidence, play_work_begin
-from apps.training.models import Job, MetricPoint
+from apps.training.models import Artifact, Job, MetricPoint
 
 # Which job kinds each play runs, and how to check their params before anything is queued.
-PLAY_JOB_KINDS = {1: {Job.Kind.BASELINE}}
+PLAY_JOB_KINDS = {1: {Job.Kind.BASELINE}, 2: {Job.Kind.BAKEOFF}}
 WORKER = "worker"  # actor label for worker-side audit events
 
 
@@ -57,7 +58,31 @@ def _baseline_params(play: Play, params: dict) -> dict:
             "seed": _int_param(params, "seed", 0, 0, 2**31 - 1)}
 
 
-PARAM_CHECKS = {Job.Kind.BASELINE: _baseline_params}
+def _play1_deliverable(play: Play) -> dict:
+    first = play.cycle.plays.filter(number=1).first()
+    return first.deliverable if first else {}
+
+
+def _bakeoff_params(play: Play, params: dict) -> dict:
+    """Defaults come from the play's approved inputs: the shortlist, and Play 1's labelled sample."""
+    from apps.playbook.gates import _id_list
+    from apps.training.models import Candidate
+
+    allowed = {"candidates", "dataset", "folds", "seed", "max_length"}
+    if unknown := sorted(set(params) - allowed):
+        raise ValidationFailed(f"Unknown bakeoff param(s): {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+    ids = _id_list(params.get("candidates", play.deliverable.get("shortlist") or []), "params.candidates")
+    if not 2 <= len(ids) <= 3:
+        raise ValidationFailed("A bake-off compares two or three candidates: shortlist them first.")
+    found = set(Candidate.objects.filter(project_id=play.cycle.project_id, pk__in=ids).values_list("pk", flat=True))
+    if missing := [i for i in ids if i not in found]:
+        raise ValidationFailed(f"Not candidates of this project: {', '.join(map(str, missing))}")
+    dataset = params.get("dataset", _play1_deliverable(play).get("baseline_dataset"))
+    checked = _baseline_params(play, {"dataset": dataset, **{k: params[k] for k in ("folds", "seed") if k in params}})
+    return {**checked, "candidates": ids, "max_length": _int_param(params, "max_length", 128, 8, 512)}
+
+
+PARAM_CHECKS = {Job.Kind.BASELINE: _baseline_params, Job.Kind.BAKEOFF: _bakeoff_params}
 
 
 def job_start(*, actor, play: Play, kind: str, params: dict | None = None) -> Job:
@@ -154,8 +179,10 @@ def job_heartbeat(*, job_id: int) -> None:
     Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
 
 
-def job_succeed(*, job_id: int, result: dict, evidence_key: str | None = None, evidence: dict | None = None) -> bool:
-    """Mark a running job succeeded and, in the same transaction, write its evidence into the play."""
+def job_succeed(*, job_id: int, result: dict, evidence_key: str | None = None, evidence: dict | None = None,
+                artifacts: list[tuple[str, str, str, str]] = ()) -> bool:
+    """Mark a running job succeeded and, in the same transaction, record its artifacts
+    ((kind, path, sha256, label) each) and write its evidence into the play."""
     with transaction.atomic(durable=True):
         job = Job.objects.select_for_update().select_related("play__cycle__project").get(pk=job_id)
         if job.status != Job.Status.RUNNING:
@@ -163,8 +190,13 @@ def job_succeed(*, job_id: int, result: dict, evidence_key: str | None = None, e
         job.status, job.progress, job.result = Job.Status.SUCCEEDED, 1.0, result
         job.finished_at, job.message = timezone.now(), "Finished"
         job.save(update_fields=["status", "progress", "result", "finished_at", "message"])
+        for kind, path, sha256, label in artifacts:
+            size = os.path.getsize(path) if os.path.exists(path) else 0
+            Artifact.objects.get_or_create(job=job, kind=kind, sha256=sha256,
+                                           defaults={"path": str(path), "size_bytes": size, "label": label[:200]})
         audit_record(actor=WORKER, action="job.succeeded", project=job.project, obj=job,
-                     before={"status": Job.Status.RUNNING}, after={"status": Job.Status.SUCCEEDED})
+                     before={"status": Job.Status.RUNNING},
+                     after={"status": Job.Status.SUCCEEDED, "artifacts": {a[3]: a[2] for a in artifacts}})
         if evidence_key:
             play_record_evidence(actor=WORKER, play=job.play, key=evidence_key, value=evidence or {})
     return True

@@ -205,13 +205,34 @@ def test_the_cycle_unlocks_each_play_only_after_the_previous_gate(team, sample_u
     assert statuses(team["project"]) == ["approved"] * 6
 
 
-def test_later_plays_cannot_pass_their_gate_yet(team, sample_upload):
+def test_play2_cannot_pass_its_gate_without_a_shortlist_and_bakeoff(team, sample_upload):
     play = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play, decision="approve")
     play2 = play_update_deliverable(actor=team["mo"], play=team["project"].cycles.get().plays.get(number=2),
                                     deliverable={"rationale": "x"})
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as refused:
         play_submit(actor=team["mo"], play=play2)
+    assert "Two or three candidates shortlisted" in refused.value.message
+    assert "Bake-off run" in refused.value.message
+
+
+@pytest.mark.parametrize("number", [3, 4, 5, 6])
+def test_plays_without_a_workspace_yet_cannot_pass_their_gate(team, sample_upload, monkeypatch, number):
+    for earlier in range(2, number):
+        monkeypatch.setitem(gates.SPECS, earlier, _PassingSpec(earlier))
+    play = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play, decision="approve")
+    plays = {p.number: p for p in team["project"].cycles.get().plays.all()}
+    owners = {"model_owner": team["mo"], "data_owner": team["do"], "signoff_owner": team["so"]}
+    for earlier in range(2, number):
+        current = play_update_deliverable(actor=owners[plays[earlier].owner_role], play=plays[earlier], deliverable={})
+        play_submit(actor=owners[current.owner_role], play=current)
+        decider = team["so2"] if current.owner_role == "signoff_owner" else team["so"]
+        gate_decide(actor=decider, play=current, decision="approve")
+    target = Play.objects.get(pk=plays[number].pk)
+    target = play_update_deliverable(actor=owners[target.owner_role], play=target, deliverable={})
+    with pytest.raises(ValidationFailed, match="workspace"):
+        play_submit(actor=owners[target.owner_role], play=target)
 
 
 def test_project_create_validates_and_audits(make_user):

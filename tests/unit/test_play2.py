@@ -1,0 +1,126 @@
+"""Play 2: candidates, the bake-off job (run through the worker's code path on two tiny random BERTs),
+the scorecard on the page and the gate."""
+import pytest
+from django.test import Client
+
+from apps.audit.models import AuditEvent
+from apps.core.errors import NotAllowed, ValidationFailed
+from apps.playbook.models import Play
+from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
+from apps.training.candidates import candidate_register
+from apps.training.models import Artifact, Candidate
+from apps.training.runners import job_execute
+from apps.training.services import job_start
+from tests.conftest import PASSWORD
+from tests.helpers import submitted_play1
+from tests.unit.engine.conftest import build_tiny_bert
+
+pytestmark = pytest.mark.django_db
+
+RATIONALE = "The larger candidate probes better and stays inside the latency budget on our workers."
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    return (build_tiny_bert(tmp_path_factory.mktemp("cand-a"), layers=2, seed=0),
+            build_tiny_bert(tmp_path_factory.mktemp("cand-b"), layers=1, seed=1))
+
+
+def register(team, name, model_source, **extra):
+    fields = {"source": str(model_source), "licence": "Apache-2.0", "domain_rating": 3, "latency_budget_ms": 5000,
+              "memory_budget_mb": 4096}
+    return candidate_register(actor=team["mo"], project=team["project"], name=name, **{**fields, **extra})
+
+
+@pytest.fixture
+def play2(team, sample_upload, tiny_models):
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    a = register(team, "tiny-a", tiny_models[0])
+    b = register(team, "tiny-b", tiny_models[1], licence="CC-BY-NC-4.0")
+    play = Play.objects.get(cycle=play1.cycle, number=2)
+    return play, a, b
+
+
+def run_bakeoff(team, play, **params):
+    job = job_start(actor=team["mo"], play=play, kind="bakeoff", params={"folds": 3, **params})
+    assert job.queue == "gpu"
+    status = job_execute(job.pk)
+    job.refresh_from_db()
+    return status, job
+
+
+def test_candidate_registration_validates_and_audits(team, tiny_models):
+    with pytest.raises(NotAllowed):
+        candidate_register(actor=team["do"], project=team["project"], name="x", source=str(tiny_models[0]),
+                           licence="MIT", domain_rating=3, latency_budget_ms=10, memory_budget_mb=10)
+    for bad in ({"source": "/nonexistent/model"}, {"source": "not a hub id"}, {"licence": "Apache 2.0 or so"},
+                {"domain_rating": 6}, {"latency_budget_ms": -1}, {"memory_budget_mb": "lots"}):
+        with pytest.raises(ValidationFailed):
+            register(team, "bad", tiny_models[0], **bad)
+    assert not Candidate.objects.exists()
+    permissive = register(team, "a", tiny_models[0])
+    restrictive = register(team, "b", "some-org/some-model", licence="CC-BY-NC-4.0")
+    explicit = register(team, "c", tiny_models[1], licence="LicenseRef-internal", licence_permits=True)
+    assert (permissive.licence_permits, restrictive.licence_permits, explicit.licence_permits) == (True, False, True)
+    assert AuditEvent.objects.filter(action="candidate.registered").count() == 3
+
+
+def test_bakeoff_scores_the_shortlist_and_the_gate_follows_the_evidence(team, play2):
+    play, a, b = play2
+    with pytest.raises(ValidationFailed):  # a bake-off needs a shortlist of two or three
+        job_start(actor=team["mo"], play=play, kind="bakeoff", params={})
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"shortlist": [a.pk, b.pk]})
+    status, job = run_bakeoff(team, play)
+    assert status == "succeeded", job.error
+    play.refresh_from_db()
+    evidence = play.evidence["bakeoff"]
+    assert evidence["job"] == job.pk and set(evidence["candidates"]) == {str(a.pk), str(b.pk)}
+    card = evidence["candidates"][str(a.pk)]
+    for key in ("macro_f1", "accuracy", "p50_latency_ms", "p95_latency_ms", "throughput_per_s", "parameters",
+                "peak_memory_bytes", "device"):
+        assert key in card, key
+    assert Artifact.objects.filter(job=job, kind="feature_cache").count() == 2
+
+    # Choosing the restrictively licensed candidate fails the licence check.
+    play = play_update_deliverable(actor=team["mo"], play=play,
+                                   deliverable={"chosen_candidate": b.pk, "rationale": RATIONALE})
+    with pytest.raises(ValidationFailed, match="licence permits"):
+        play_submit(actor=team["mo"], play=play)
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"chosen_candidate": a.pk})
+    page = Client()
+    page.login(username="so", password=PASSWORD)
+    play_submit(actor=team["mo"], play=play)
+    html = page.get(f"/plays/{play.pk}/").content.decode()
+    assert 'id="scorecard"' in html and "tiny-a" in html and "tiny-b" in html and 'value="approve"' in html
+    gate_decide(actor=team["so"], play=play, decision="approve")
+    assert Play.objects.get(cycle=play.cycle, number=3).status == "ready"
+
+
+def test_changing_the_shortlist_invalidates_the_bakeoff(team, play2, tiny_models):
+    play, a, b = play2
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"shortlist": [a.pk, b.pk]})
+    assert run_bakeoff(team, play)[0] == "succeeded"
+    c = register(team, "tiny-c", tiny_models[0])
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={
+        "shortlist": [a.pk, c.pk], "chosen_candidate": a.pk, "rationale": RATIONALE})
+    with pytest.raises(ValidationFailed, match="Bake-off run"):
+        play_submit(actor=team["mo"], play=play)
+
+
+def test_a_bakeoff_with_bad_inputs_fails_visibly_and_leaves_the_play_unchanged(team, play2):
+    play, a, b = play2
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"shortlist": [a.pk, b.pk]})
+    before = (play.status, play.evidence)
+    status, job = run_bakeoff(team, play, folds=99)
+    assert status == "failed" and "folds=99" in job.error
+    play.refresh_from_db()
+    assert (play.status, play.evidence) == before
+
+
+def test_shortlist_validation(team, play2):
+    play, a, b = play2
+    for bad in ({"shortlist": [a.pk, a.pk]}, {"shortlist": [a.pk, 999]}, {"shortlist": [1, 2, 3, 4]},
+                {"chosen_candidate": 999}, {"shortlist": "x y"}):
+        with pytest.raises(ValidationFailed):
+            play_update_deliverable(actor=team["mo"], play=play, deliverable=bad)

@@ -127,6 +127,8 @@ if not DEBUG:
 # --- Playbook -----------------------------------------------------------------------------------------
 PLAYBOOK_UPLOAD_MAX_BYTES = env_int("PLAYBOOK_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 PLAYBOOK_UPLOAD_MAX_ROWS = env_int("PLAYBOOK_UPLOAD_MAX_ROWS", 200_000)
+# Classes with fewer examples than this are flagged (a warning, not an error) at upload.
+PLAYBOOK_MIN_CLASS_ROWS = env_int("PLAYBOOK_MIN_CLASS_ROWS", 5)
 # A running job whose worker has not beaten for this long is marked failed by the stale-heartbeat check.
 PLAYBOOK_HEARTBEAT_STALE_SECONDS = env_int("PLAYBOOK_HEARTBEAT_STALE_SECONDS", 120)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -1,88 +1,115 @@
-"""Reading an uploaded labelled file into canonical rows, or a message that names the problem and the row.
+"""Streaming ingest of an uploaded file into canonical rows, or a message naming the problem and the line.
 
-Accepts CSV (header with `text` and `label`) or JSONL (one object per line with those keys), UTF-8 with
-or without a byte-order mark. Nothing here touches the database or the disk: the caller stores the rows
-only when this returns without raising.
+Accepts CSV (a header row), JSONL (one object per line) or Parquet, UTF-8 with or without a byte-order
+mark; the owner names the text and label columns. The file is read as a stream and the canonical rows
+(JSON lines with sorted keys) are written to a temporary file while their sha256 is computed, so a large
+upload is never held whole in memory. Nothing here touches the database: the caller keeps the temporary
+file only when this returns without raising (it is removed on every error).
 """
-import codecs
 import csv
 import hashlib
 import io
 import json
+import os
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from apps.core.errors import ValidationFailed
 
-REQUIRED = ("text", "label")
 SHORT_TEXT = 3
 
 
 @dataclass
-class Parsed:
-    rows: list[dict]
+class Ingested:
+    path: Path  # the temporary canonical file; the caller moves it into place or deletes it
+    sha256: str
+    rows: int
     labels: list[str]
     label_counts: dict[str, int]
-    sha256: str
-    canonical: bytes
+    labelled_rows: int
     warnings: list[str] = field(default_factory=list)
 
 
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ValidationFailed(
-            f"The file is not UTF-8 text: undecodable byte at line {line} (save it as UTF-8 and upload again).",
-            {"line": line},
-        ) from None
+@dataclass
+class Options:
+    text_column: str = "text"
+    label_column: str = "label"
+    require_labels: bool = True
+    max_rows: int = 200_000
+    min_class_rows: int = 5
 
 
-def _detect_format(filename: str, text: str) -> str:
+def detect_format(filename: str, head: bytes) -> str:
     lower = filename.lower()
+    if lower.endswith(".parquet") or head.startswith(b"PAR1"):
+        return "parquet"
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     if lower.endswith((".csv", ".tsv", ".txt")):
         return "csv"
-    return "jsonl" if text.lstrip().startswith("{") else "csv"
+    return "jsonl" if head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"{") else "csv"
 
 
-def _csv_rows(text: str):
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ValidationFailed("The file is empty: expected a header row with text and label columns.") from None
-    except csv.Error as exc:
-        raise ValidationFailed(f"Line 1: malformed CSV header ({exc}).", {"line": 1}) from None
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in REQUIRED if c not in names]
+def _missing(found: list[str], options: Options, *, line: int | None = None, fold_case: bool = False):
+    wanted = [options.text_column] + ([options.label_column] if options.require_labels else [])
+    present = [f.lower() for f in found] if fold_case else found
+    missing = [c for c in wanted if (c.lower() if fold_case else c) not in present]
     if missing:
+        where = {"line": line} if line else {}
         raise ValidationFailed(
-            f"Missing column(s) {', '.join(missing)} in the header; found: {', '.join(h for h in header) or 'nothing'}. "
-            "The file needs a 'text' and a 'label' column.", {"line": 1},
+            f"Missing column(s) {', '.join(missing)} in the header; found: {', '.join(found) or 'nothing'}. "
+            f"Map the text column (now {options.text_column!r}) and the label column (now {options.label_column!r}).",
+            where,
         )
-    t_index, l_index = names.index("text"), names.index("label")
-    while True:
+
+
+def _csv_rows(stream, options: Options):
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, strict=True)
+    try:
         try:
-            record = next(reader)
+            header = next(reader)
         except StopIteration:
-            return
-        except csv.Error as exc:
-            raise ValidationFailed(f"Line {reader.line_num}: malformed CSV ({exc}).", {"line": reader.line_num}) from None
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) != len(header):
+            raise ValidationFailed("The file is empty: expected a header row with text and label columns.") from None
+        names = [h.strip() for h in header]
+        lowered = [n.lower() for n in names]
+        _missing(names, options, line=1, fold_case=True)
+        t_index = lowered.index(options.text_column.lower())
+        l_index = lowered.index(options.label_column.lower()) if options.label_column.lower() in lowered else None
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ValidationFailed(f"Line {reader.line_num}: malformed CSV ({exc}).", {"line": reader.line_num}) from None
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(header):
+                raise ValidationFailed(f"Line {reader.line_num}: expected {len(header)} fields, found {len(record)}.",
+                                       {"line": reader.line_num})
+            yield reader.line_num, record[t_index], (record[l_index] if l_index is not None else None)
+    except UnicodeDecodeError:
+        line = reader.line_num + 1
+        raise ValidationFailed(
+            f"The file is not UTF-8 text: undecodable bytes near line {line} (save it as UTF-8 and upload again).",
+            {"line": line},
+        ) from None
+    finally:
+        text.detach()
+
+
+def _jsonl_rows(stream, options: Options):
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
             raise ValidationFailed(
-                f"Line {reader.line_num}: expected {len(header)} fields, found {len(record)}.",
-                {"line": reader.line_num},
-            )
-        yield reader.line_num, record[t_index], record[l_index]
-
-
-def _jsonl_rows(text: str):
-    for number, line in enumerate(text.splitlines(), start=1):
+                f"The file is not UTF-8 text: undecodable bytes at line {number} (save it as UTF-8 and upload again).",
+                {"line": number},
+            ) from None
         if not line.strip():
             continue
         try:
@@ -90,56 +117,96 @@ def _jsonl_rows(text: str):
         except json.JSONDecodeError as exc:
             raise ValidationFailed(f"Line {number}: not valid JSON ({exc.msg}).", {"line": number}) from None
         if not isinstance(obj, dict):
-            raise ValidationFailed(f"Line {number}: expected a JSON object with text and label.", {"line": number})
-        missing = [c for c in REQUIRED if c not in obj]
-        if missing:
+            raise ValidationFailed(f"Line {number}: expected a JSON object.", {"line": number})
+        wanted = [options.text_column] + ([options.label_column] if options.require_labels else [])
+        if missing := [c for c in wanted if c not in obj]:
             raise ValidationFailed(f"Line {number}: missing key(s) {', '.join(missing)}.", {"line": number})
-        yield number, obj["text"], obj["label"]
+        yield number, obj[options.text_column], obj.get(options.label_column)
 
 
-def parse_labelled_file(raw: bytes, filename: str, *, max_bytes: int, max_rows: int) -> Parsed:
-    """Validate and normalise an upload. Raises ValidationFailed naming the problem (and line)."""
-    if len(raw) > max_bytes:
-        raise ValidationFailed(
-            f"The file is {len(raw):,} bytes; the limit is {max_bytes:,} bytes.", {"limit": max_bytes}
-        )
-    if not raw.strip(codecs.BOM_UTF8 + b" \r\n\t"):
-        raise ValidationFailed("The file is empty.")
-    text = _decode(raw)
-    fmt = _detect_format(filename, text)
-    source = _csv_rows(text) if fmt == "csv" else _jsonl_rows(text)
-    rows: list[dict] = []
-    short = 0
-    for line, raw_text, raw_label in source:
-        if not isinstance(raw_text, str) or not isinstance(raw_label, (str, int)) or isinstance(raw_label, bool):
-            raise ValidationFailed(f"Line {line}: text must be a string and label a string.", {"line": line})
-        body, label = raw_text.strip(), str(raw_label).strip()
-        if not body:
-            raise ValidationFailed(f"Line {line}: the text is empty.", {"line": line})
-        if not label:
-            raise ValidationFailed(f"Line {line}: the label is empty.", {"line": line})
-        if len(rows) >= max_rows:
-            raise ValidationFailed(f"The file has more than {max_rows:,} rows, the limit.", {"limit": max_rows})
-        short += len(body) < SHORT_TEXT
-        rows.append({"text": body, "label": label})
-    if not rows:
-        raise ValidationFailed("The file has a header but no rows.")
-    counts = Counter(r["label"] for r in rows)
-    if len(counts) < 2:
-        only = next(iter(counts))
-        raise ValidationFailed(f"Every row has the label {only!r}: a classifier needs at least two classes.")
+def _parquet_rows(stream, options: Options):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(stream)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ValidationFailed(f"The file is not a readable Parquet file ({exc}).") from None
+    found = parquet.schema_arrow.names
+    _missing(found, options)
+    columns = [options.text_column] + ([options.label_column] if options.label_column in found else [])
+    number = 0
+    for batch in parquet.iter_batches(batch_size=4096, columns=columns):
+        data = batch.to_pydict()
+        texts = data[options.text_column]
+        labels = data.get(options.label_column, [None] * len(texts))
+        for text, label in zip(texts, labels):
+            number += 1
+            yield number, text if text is not None else "", label
+
+
+def ingest(stream, *, filename: str, size: int | None, max_bytes: int, dest_dir: Path, options: Options) -> Ingested:
+    """Validate and canonicalise an upload; raises ValidationFailed (and leaves no file) on any problem."""
+    if size is not None and size > max_bytes:
+        raise ValidationFailed(f"The file is {size:,} bytes; the limit is {max_bytes:,} bytes.", {"limit": max_bytes})
+    head = stream.read(8)
+    stream.seek(0)
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        rest = stream.read(64)
+        stream.seek(0)
+        if not rest.strip(b"\xef\xbb\xbf \r\n\t"):
+            raise ValidationFailed("The file is empty.")
+    fmt = detect_format(filename, head)
+    source = {"csv": _csv_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows}[fmt](stream, options)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=".ingest-", suffix=".jsonl")
+    tmp = Path(tmp_name)
+    digest, counts, seen = hashlib.sha256(), Counter(), set()
+    rows = short = duplicates = labelled = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for line, raw_text, raw_label in source:
+                if not isinstance(raw_text, str):
+                    raise ValidationFailed(f"Line {line}: the text must be a string.", {"line": line})
+                if raw_label is not None and (isinstance(raw_label, bool) or not isinstance(raw_label, (str, int))):
+                    raise ValidationFailed(f"Line {line}: the label must be a string.", {"line": line})
+                body = raw_text.strip()
+                label = str(raw_label).strip() if raw_label is not None else ""
+                if not body:
+                    raise ValidationFailed(f"Line {line}: the text is empty.", {"line": line})
+                if not label and options.require_labels:
+                    raise ValidationFailed(f"Line {line}: the label is empty.", {"line": line})
+                rows += 1
+                if rows > options.max_rows:
+                    raise ValidationFailed(f"The file has more than {options.max_rows:,} rows, the limit.",
+                                           {"limit": options.max_rows})
+                short += len(body) < SHORT_TEXT
+                key = hashlib.blake2b(f"{body}\x00{label}".encode(), digest_size=12).digest()
+                duplicates += key in seen
+                seen.add(key)
+                record = {"text": body, "label": label} if label else {"text": body}
+                if label:
+                    counts[label] += 1
+                    labelled += 1
+                encoded = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode()
+                digest.update(encoded)
+                out.write(encoded)
+        if rows == 0:
+            raise ValidationFailed("The file has a header but no rows.")
+        if options.require_labels and len(counts) < 2:
+            only = next(iter(counts))
+            raise ValidationFailed(f"Every row has the label {only!r}: a classifier needs at least two classes.")
+        if 0 < labelled < rows and options.require_labels:
+            raise ValidationFailed("Some rows have no label.")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     warnings = []
     if short:
         warnings.append(f"{short} text(s) shorter than {SHORT_TEXT} characters.")
-    duplicates = len(rows) - len({(r["text"], r["label"]) for r in rows})
     if duplicates:
         warnings.append(f"{duplicates} exact duplicate row(s).")
-    canonical = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
-    return Parsed(
-        rows=rows,
-        labels=sorted(counts),
-        label_counts=dict(sorted(counts.items())),
-        sha256=hashlib.sha256(canonical).hexdigest(),
-        canonical=canonical,
-        warnings=warnings,
-    )
+    if small := sorted(label for label, n in counts.items() if n < options.min_class_rows):
+        warnings.append(f"{len(small)} class(es) with fewer than {options.min_class_rows} examples: {', '.join(small)}.")
+    return Ingested(path=tmp, sha256=digest.hexdigest(), rows=rows, labels=sorted(counts),
+                    label_counts=dict(sorted(counts.items())), labelled_rows=labelled, warnings=warnings)

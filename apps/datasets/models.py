@@ -20,7 +20,11 @@ class Dataset(models.Model):
     sha256 = models.CharField(max_length=64, db_index=True)
     path = models.CharField(max_length=500, help_text="Relative to PLAYBOOK_DATA_DIR.")
     rows = models.PositiveIntegerField()
+    text_column = models.CharField(max_length=200, default="text")
+    label_column = models.CharField(max_length=200, default="label")
     labels = models.JSONField(default=list)
+    # Rows that carry a label (a production sample's labels are optional).
+    labelled_rows = models.PositiveIntegerField(default=0)
     label_counts = models.JSONField(default=dict)
     warnings = models.JSONField(default=list, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")

@@ -1,5 +1,4 @@
 import os
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -7,34 +6,32 @@ from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
-from apps.datasets.ingest import parse_labelled_file
+from apps.datasets.ingest import Options, ingest
 from apps.datasets.models import Dataset
 from apps.playbook import policy
 from apps.playbook.models import Project
 from apps.playbook.policy import Action
 
+DATASETS_DIR = Path("artifacts") / "datasets"
 
-def _store(canonical: bytes, sha256: str) -> tuple[str, bool]:
-    """Write the canonical rows under their hash, atomically. Returns (relative path, newly created)."""
-    relative = Path("artifacts") / "datasets" / f"{sha256}.jsonl"
+
+def store_canonical(tmp: Path, sha256: str) -> tuple[str, bool]:
+    """Move a canonical temporary file to its content address. Returns (relative path, newly created)."""
+    relative = DATASETS_DIR / f"{sha256}.jsonl"
     target = settings.DATA_DIR / relative
     if target.exists():
+        tmp.unlink(missing_ok=True)
         return str(relative), False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(canonical)
-        handle.flush()
-        os.fsync(handle.fileno())
     os.replace(tmp, target)
     return str(relative), True
 
 
-def dataset_upload(*, actor, project: Project, upload, name: str = "", kind: str = Dataset.Kind.BASELINE_SAMPLE) -> Dataset:
-    """Validate an uploaded labelled file and store it as a new immutable dataset.
+def dataset_upload(*, actor, project: Project, upload, name: str = "", kind: str = Dataset.Kind.BASELINE_SAMPLE,
+                   text_column: str = "text", label_column: str = "label", parent: Dataset | None = None) -> Dataset:
+    """Validate an uploaded file (CSV, JSONL or Parquet) as a stream and store it as a new immutable dataset.
 
-    A bad file raises ValidationFailed naming the problem and the line; then nothing is stored (no row,
-    no file)."""
+    A bad file raises ValidationFailed naming the problem and the line; then nothing is stored (no row, no
+    file). A production sample's labels are optional; every other kind needs a label on every row."""
     verdict = policy.check(actor, Action.DATASET_UPLOAD, project)
     if not verdict:
         raise NotAllowed(verdict.reason)
@@ -44,26 +41,41 @@ def dataset_upload(*, actor, project: Project, upload, name: str = "", kind: str
         raise ValidationFailed(f"kind must be one of: {', '.join(Dataset.Kind.values)}")
     if upload is None:
         raise ValidationFailed("No file was uploaded (send it as the multipart field 'file').")
-    limit = settings.PLAYBOOK_UPLOAD_MAX_BYTES
-    if upload.size is not None and upload.size > limit:
-        raise ValidationFailed(f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes.", {"limit": limit})
-    raw = upload.read(limit + 1)
-    parsed = parse_labelled_file(raw, upload.name or "upload", max_bytes=limit,
-                                 max_rows=settings.PLAYBOOK_UPLOAD_MAX_ROWS)
+    text_column, label_column = (text_column or "text").strip(), (label_column or "label").strip()
+    if text_column == label_column:
+        raise ValidationFailed("The text and label columns must be different columns.")
+    options = Options(text_column=text_column, label_column=label_column,
+                      require_labels=kind != Dataset.Kind.PRODUCTION_SAMPLE,
+                      max_rows=settings.PLAYBOOK_UPLOAD_MAX_ROWS, min_class_rows=settings.PLAYBOOK_MIN_CLASS_ROWS)
+    upload.seek(0)
+    ingested = ingest(upload.file, filename=upload.name or "upload", size=upload.size,
+                      max_bytes=settings.PLAYBOOK_UPLOAD_MAX_BYTES, dest_dir=settings.DATA_DIR / DATASETS_DIR,
+                      options=options)
     name = (name or "").strip() or Path(upload.name or "dataset").stem
+    return _dataset_create(actor=actor, project=project, ingested=ingested, name=name, kind=kind,
+                           original_filename=upload.name or "", parent=parent,
+                           columns={"text_column": text_column, "label_column": label_column})
+
+
+def _dataset_create(*, actor, project, ingested, name, kind, original_filename, parent, columns,
+                    action: str = "dataset.uploaded", extra: dict | None = None) -> Dataset:
     created_file = False
+    relative = ""
     try:
         with transaction.atomic(durable=True):
-            relative, created_file = _store(parsed.canonical, parsed.sha256)
+            relative, created_file = store_canonical(ingested.path, ingested.sha256)
             dataset = Dataset.objects.create(
-                project=project, name=name[:200], kind=kind, original_filename=(upload.name or "")[:255],
-                sha256=parsed.sha256, path=relative, rows=len(parsed.rows), labels=parsed.labels,
-                label_counts=parsed.label_counts, warnings=parsed.warnings, uploaded_by=actor,
+                project=project, name=name[:200], kind=kind, original_filename=original_filename[:255],
+                sha256=ingested.sha256, path=relative, rows=ingested.rows, labels=ingested.labels,
+                label_counts=ingested.label_counts, labelled_rows=ingested.labelled_rows,
+                warnings=ingested.warnings, uploaded_by=actor, parent=parent, **columns,
             )
-            audit_record(actor=actor, action="dataset.uploaded", project=project, obj=dataset,
-                         after={"name": dataset.name, "kind": kind, "sha256": parsed.sha256,
-                                "rows": dataset.rows, "labels": parsed.labels, "warnings": parsed.warnings})
-    except Exception:
+            audit_record(actor=actor, action=action, project=project, obj=dataset,
+                         after={"name": dataset.name, "kind": kind, "sha256": ingested.sha256, "rows": dataset.rows,
+                                "labels": ingested.labels, "warnings": ingested.warnings,
+                                "parent": parent.pk if parent else None, **(extra or {})})
+    except BaseException:
+        ingested.path.unlink(missing_ok=True)
         if created_file:
             (settings.DATA_DIR / relative).unlink(missing_ok=True)
         raise

@@ -76,3 +76,59 @@ def test_duplicates_and_short_texts_warn_without_blocking(team, sample_upload):
     assert response.status_code == 201
     warnings = " ".join(response.json()["warnings"])
     assert "1 exact duplicate" in warnings and "shorter than" in warnings
+
+
+def _upload(team, content, name, **fields):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    raw = content.encode() if isinstance(content, str) else content
+    return api(team).post(f"/api/projects/{team['project'].pk}/datasets/",
+                          {"file": SimpleUploadedFile(name, raw, "application/octet-stream"), **fields})
+
+
+def test_parquet_with_mapped_columns(team, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "s.parquet"
+    table = pa.table({"body": ["refund please", "cannot log in", "refund again", "locked out"],
+                      "queue": ["billing", "access", "billing", "access"], "extra": [1, 2, 3, 4]})
+    pq.write_table(table, path)
+    missing = _upload(team, path.read_bytes(), "s.parquet")
+    assert missing.status_code == 400 and "Missing column(s) text" in missing.json()["error"]
+    ok = _upload(team, path.read_bytes(), "s.parquet", text_column="body", label_column="queue")
+    assert ok.status_code == 201, ok.json()
+    assert ok.json()["label_counts"] == {"access": 2, "billing": 2}
+    assert ok.json()["text_column"] == "body"
+
+
+def test_csv_column_mapping_is_case_insensitive_and_unmapped_columns_are_named(team):
+    content = "Message,Queue\nrefund please,billing\ncannot log in,access\n"
+    refused = _upload(team, content, "s.csv")
+    assert refused.status_code == 400 and "found: Message, Queue" in refused.json()["error"]
+    assert _upload(team, content, "s.csv", text_column="message", label_column="queue").status_code == 201
+
+
+def test_a_production_sample_may_come_without_labels(team):
+    response = _upload(team, "text\nhi there my card got charged twice\nwhere is my parcel\n", "prod.csv",
+                       kind="production_sample")
+    assert response.status_code == 201, response.json()
+    assert response.json()["rows"] == 2 and response.json()["labelled_rows"] == 0
+    assert _upload(team, "text\nhi\nthere\n", "prod.csv").status_code == 400  # a labelled sample needs labels
+
+
+def test_small_classes_are_warned_about(team):
+    rows = "".join(f"text {i},big\n" for i in range(10)) + "one,small\ntwo,small\n"
+    response = _upload(team, "text,label\n" + rows, "s.csv")
+    assert response.status_code == 201
+    assert any("fewer than 5 examples: small" in w for w in response.json()["warnings"])
+
+
+def test_a_large_upload_is_streamed_to_disk(team, settings):
+    """A file far larger than Django's in-memory upload limit goes through the streaming path intact."""
+    rows = "".join(f"ticket number {i} about {'billing' if i % 2 else 'access'} problems,"
+                   f"{'billing' if i % 2 else 'access'}\n" for i in range(60_000))
+    content = "text,label\n" + rows
+    assert len(content) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    response = _upload(team, content, "big.csv")
+    assert response.status_code == 201 and response.json()["rows"] == 60_000

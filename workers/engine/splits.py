@@ -1,0 +1,123 @@
+"""Play 3: fixed, stratified train/validation/test splits and a fingerprint for each split.
+
+The split must be reproducible on any machine and any Python version, because the gate records it and every
+later play trusts it. So nothing here depends on ``hash()`` or on set/dict iteration order:
+
+* labels are visited in sorted order;
+* each label's row indices (ascending) are shuffled by one ``numpy.random.default_rng(seed)`` stream, whose
+  PCG64 output is fixed across platforms and numpy versions;
+* each class is cut into train/val/test by the largest-remainder method, then topped up so that every split
+  holds at least one row of every class (a class needs >= 3 rows for that, else ValueError).
+
+``split_sha256`` hashes a split's rows in the same canonical form as dataset ingestion (one JSON object per
+line, sorted keys, ``ensure_ascii=False``, "\\n"-terminated), so a changed row changes the fingerprint.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
+MIN_CLASS_ROWS = len(SPLIT_NAMES)
+RATIO_TOLERANCE = 1e-6
+
+
+def _check_ratios(train: float, val: float, test: float) -> tuple[float, float, float]:
+    ratios = (train, val, test)
+    for name, value in zip(SPLIT_NAMES, ratios):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"split ratio {name}={value!r} is not a finite number")
+        if value <= 0:
+            raise ValueError(f"split ratio {name}={value!r} must be positive (every split needs rows)")
+    total = sum(ratios)
+    if abs(total - 1.0) > RATIO_TOLERANCE:
+        raise ValueError(
+            f"split ratios must sum to 1, got train={train} + val={val} + test={test} = {total:.6g}"
+        )
+    return float(train), float(val), float(test)
+
+
+def _allocate(n: int, ratios: Sequence[float]) -> list[int]:
+    """Largest-remainder counts for ``n`` rows, then at least 1 per split (requires n >= len(ratios)).
+
+    Ties in the fractional part go to the earlier split (train, then val, then test). When a split got 0,
+    one row is moved to it from the split that is most over its exact quota and still has more than one row.
+    """
+    quotas = [n * r for r in ratios]
+    counts = [math.floor(q) for q in quotas]
+    left = n - sum(counts)
+    order = sorted(range(len(ratios)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    for i in order[:left]:
+        counts[i] += 1
+    for i in range(len(counts)):
+        if counts[i] == 0:
+            donors = [j for j in range(len(counts)) if counts[j] > 1]
+            donor = max(donors, key=lambda j: (counts[j] - quotas[j], -j))
+            counts[donor] -= 1
+            counts[i] += 1
+    return counts
+
+
+def stratified_split(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    train: float,
+    val: float,
+    test: float,
+    seed: int,
+) -> dict[str, list[int]]:
+    """Row indices per split, {"train": [...], "val": [...], "test": [...]}, each list ascending.
+
+    Stratified per label: every class is divided in the given ratios (each split within one row of its exact
+    quota, except where a class is so small that the one-row-per-split floor moves a row). Every index
+    appears in exactly one split. Deterministic for the same inputs and seed.
+
+    Raises ValueError when the ratios are not positive or do not sum to 1 (within 1e-6), when texts and
+    labels differ in length, when there are no rows, or when a class has fewer than 3 rows.
+    """
+    ratios = _check_ratios(train, val, test)
+    if len(texts) != len(labels):
+        raise ValueError(f"got {len(texts)} texts but {len(labels)} labels")
+    if not labels:
+        raise ValueError("cannot split an empty dataset")
+
+    by_label: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_label.setdefault(label, []).append(index)
+    classes = sorted(by_label, key=lambda label: (str(label), repr(label)))
+
+    too_small = [label for label in classes if len(by_label[label]) < MIN_CLASS_ROWS]
+    if too_small:
+        detail = ", ".join(f"{label!r} ({len(by_label[label])} row(s))" for label in too_small)
+        raise ValueError(
+            f"every class needs at least {MIN_CLASS_ROWS} rows so that train, val and test each get one; "
+            f"too small: {detail}"
+        )
+
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[int]] = {name: [] for name in SPLIT_NAMES}
+    for label in classes:
+        indices = np.asarray(by_label[label], dtype=np.int64)
+        shuffled = indices[rng.permutation(len(indices))]
+        counts = _allocate(len(indices), ratios)
+        start = 0
+        for name, count in zip(SPLIT_NAMES, counts):
+            out[name].extend(int(i) for i in shuffled[start : start + count])
+            start += count
+    return {name: sorted(out[name]) for name in SPLIT_NAMES}
+
+
+def canonical_jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
+    """The rows as canonical JSON lines: sorted keys, ensure_ascii=False, each line "\\n"-terminated, UTF-8."""
+    return "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows).encode("utf-8")
+
+
+def split_sha256(rows: Sequence[dict[str, Any]]) -> str:
+    """Hex sha256 of a split's rows (pass them in index order) in canonical JSON-lines form."""
+    return hashlib.sha256(canonical_jsonl(rows)).hexdigest()

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts.apis import TokenObtainApi
 from apps.audit.apis import AuditListApi
+from apps.datasets import apis as datasets
 from apps.datasets.apis import DatasetUploadApi
 from apps.playbook import apis as playbook
 from apps.training import apis as training
@@ -18,6 +19,14 @@ urlpatterns = [
     path("projects/<int:project_id>/plays/", playbook.ProjectPlayListApi.as_view(), name="project-plays"),
     path("projects/<int:project_id>/datasets/", DatasetUploadApi.as_view(), name="project-datasets"),
     path("projects/<int:project_id>/candidates/", training.CandidateListCreateApi.as_view(), name="project-candidates"),
+    path("datasets/<int:dataset_id>/seal/", datasets.DatasetSealApi.as_view(), name="dataset-seal"),
+    path("datasets/<int:dataset_id>/audit/", datasets.LabelAuditStartApi.as_view(), name="dataset-audit"),
+    path("datasets/<int:dataset_id>/production-sample/", datasets.ProductionSampleApi.as_view(),
+         name="dataset-production-sample"),
+    path("audits/<int:audit_id>/", datasets.LabelAuditDetailApi.as_view(), name="audit-detail"),
+    path("audits/<int:audit_id>/next/", datasets.LabelAuditNextApi.as_view(), name="audit-next"),
+    path("audits/<int:audit_id>/answers/", datasets.LabelAuditAnswerApi.as_view(), name="audit-answers"),
+    path("audits/<int:audit_id>/resolutions/", datasets.LabelAuditResolveApi.as_view(), name="audit-resolutions"),
     path("plays/<int:play_id>/", playbook.PlayDetailApi.as_view(), name="play"),
     path("plays/<int:play_id>/submit/", playbook.PlaySubmitApi.as_view(), name="play-submit"),
     path("plays/<int:play_id>/decision/", playbook.GateDecisionApi.as_view(), name="play-decision"),

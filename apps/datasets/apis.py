@@ -5,9 +5,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api import component_names
+from apps.datasets import curation, selectors
 from apps.datasets.models import Dataset
 from apps.datasets.services import dataset_upload
-from apps.playbook import selectors
+from apps.playbook import selectors as play_selectors
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -30,7 +31,7 @@ class DatasetUploadApi(APIView):
 
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: DatasetSerializer})
     def post(self, request, project_id: int):
-        project = selectors.project_for_user(request.user, project_id)
+        project = play_selectors.project_for_user(request.user, project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = dataset_upload(actor=request.user, project=project, upload=data.validated_data.pop("file"),
@@ -39,5 +40,137 @@ class DatasetUploadApi(APIView):
 
     @extend_schema(responses=DatasetSerializer(many=True))
     def get(self, request, project_id: int):
-        project = selectors.project_for_user(request.user, project_id)
+        project = play_selectors.project_for_user(request.user, project_id)
         return Response(DatasetSerializer(project.datasets.all(), many=True).data)
+
+
+class SplitSetSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    dataset = serializers.IntegerField(source="dataset_id")
+    seed = serializers.IntegerField()
+    ratios = serializers.JSONField()
+    splits = serializers.SerializerMethodField()
+    leakage = serializers.JSONField()
+
+    def get_splits(self, split_set) -> dict:
+        return {s.name: {"rows": s.rows, "sha256": s.sha256, "label_counts": s.label_counts}
+                for s in split_set.splits.all()}
+
+
+@component_names
+class DatasetSealApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        train = serializers.FloatField()
+        val = serializers.FloatField()
+        test = serializers.FloatField()
+        seed = serializers.IntegerField(required=False, default=0)
+
+    @extend_schema(request=InputSerializer, responses={201: SplitSetSerializer})
+    def post(self, request, dataset_id: int):
+        dataset = selectors.dataset_for_user(request.user, dataset_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        split_set = curation.dataset_seal(actor=request.user, dataset=dataset, **data.validated_data)
+        return Response(SplitSetSerializer(split_set).data, status=status.HTTP_201_CREATED)
+
+
+@component_names
+class LabelAuditStartApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        size = serializers.IntegerField(required=False, default=100)
+        auditor = serializers.CharField()
+        seed = serializers.IntegerField(required=False, default=0)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request, dataset_id: int):
+        dataset = selectors.dataset_for_user(request.user, dataset_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        audit = curation.label_audit_start(actor=request.user, dataset=dataset, **data.validated_data)
+        return Response({"id": audit.pk, "size": audit.size}, status=status.HTTP_201_CREATED)
+
+
+@component_names
+class LabelAuditDetailApi(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request, audit_id: int):
+        return Response(selectors.audit_summary(selectors.audit_for_user(request.user, audit_id)))
+
+
+@component_names
+class LabelAuditNextApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        item = serializers.IntegerField()
+        text = serializers.CharField()
+        labels = serializers.ListField(child=serializers.CharField())
+        answered = serializers.IntegerField()
+        size = serializers.IntegerField()
+
+    @extend_schema(responses={200: OutputSerializer, 204: None})
+    def get(self, request, audit_id: int):
+        audit = selectors.audit_for_user(request.user, audit_id)
+        nxt = curation.label_audit_next(actor=request.user, audit=audit)
+        if nxt is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        item, text = nxt
+        return Response({"item": item.pk, "text": text, "labels": audit.dataset.labels,
+                         "answered": audit.items.exclude(answered_at=None).count(), "size": audit.size})
+
+
+@component_names
+class LabelAuditAnswerApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        item = serializers.IntegerField()
+        label = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={201: dict})
+    def post(self, request, audit_id: int):
+        audit = selectors.audit_for_user(request.user, audit_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        audit = curation.label_audit_answer(actor=request.user, audit=audit, item_id=data.validated_data["item"],
+                                            label=data.validated_data["label"])
+        return Response(selectors.audit_summary(audit), status=status.HTTP_201_CREATED)
+
+
+@component_names
+class LabelAuditResolveApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        item = serializers.IntegerField()
+        action = serializers.ChoiceField(choices=["accept", "keep"])
+        note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=dict)
+    def post(self, request, audit_id: int):
+        audit = selectors.audit_for_user(request.user, audit_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        audit = curation.label_audit_resolve(actor=request.user, audit=audit, item_id=data.validated_data["item"],
+                                             action=data.validated_data["action"], note=data.validated_data["note"])
+        return Response(selectors.audit_summary(audit))
+
+
+@component_names
+class ProductionSampleApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField()
+        text_column = serializers.CharField(required=False, default="text")
+        label_column = serializers.CharField(required=False, default="label")
+
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: dict})
+    def post(self, request, dataset_id: int):
+        dataset = selectors.dataset_for_user(request.user, dataset_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        production = dataset_upload(actor=request.user, project=dataset.project, upload=data.validated_data["file"],
+                                    kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}",
+                                    text_column=data.validated_data["text_column"],
+                                    label_column=data.validated_data["label_column"])
+        report = curation.production_compare(actor=request.user, dataset=dataset, production=production)
+        return Response({"production_dataset": DatasetSerializer(production).data, "report": report.pk,
+                         "stats": report.stats}, status=status.HTTP_201_CREATED)

@@ -46,3 +46,112 @@ class Dataset(models.Model):
 
         with open(self.absolute_path, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
+
+
+class SplitSet(models.Model):
+    """Train, validation and test splits of one dataset version, sealed: their rows never change.
+
+    `leakage` holds the cross-split duplicate scan made at sealing; above the threshold the gate fails
+    unless the data owner wrote `leakage_justification`."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="split_sets")
+    ratios = models.JSONField()
+    seed = models.PositiveIntegerField()
+    leakage = models.JSONField(default=dict)
+    leakage_justification = models.TextField(blank=True)
+    sealed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sealed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sealed_at"]
+
+    def __str__(self):
+        return f"splits of {self.dataset} (seed {self.seed})"
+
+
+class Split(models.Model):
+    class Name(models.TextChoices):
+        TRAIN = "train", "Train"
+        VAL = "val", "Validation"
+        TEST = "test", "Test"
+
+    split_set = models.ForeignKey(SplitSet, on_delete=models.CASCADE, related_name="splits")
+    name = models.CharField(max_length=8, choices=Name.choices)
+    rows = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    path = models.CharField(max_length=500, help_text="Relative to PLAYBOOK_DATA_DIR.")
+    label_counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["split_set_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["split_set", "name"], name="datasets_split_unique_name")]
+
+
+class SplitRead(models.Model):
+    """A record of a job reading the test split (only evaluation jobs may)."""
+
+    split = models.ForeignKey(Split, on_delete=models.PROTECT, related_name="reads")
+    job = models.ForeignKey("training.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    purpose = models.CharField(max_length=100)
+    read_at = models.DateTimeField(auto_now_add=True)
+
+
+class LabelAudit(models.Model):
+    """A second person relabels a sample of a dataset blind; the results become Play 3 evidence."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "In progress"
+        COMPLETE = "complete", "Complete"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="audits")
+    auditor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="label_audits")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    size = models.PositiveIntegerField()
+    seed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    results = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class LabelAuditItem(models.Model):
+    class Part(models.TextChoices):
+        RANDOM = "random", "Uniform random"
+        FLAGGED = "flagged", "Ranked by likely label error"
+
+    class Resolution(models.TextChoices):
+        ACCEPTED = "accepted", "Auditor's label accepted"
+        KEPT = "kept", "Original label kept"
+
+    audit = models.ForeignKey(LabelAudit, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    row_index = models.PositiveIntegerField()
+    part = models.CharField(max_length=8, choices=Part.choices)
+    original_label = models.CharField(max_length=200)
+    answer = models.CharField(max_length=200, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=8, choices=Resolution.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["audit_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["audit", "position"], name="datasets_audit_item_unique_position"),
+            models.UniqueConstraint(fields=["audit", "row_index"], name="datasets_audit_item_unique_row"),
+        ]
+
+
+class ResemblanceReport(models.Model):
+    """How a production sample compares with a sealed test split (is the test set like production?)."""
+
+    split = models.ForeignKey(Split, on_delete=models.PROTECT, related_name="resemblance_reports")
+    production = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="resemblance_reports")
+    stats = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

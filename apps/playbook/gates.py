@@ -283,6 +283,114 @@ class ChooseBaseModel(PlaySpec):
         return checks
 
 
+class BuildDataPipeline(PlaySpec):
+    """Play 3, the hard data gate: the article's four checklist items, each with automatic evidence and
+    the data owner's written attestation."""
+
+    number = 3
+    keys = ("dataset", "audit", "balance_note", "representativeness_note", "leakage_justification")
+    MIN_NOTE = 20
+
+    def clean(self, play, updates: dict) -> dict:
+        from apps.datasets.models import Dataset, LabelAudit
+
+        data = super().clean(play, updates)
+        project_id = play.cycle.project_id
+        for key, model in (("dataset", Dataset), ("audit", LabelAudit)):
+            if key in data and data[key] not in (None, ""):
+                try:
+                    data[key] = int(data[key])
+                except (TypeError, ValueError):
+                    raise ValidationFailed(f"{key} must be an id") from None
+                owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
+                if not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
+                    raise ValidationFailed(f"{key} {data[key]} does not belong to this project")
+        for key in ("balance_note", "representativeness_note", "leakage_justification"):
+            if key in data:
+                data[key] = str(data[key] or "").strip()[:5000]
+        return data
+
+    @staticmethod
+    def state(play) -> dict:
+        """Everything the checks and the page need, read once."""
+        from apps.datasets.models import Dataset, LabelAudit
+
+        d = play.deliverable
+        dataset = Dataset.objects.filter(pk=d.get("dataset"), project_id=play.cycle.project_id).first()
+        split_set = dataset.split_sets.order_by("-sealed_at").first() if dataset else None
+        audit = LabelAudit.objects.filter(pk=d.get("audit"), dataset__project_id=play.cycle.project_id).first()
+        test = split_set.splits.filter(name="test").first() if split_set else None
+        report = test.resemblance_reports.order_by("-created_at").first() if test else None
+        return {"dataset": dataset, "split_set": split_set, "audit": audit, "report": report}
+
+    def checks(self, play) -> list[Check]:
+        from django.conf import settings
+
+        d, st = play.deliverable, self.state(play)
+        dataset, split_set, audit, report = st["dataset"], st["split_set"], st["audit"], st["report"]
+        # 1. Labels consistent and audited by a second person on a sample.
+        audit_ok, audit_detail, audit_evidence = False, "Start a label audit and have a second person finish it.", {}
+        if audit and dataset:
+            covers = audit.dataset_id in (dataset.pk, dataset.parent_id)
+            pending = [i for i in audit.items.all() if i.answer and i.answer != i.original_label and not i.resolution]
+            r = audit.results or {}
+            if not covers:
+                audit_detail = "The audit is of another dataset version than the one submitted."
+            elif audit.status != "complete":
+                answered = audit.items.exclude(answer="").count()
+                audit_detail = f"The auditor has answered {answered} of {audit.size} items."
+            elif pending:
+                audit_detail = f"{len(pending)} disagreement(s) still to resolve."
+            else:
+                audit_ok = True
+                ci = r.get("agreement_ci") or [0, 0]
+                audit_detail = (f"agreement {r.get('agreement', 0):.1%} (95% CI {ci[0]:.1%}–{ci[1]:.1%}) on the random "
+                                f"part, Cohen's kappa {r.get('kappa', 0):.3f}, flagged-part precision "
+                                f"{r.get('flagged_precision') or 0:.1%}, by {audit.auditor.get_username()}")
+            audit_evidence = {"audit": audit.pk, "auditor": audit.auditor.get_username(),
+                              **{k: r.get(k) for k in ("agreement", "agreement_ci", "kappa", "flagged_precision")}}
+        checks = [Check("labels_audited", "Labels are consistent and audited by a second person on a sample",
+                        audit_ok, audit_detail, evidence=audit_evidence)]
+        # 2. Fixed splits, never mixed.
+        if split_set:
+            rate = split_set.leakage.get("rate") or 0.0
+            justified = len(d.get("leakage_justification") or "") >= self.MIN_NOTE
+            ok = rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE or justified
+            hashes = {s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()}
+            sizes = ", ".join(f"{name} {info['rows']}" for name, info in sorted(hashes.items()))
+            detail = (f"sealed {sizes}; leakage "
+                      f"{rate:.2%} of val+test rows ({split_set.leakage.get('total_exact', 0)} exact, "
+                      f"{split_set.leakage.get('total_near', 0)} near)"
+                      + ("" if rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE else
+                         (" — justified by the owner" if justified else
+                          f" — above {settings.PLAYBOOK_LEAKAGE_MAX_RATE:.0%}: remove it or justify it")))
+            checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed", ok,
+                                detail, evidence={"split_set": split_set.pk, "splits": hashes}))
+        else:
+            checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed",
+                                False, "Choose the dataset version and seal its splits."))
+        # 3. The test set resembles production.
+        note_ok = len(d.get("representativeness_note") or "") >= self.MIN_NOTE
+        checks.append(Check(
+            "test_like_production", "The test set resembles real production inputs", bool(report) and note_ok,
+            ("; ".join(report.stats.get("verdict", [])[:3]) or "compared") + ("" if note_ok else
+             " — confirm the test set is representative, or explain, in the note.")
+            if report else "Upload a production sample and compare it with the sealed test split.",
+            evidence={"report": report.pk} if report else {},
+        ))
+        # 4. Class balance understood.
+        balance_ok = bool(dataset) and len(d.get("balance_note") or "") >= self.MIN_NOTE
+        counts = dataset.label_counts if dataset else {}
+        ratio = (max(counts.values()) / min(counts.values())) if counts else None
+        checks.append(Check(
+            "balance_understood", "Class balance is understood, even if not perfectly fixed", balance_ok,
+            (f"imbalance ratio {ratio:.1f}:1 across {len(counts)} classes" if ratio else "Choose the dataset.")
+            + ("" if balance_ok else " — say in the balance note how the imbalance is handled."),
+            evidence={"imbalance_ratio": ratio, "counts": counts},
+        ))
+        return checks
+
+
 class LaterPlay(PlaySpec):
     def __init__(self, number: int, keys: tuple[str, ...]):
         self.number = number
@@ -292,7 +400,7 @@ class LaterPlay(PlaySpec):
 SPECS: dict[int, PlaySpec] = {
     1: ScopeAndBaseline(),
     2: ChooseBaseModel(),
-    3: LaterPlay(3, ("dataset", "audit", "balance_note", "representativeness_note")),
+    3: BuildDataPipeline(),
     4: LaterPlay(4, ("checkpoint_job",)),
     5: LaterPlay(5, ("evaluation_job", "failure_analysis", "production_check", "recommendation")),
     6: LaterPlay(6, ("package", "drift_threshold", "live_metric_threshold", "monitoring_note")),

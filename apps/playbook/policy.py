@@ -18,6 +18,7 @@ class Action(StrEnum):
     PROJECT_SET_SOLO = "project.set_solo"
     DATASET_UPLOAD = "dataset.upload"
     CANDIDATE_REGISTER = "candidate.register"
+    DATA_CURATE = "dataset.curate"  # seal splits, start label audits, resolve disagreements, compare with production
     PLAY_WORK = "play.work"  # edit the deliverable, start jobs
     PLAY_SUBMIT = "play.submit"
     GATE_DECIDE = "gate.decide"
@@ -33,6 +34,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.PROJECT_SET_SOLO: frozenset({STAFF}),
     Action.DATASET_UPLOAD: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
     Action.CANDIDATE_REGISTER: frozenset({Role.MODEL_OWNER}),
+    Action.DATA_CURATE: frozenset({Role.DATA_OWNER}),
     Action.PLAY_WORK: frozenset({PLAY_OWNER}),
     Action.PLAY_SUBMIT: frozenset({PLAY_OWNER}),
     Action.JOB_CANCEL: frozenset({PLAY_OWNER}),

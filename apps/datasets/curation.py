@@ -1,0 +1,288 @@
+"""Play 3's data work: sealing splits, the blind label audit by a second person, resolving its
+disagreements into a new dataset version, and comparing the test split with a production sample.
+
+Every function here is a service: it checks the actor's role through the policy, writes in one
+transaction and appends its audit event there.
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import Membership
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.datasets.ingest import Ingested
+from apps.datasets.models import Dataset, LabelAudit, LabelAuditItem, ResemblanceReport, Split, SplitRead, SplitSet
+from apps.datasets.services import DATASETS_DIR, _dataset_create
+from apps.playbook import policy
+from apps.playbook.policy import Action
+
+User = get_user_model()
+SPLITS_DIR = Path("artifacts") / "splits"
+
+
+def _require_curator(actor, dataset: Dataset) -> None:
+    verdict = policy.check(actor, Action.DATA_CURATE, dataset.project)
+    if not verdict:
+        raise NotAllowed(verdict.reason)
+    if dataset.project.status != dataset.project.Status.ACTIVE:
+        raise Conflict("This project is closed.")
+
+
+def _labelled(dataset: Dataset) -> None:
+    if dataset.kind == Dataset.Kind.PRODUCTION_SAMPLE or dataset.labelled_rows < dataset.rows:
+        raise ValidationFailed("This needs a labelled dataset (every row labelled), not a production sample.")
+
+
+def _write_content_addressed(folder: Path, payload: bytes, sha256: str) -> str:
+    relative = folder / f"{sha256}.jsonl"
+    target = settings.DATA_DIR / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".split-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp, target)
+    return str(relative)
+
+
+# --- sealed splits ----------------------------------------------------------------------------------
+
+
+def _ratio(value, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{name} must be a number (a share such as 0.8)") from None
+    return number
+
+
+def dataset_seal(*, actor, dataset: Dataset, train, val, test, seed) -> SplitSet:
+    """Split a labelled dataset version into stratified train/val/test, deterministically for the same
+    version, ratios and seed, store each split under its sha256, scan the splits for leakage, and seal."""
+    from workers.engine.leakage import scan_leakage
+    from workers.engine.splits import canonical_jsonl, split_sha256, stratified_split
+
+    _require_curator(actor, dataset)
+    _labelled(dataset)
+    ratios = {"train": _ratio(train, "train"), "val": _ratio(val, "val"), "test": _ratio(test, "test")}
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise ValidationFailed("seed must be a whole number from 0 to 2147483647")
+    rows = dataset.read_rows()
+    try:
+        indices = stratified_split([r["text"] for r in rows], [r["label"] for r in rows], seed=seed, **ratios)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    parts = {name: [rows[i] for i in idx] for name, idx in indices.items()}
+    leakage = scan_leakage({name: [r["text"] for r in part] for name, part in parts.items()})
+    with transaction.atomic(durable=True):
+        split_set = SplitSet.objects.create(dataset=dataset, ratios=ratios, seed=seed, leakage=leakage,
+                                            sealed_by=actor)
+        summary = {}
+        for name, part in parts.items():
+            sha = split_sha256(part)
+            path = _write_content_addressed(SPLITS_DIR, canonical_jsonl(part), sha)
+            counts: dict[str, int] = {}
+            for r in part:
+                counts[r["label"]] = counts.get(r["label"], 0) + 1
+            Split.objects.create(split_set=split_set, name=name, rows=len(part), sha256=sha, path=path,
+                                 label_counts=dict(sorted(counts.items())))
+            summary[name] = {"rows": len(part), "sha256": sha}
+        audit_record(actor=actor, action="dataset.sealed", project=dataset.project, obj=split_set,
+                     after={"dataset": dataset.pk, "dataset_sha256": dataset.sha256, "ratios": ratios, "seed": seed,
+                            "splits": summary, "leakage_rate": leakage.get("rate")})
+    return split_set
+
+
+def split_rows(split: Split, *, job=None, purpose: str) -> list[dict]:
+    """The rows of a sealed split. The test split is for evaluation jobs only, and every read of it is
+    recorded (with its audit event) before the rows are handed out."""
+    if split.name == Split.Name.TEST:
+        if job is None or job.kind != "evaluate":
+            raise NotAllowed("Only evaluation jobs may read the test split.")
+        with transaction.atomic():
+            SplitRead.objects.create(split=split, job=job, purpose=purpose[:100])
+            audit_record(actor="worker", action="split.test_read", project=split.split_set.dataset.project,
+                         obj=split, after={"job": job.pk, "purpose": purpose, "sha256": split.sha256})
+    with open(settings.DATA_DIR / split.path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+# --- label audit ------------------------------------------------------------------------------------
+
+
+def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int = 0) -> LabelAudit:
+    """Pick the audit sample (a uniform random part and a part ranked by likely label error from
+    out-of-fold TF-IDF probabilities) and hand it to a second person, who must be a project member other
+    than whoever uploaded the labels."""
+    from workers.engine.label_audit import out_of_fold_probabilities, select_audit_sample
+
+    _require_curator(actor, dataset)
+    _labelled(dataset)
+    try:
+        size = int(size)
+    except (TypeError, ValueError):
+        raise ValidationFailed("size must be a whole number") from None
+    if not 10 <= size <= 2000:
+        raise ValidationFailed("size must be between 10 and 2,000 items")
+    person = User.objects.filter(username=auditor, is_active=True).first()
+    if person is None or not Membership.objects.filter(project=dataset.project, user=person).exists():
+        raise ValidationFailed(f"The auditor must be a member of this project; {auditor!r} is not.")
+    if person.pk == dataset.uploaded_by_id:
+        raise ValidationFailed(f"{auditor} uploaded these labels: a second person must audit them.")
+    if LabelAudit.objects.filter(dataset=dataset, status=LabelAudit.Status.OPEN).exists():
+        raise Conflict("An audit of this dataset is already in progress.")
+    rows = dataset.read_rows()
+    labels = [r["label"] for r in rows]
+    probs, classes = out_of_fold_probabilities([r["text"] for r in rows], labels, seed=seed)
+    chosen = select_audit_sample(labels, probs, classes, size=min(size, len(rows)), seed=seed)
+    with transaction.atomic(durable=True):
+        audit = LabelAudit.objects.create(dataset=dataset, auditor=person, requested_by=actor, size=len(chosen),
+                                          seed=seed)
+        LabelAuditItem.objects.bulk_create([
+            LabelAuditItem(audit=audit, position=i, row_index=item["index"], part=item["part"],
+                           original_label=labels[item["index"]])
+            for i, item in enumerate(chosen)
+        ])
+        audit_record(actor=actor, action="label_audit.started", project=dataset.project, obj=audit,
+                     after={"dataset": dataset.pk, "auditor": auditor, "size": len(chosen), "seed": seed})
+    return audit
+
+
+def label_audit_next(*, actor, audit: LabelAudit) -> tuple[LabelAuditItem, str] | None:
+    """The auditor's next unanswered item and its text — never its original label."""
+    if actor.pk != audit.auditor_id:
+        raise NotAllowed("Only the assigned auditor relabels this sample.")
+    item = audit.items.filter(answered_at__isnull=True).order_by("position").first()
+    if item is None:
+        return None
+    rows = audit.dataset.read_rows()
+    return item, rows[item.row_index]["text"]
+
+
+def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) -> LabelAudit:
+    """Record the auditor's label for one item; the last answer completes the audit and scores it."""
+    from workers.engine.label_audit import audit_results
+
+    if actor.pk != audit.auditor_id:
+        raise NotAllowed("Only the assigned auditor relabels this sample.")
+    if label not in audit.dataset.labels:
+        raise ValidationFailed(f"label must be one of: {', '.join(audit.dataset.labels)}")
+    with transaction.atomic(durable=True):
+        audit = LabelAudit.objects.select_for_update().get(pk=audit.pk)
+        if audit.status != LabelAudit.Status.OPEN:
+            raise Conflict("This audit is complete.")
+        updated = LabelAuditItem.objects.filter(pk=item_id, audit=audit, answered_at__isnull=True).update(
+            answer=label, answered_at=timezone.now())
+        if updated != 1:
+            raise Conflict("That item is not in this audit, or was already answered.")
+        audit_record(actor=actor, action="label_audit.answered", project=audit.dataset.project, obj=audit,
+                     after={"item": item_id, "label": label})
+        if not audit.items.filter(answered_at__isnull=True).exists():
+            items = [{"index": i.row_index, "part": i.part, "original": i.original_label, "answer": i.answer,
+                      "item": i.pk} for i in audit.items.all()]
+            audit.results = audit_results(items)
+            audit.status, audit.completed_at = LabelAudit.Status.COMPLETE, timezone.now()
+            audit.save(update_fields=["results", "status", "completed_at"])
+            audit_record(actor=actor, action="label_audit.completed", project=audit.dataset.project, obj=audit,
+                         after={k: v for k, v in audit.results.items() if k != "disagreements"})
+    return audit
+
+
+def label_audit_resolve(*, actor, audit: LabelAudit, item_id: int, action: str, note: str = "") -> LabelAudit:
+    """The data owner settles one disagreement: accept the auditor's label or keep the original (with a
+    note). When the last one is settled and any label was accepted, a new dataset version with those
+    labels is created, linked to its parent."""
+    _require_curator(actor, audit.dataset)
+    if action not in ("accept", "keep"):
+        raise ValidationFailed("action must be 'accept' or 'keep'")
+    note = (note or "").strip()
+    if action == "keep" and not note:
+        raise ValidationFailed("Keeping the original label needs a note saying why.")
+    with transaction.atomic(durable=True):
+        audit = LabelAudit.objects.select_for_update().select_related("dataset__project").get(pk=audit.pk)
+        if audit.status != LabelAudit.Status.COMPLETE:
+            raise Conflict("The audit is not complete yet.")
+        item = audit.items.filter(pk=item_id).first()
+        if item is None or item.answer == item.original_label:
+            raise ValidationFailed("That item is not a disagreement of this audit.")
+        if item.resolution:
+            raise Conflict("That disagreement is already resolved.")
+        item.resolution = LabelAuditItem.Resolution.ACCEPTED if action == "accept" else LabelAuditItem.Resolution.KEPT
+        item.resolution_note = note
+        item.save(update_fields=["resolution", "resolution_note"])
+        audit_record(actor=actor, action="label_audit.resolved", project=audit.dataset.project, obj=audit,
+                     after={"item": item.pk, "row": item.row_index, "resolution": item.resolution, "note": note})
+        pending = [i for i in audit.items.all() if i.answer != i.original_label and not i.resolution]
+        accepted = {i.row_index: i.answer for i in audit.items.all() if i.resolution == LabelAuditItem.Resolution.ACCEPTED}
+    if not pending and accepted:
+        version = _relabelled_version(actor=actor, audit=audit, relabels=accepted)
+        with transaction.atomic(durable=True):
+            audit = LabelAudit.objects.select_for_update().get(pk=audit.pk)
+            audit.results = {**audit.results, "relabelled_dataset": version.pk}
+            audit.save(update_fields=["results"])
+    return audit
+
+
+def _relabelled_version(*, actor, audit: LabelAudit, relabels: dict[int, str]) -> Dataset:
+    import hashlib
+
+    parent = audit.dataset
+    rows = parent.read_rows()
+    for index, label in relabels.items():
+        rows[index] = {**rows[index], "label": label}
+    payload = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
+    folder = settings.DATA_DIR / DATASETS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".relabel-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(payload)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["label"]] = counts.get(r["label"], 0) + 1
+    ingested = Ingested(path=Path(tmp), sha256=hashlib.sha256(payload).hexdigest(), rows=len(rows),
+                        labels=sorted(counts), label_counts=dict(sorted(counts.items())), labelled_rows=len(rows),
+                        warnings=list(parent.warnings))
+    return _dataset_create(
+        actor=actor, project=parent.project, ingested=ingested, name=f"{parent.name} (relabelled after audit #{audit.pk})",
+        kind=parent.kind, original_filename=parent.original_filename, parent=parent,
+        columns={"text_column": parent.text_column, "label_column": parent.label_column},
+        action="dataset.relabelled", extra={"audit": audit.pk, "relabelled_rows": sorted(relabels)},
+    )
+
+
+# --- production resemblance -------------------------------------------------------------------------
+
+
+def production_compare(*, actor, dataset: Dataset, production: Dataset) -> ResemblanceReport:
+    """Compare a production sample with the test split of the dataset's latest sealed splits."""
+    from workers.engine.resemblance import compare
+
+    _require_curator(actor, dataset)
+    if production.kind != Dataset.Kind.PRODUCTION_SAMPLE or production.project_id != dataset.project_id:
+        raise ValidationFailed("Compare with a production sample of this project.")
+    split_set = dataset.split_sets.order_by("-sealed_at").first()
+    if split_set is None:
+        raise Conflict("Seal the dataset's splits first: the production sample is compared with the test split.")
+    test = split_set.splits.get(name=Split.Name.TEST)
+    # Reading the test split's texts for a distribution comparison is not training; it is recorded all the same.
+    with open(settings.DATA_DIR / test.path, encoding="utf-8") as handle:
+        test_rows = [json.loads(line) for line in handle if line.strip()]
+    prod_rows = production.read_rows()
+    labelled = all("label" in r for r in prod_rows)
+    stats = compare([r["text"] for r in test_rows], [r["text"] for r in prod_rows],
+                    test_labels=[r["label"] for r in test_rows] if labelled else None,
+                    prod_labels=[r["label"] for r in prod_rows] if labelled else None)
+    with transaction.atomic(durable=True):
+        report = ResemblanceReport.objects.create(split=test, production=production, stats=stats, created_by=actor)
+        SplitRead.objects.create(split=test, purpose="production resemblance")
+        audit_record(actor=actor, action="dataset.production_compared", project=dataset.project, obj=report,
+                     after={"test_split": test.sha256, "production": production.pk,
+                            "verdict": stats.get("verdict", [])})
+    return report

@@ -101,4 +101,8 @@ def my_work(user) -> dict:
     )
     jobs = (Job.objects.filter(created_by=user, status__in=Job.ACTIVE)
             .select_related("project", "play").order_by("-created_at"))
-    return {"assigned": list(assigned), "gates": list(gates), "jobs": list(jobs)}
+    from apps.datasets.models import LabelAudit
+
+    audits = (LabelAudit.objects.filter(auditor=user, status=LabelAudit.Status.OPEN)
+              .select_related("dataset__project").order_by("created_at"))
+    return {"assigned": list(assigned), "gates": list(gates), "jobs": list(jobs), "audits": list(audits)}

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from apps.datasets import views as data_views
 from apps.playbook import views
 
 app_name = "playbook"
@@ -16,4 +17,8 @@ urlpatterns = [
     path("plays/<int:play_id>/datasets/", views.dataset_upload, name="play-dataset-upload"),
     path("plays/<int:play_id>/jobs/", views.job_start, name="play-job-start"),
     path("plays/<int:play_id>/candidates/", views.candidate_add, name="play-candidate-add"),
+    path("plays/<int:play_id>/seal/", data_views.play3_seal, name="play3-seal"),
+    path("plays/<int:play_id>/audit/", data_views.play3_audit, name="play3-audit"),
+    path("plays/<int:play_id>/audits/<int:audit_id>/resolve/", data_views.play3_resolve, name="play3-resolve"),
+    path("plays/<int:play_id>/production/", data_views.play3_production, name="play3-production"),
 ]

@@ -89,7 +89,7 @@ def project_solo(request: HtmxHttpRequest, project_id: int):
 
 
 LIST_FIELDS = {"shortlist"}
-WORKSPACES = {1, 2}
+WORKSPACES = {1, 2, 3}
 
 
 def _scorecard_rows(play: Play) -> list[dict]:
@@ -140,6 +140,39 @@ def _play_context(request, play: Play, form: dict | None = None) -> dict:
                                else "playbook/_workspace_later.html"),
         "evidence_template": f"playbook/_evidence_{play.number}.html" if play.number in WORKSPACES else "",
         **(_play2_context(request, play) if play.number == 2 else {}),
+        **(_play3_context(request, play) if play.number == 3 else {}),
+    }
+
+
+def _play3_context(request, play: Play) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from apps.datasets.models import LabelAudit
+    from apps.datasets.selectors import audit_summary
+
+    project = play.cycle.project
+    state = spec_for(play).state(play)
+    dataset, split_set = state["dataset"], state["split_set"]
+    balance_rows, balance_splits, ratio = [], [], None
+    if dataset:
+        splits = list(split_set.splits.all()) if split_set else []
+        balance_splits = ["all"] + [s.name for s in splits]
+        biggest = max(dataset.label_counts.values())
+        for label, count in dataset.label_counts.items():
+            balance_rows.append({"label": label, "counts": [count] + [s.label_counts.get(label, 0) for s in splits],
+                                 "share": round(100 * count / biggest)})
+        ratio = biggest / min(dataset.label_counts.values())
+    uploader = dataset.uploaded_by_id if dataset else None
+    members = get_user_model().objects.filter(memberships__project=project).distinct().order_by("username")
+    return {
+        "play3": state,
+        "labelled_datasets": project.datasets.exclude(kind=Dataset.Kind.PRODUCTION_SAMPLE),
+        "audits": LabelAudit.objects.filter(dataset__project=project).select_related("auditor"),
+        "audit_summary": audit_summary(state["audit"]) if state["audit"] else None,
+        "can_curate": bool(policy.check(request.user, Action.DATA_CURATE, project))
+        and project.status == project.Status.ACTIVE,
+        "possible_auditors": [u for u in members if u.pk != uploader],
+        "balance_rows": balance_rows, "balance_splits": balance_splits, "imbalance_ratio": ratio,
     }
 
 
@@ -222,16 +255,18 @@ def dataset_upload(request: HtmxHttpRequest, play_id: int):
         raise NotAllowed(verdict.reason)
     try:
         dataset = upload_service(actor=request.user, project=play.cycle.project, upload=request.FILES.get("file"),
-                                 name=request.POST.get("name", ""))
+                                 name=request.POST.get("name", ""),
+                                 text_column=request.POST.get("text_column", "text"),
+                                 label_column=request.POST.get("label_column", "label"))
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
         note = f" Warnings: {' '.join(dataset.warnings)}" if dataset.warnings else ""
         messages.success(request, f"Uploaded “{dataset.name}”: {dataset.rows} rows, {len(dataset.labels)} labels.{note}")
-        if play.number == 1 and not play.deliverable.get("baseline_dataset"):
+        key = {1: "baseline_dataset", 3: "dataset"}.get(play.number)
+        if key and not play.deliverable.get(key):
             try:
-                services.play_update_deliverable(actor=request.user, play=play,
-                                                 deliverable={"baseline_dataset": dataset.pk})
+                services.play_update_deliverable(actor=request.user, play=play, deliverable={key: dataset.pk})
             except ApplicationError as exc:
                 flash_error(request, exc)
     return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#data")

@@ -1,0 +1,119 @@
+"""Play 3's page actions and the auditor's blind relabelling page."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import ApplicationError
+from apps.core.views import HtmxHttpRequest, flash_error
+from apps.datasets import curation, selectors
+from apps.datasets.models import Dataset
+from apps.playbook import selectors as play_selectors
+from apps.playbook.gates import spec_for
+
+
+def _play3_dataset(request, play_id: int):
+    play = play_selectors.play_for_user(request.user, play_id)
+    dataset = spec_for(play).state(play)["dataset"] if play.number == 3 else None
+    return play, dataset
+
+
+def _back(play, anchor: str):
+    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + anchor)
+
+
+@login_required
+@require_POST
+def play3_seal(request: HtmxHttpRequest, play_id: int):
+    play, dataset = _play3_dataset(request, play_id)
+    if dataset is None:
+        messages.error(request, "Choose the dataset version first.")
+        return _back(play, "#splits")
+    seed = request.POST.get("seed", "0").strip()
+    try:
+        split_set = curation.dataset_seal(actor=request.user, dataset=dataset, train=request.POST.get("train"),
+                                          val=request.POST.get("val"), test=request.POST.get("test"),
+                                          seed=int(seed) if seed.isdigit() else seed)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Splits sealed (seed {split_set.seed}).")
+    return _back(play, "#splits")
+
+
+@login_required
+@require_POST
+def play3_audit(request: HtmxHttpRequest, play_id: int):
+    play, dataset = _play3_dataset(request, play_id)
+    if dataset is None:
+        messages.error(request, "Choose the dataset version first.")
+        return _back(play, "#audit")
+    try:
+        audit = curation.label_audit_start(actor=request.user, dataset=dataset, size=request.POST.get("size"),
+                                           auditor=request.POST.get("auditor", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        from apps.playbook.services import play_update_deliverable
+
+        messages.success(request, f"Audit #{audit.pk} of {audit.size} items handed to {audit.auditor.get_username()}.")
+        try:
+            play_update_deliverable(actor=request.user, play=play, deliverable={"audit": audit.pk})
+        except ApplicationError as exc:
+            flash_error(request, exc)
+    return _back(play, "#audit")
+
+
+@login_required
+@require_POST
+def play3_resolve(request: HtmxHttpRequest, play_id: int, audit_id: int):
+    play = play_selectors.play_for_user(request.user, play_id)
+    audit = selectors.audit_for_user(request.user, audit_id)
+    item = request.POST.get("item", "")
+    try:
+        curation.label_audit_resolve(actor=request.user, audit=audit, item_id=int(item) if item.isdigit() else -1,
+                                     action=request.POST.get("action", ""), note=request.POST.get("note", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    return _back(play, "#audit")
+
+
+@login_required
+@require_POST
+def play3_production(request: HtmxHttpRequest, play_id: int):
+    from apps.datasets.services import dataset_upload
+
+    play, dataset = _play3_dataset(request, play_id)
+    if dataset is None:
+        messages.error(request, "Choose the dataset version first.")
+        return _back(play, "#balance")
+    try:
+        production = dataset_upload(actor=request.user, project=dataset.project, upload=request.FILES.get("file"),
+                                    kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}")
+        curation.production_compare(actor=request.user, dataset=dataset, production=production)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Production sample compared: {production.rows} rows.")
+    return _back(play, "#balance")
+
+
+@login_required
+def audit_page(request: HtmxHttpRequest, audit_id: int):
+    """The auditor's page: one item at a time; a POST answers it and (with htmx) swaps in the next."""
+    audit = selectors.audit_for_user(request.user, audit_id)
+    if request.method == "POST":
+        item = request.POST.get("item", "")
+        try:
+            curation.label_audit_answer(actor=request.user, audit=audit, item_id=int(item) if item.isdigit() else -1,
+                                        label=request.POST.get("label", ""))
+        except ApplicationError as exc:
+            flash_error(request, exc)
+        if not request.htmx:
+            return redirect("datasets:audit", audit_id=audit.pk)
+    nxt = curation.label_audit_next(actor=request.user, audit=audit)
+    context = {"audit": audit, "labels": audit.dataset.labels, "item": nxt[0] if nxt else None,
+               "text": nxt[1] if nxt else "", "answered": audit.items.exclude(answered_at=None).count()}
+    template = "datasets/audit.html#audit-item" if request.htmx else "datasets/audit.html"
+    return render(request, template, context)

@@ -391,6 +391,72 @@ class BuildDataPipeline(PlaySpec):
         return checks
 
 
+class FreezeThenUnfreeze(PlaySpec):
+    """Play 4: a fresh head on the frozen base first; unfreeze top-down only if that falls short."""
+
+    number = 4
+    keys = ("checkpoint_job",)
+
+    def clean(self, play, updates: dict) -> dict:
+        from apps.training.models import Job
+
+        data = super().clean(play, updates)
+        if data.get("checkpoint_job") not in (None, ""):
+            try:
+                data["checkpoint_job"] = int(data["checkpoint_job"])
+            except (TypeError, ValueError):
+                raise ValidationFailed("checkpoint_job must be a job id") from None
+            if not Job.objects.filter(pk=data["checkpoint_job"], play=play, kind__in=["frozen_head", "unfreeze"],
+                                      status="succeeded").exists():
+                raise ValidationFailed("checkpoint_job must be a finished frozen-head or unfreeze job of this play")
+        return data
+
+    @staticmethod
+    def target(play) -> tuple[str | None, str | None, float | None]:
+        d1 = play.cycle.plays.get(number=1).deliverable
+        target = d1.get("target")
+        return d1.get("metric"), d1.get("direction"), float(target) if target not in (None, "") else None
+
+    def checks(self, play) -> list[Check]:
+        from django.conf import settings
+
+        from apps.training.models import Artifact
+
+        runs = play.evidence.get("runs") or {}
+        frozen_done = any(r.get("kind") == "frozen_head" for r in runs.values())
+        checks = [Check("frozen_first", "A fresh head was trained on the frozen base first", frozen_done,
+                        "" if frozen_done else "Run the frozen-head job before anything else.")]
+        job_id = play.deliverable.get("checkpoint_job")
+        run = runs.get(str(job_id)) if job_id else None
+        artifact = Artifact.objects.filter(job_id=job_id, kind="checkpoint").first() if run else None
+        intact = False
+        if artifact:
+            from workers.engine.features import file_sha256
+
+            path = settings.DATA_DIR / artifact.path
+            intact = path.exists() and file_sha256(path) == artifact.sha256
+        checks.append(Check(
+            "checkpoint", "The submitted checkpoint exists and matches its hash", intact,
+            (f"job #{job_id} ({run['kind']}), sha256 {artifact.sha256[:16]}…" if intact else
+             "Choose the job whose best checkpoint you submit." if not run else
+             "The checkpoint file is missing or altered."),
+            evidence={"job": job_id, "sha256": artifact.sha256 if artifact else None},
+        ))
+        metric, direction, target = self.target(play)
+        if run and metric in (run.get("val") or {}) and target is not None:
+            value = run["val"][metric]
+            meets = value is not None and meets_target(value, target=target, direction=direction)
+            unfreeze_tried = any(r.get("kind") == "unfreeze" for r in runs.values())
+            checks.append(Check(
+                "val_vs_target", "Validation metric against the Play 1 target", True,
+                f"validation {metric} {value:.4f} vs target {target:g}: "
+                + ("meets it." if meets else ("short of it." if unfreeze_tried else
+                                               "short of it — unfreezing top-down may close the gap.")),
+                blocking=False, evidence={"metric": metric, "value": value, "target": target, "meets": meets},
+            ))
+        return checks
+
+
 class LaterPlay(PlaySpec):
     def __init__(self, number: int, keys: tuple[str, ...]):
         self.number = number
@@ -401,7 +467,7 @@ SPECS: dict[int, PlaySpec] = {
     1: ScopeAndBaseline(),
     2: ChooseBaseModel(),
     3: BuildDataPipeline(),
-    4: LaterPlay(4, ("checkpoint_job",)),
+    4: FreezeThenUnfreeze(),
     5: LaterPlay(5, ("evaluation_job", "failure_analysis", "production_check", "recommendation")),
     6: LaterPlay(6, ("package", "drift_threshold", "live_metric_threshold", "monitoring_note")),
 }

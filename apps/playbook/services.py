@@ -188,15 +188,17 @@ def play_update_deliverable(*, actor, play: Play, deliverable: dict) -> Play:
     return play
 
 
-def play_record_evidence(*, actor, play: Play, key: str, value: dict) -> Play:
+def play_record_evidence(*, actor, play: Play, key: str, value: dict, merge: bool = False) -> Play:
     """Write measured evidence (a job's numbers) into the play's gate record. Called by job services
-    inside their transaction, so the job's success and its evidence commit together."""
+    inside their transaction, so the job's success and its evidence commit together. With `merge`, the
+    value's keys are added to what the key already holds (one entry per training run, say)."""
     play = _locked_play(play)
     before = play.evidence.get(key)
-    play.evidence = {**play.evidence, key: value}
+    new = {**(before or {}), **value} if merge else value
+    play.evidence = {**play.evidence, key: new}
     play.save(update_fields=["evidence", "updated_at"])
     audit_record(actor=actor, action="play.evidence_recorded", project=play.cycle.project, obj=play,
-                 before={key: before}, after={key: value})
+                 before=None if merge else {key: before}, after={key: value})
     return play
 
 

@@ -15,6 +15,7 @@ from apps.playbook.gates import spec_for
 from apps.playbook.models import GateDecision, Play
 from apps.playbook.policy import Action
 from apps.training.models import Job
+from apps.training.views import job_context
 from workers.engine.metrics import METRICS
 
 
@@ -89,7 +90,7 @@ def project_solo(request: HtmxHttpRequest, project_id: int):
 
 
 LIST_FIELDS = {"shortlist"}
-WORKSPACES = {1, 2, 3}
+WORKSPACES = {1, 2, 3, 4}
 
 
 def _scorecard_rows(play: Play) -> list[dict]:
@@ -128,7 +129,7 @@ def _play_context(request, play: Play, form: dict | None = None) -> dict:
         "metrics": METRICS,
         "datasets": project.datasets.filter(kind=Dataset.Kind.BASELINE_SAMPLE),
         "jobs": jobs,
-        "job": latest_job,
+        **(job_context(request.user, latest_job) if latest_job else {"job": None}),
         "checks": checks,
         "blocking_failed": any(c.blocking and not c.passed for c in checks),
         "baseline": summary,
@@ -141,6 +142,27 @@ def _play_context(request, play: Play, form: dict | None = None) -> dict:
         "evidence_template": f"playbook/_evidence_{play.number}.html" if play.number in WORKSPACES else "",
         **(_play2_context(request, play) if play.number == 2 else {}),
         **(_play3_context(request, play) if play.number == 3 else {}),
+        **(_play4_context(request, play) if play.number == 4 else {}),
+    }
+
+
+def _play4_context(request, play: Play) -> dict:
+    from apps.datasets.models import SplitSet
+    from apps.training.models import Candidate
+    from apps.training.services import approved_inputs
+
+    approved = approved_inputs(play)
+    candidate = Candidate.objects.filter(pk=approved.get("candidate")).first()
+    split_set = SplitSet.objects.filter(pk=approved.get("split_set")).first()
+    metric, _, _ = spec_for(play).target(play)
+    runs = []
+    for key, run in sorted((play.evidence.get("runs") or {}).items(), key=lambda kv: int(kv[0])):
+        runs.append({**run, "target_value": (run.get("val") or {}).get(metric)})
+    return {
+        "inputs": {"candidate": candidate, "split_set": split_set,
+                   "splits": list(split_set.splits.all()) if split_set else []},
+        "runs": runs, "target_metric": metric,
+        "frozen_done": any(r["kind"] == "frozen_head" for r in runs),
     }
 
 
@@ -298,10 +320,17 @@ def job_start(request: HtmxHttpRequest, play_id: int):
 
     play = selectors.play_for_user(request.user, play_id)
     params = {}
-    for name in ("folds", "seed"):
+    for name in ("folds", "seed", "hidden", "epochs", "patience", "max_stages", "epochs_per_stage", "batch_size"):
         raw = request.POST.get(name, "").strip()
         if raw:
             params[name] = int(raw) if raw.lstrip("-").isdigit() else raw
+    for name in ("lr", "lr_divisor", "layer_decay", "head_lr"):
+        raw = request.POST.get(name, "").strip()
+        if raw:
+            try:
+                params[name] = float(raw)
+            except ValueError:
+                params[name] = raw
     try:
         job = start_service(actor=request.user, play=play, kind=request.POST.get("kind", Job.Kind.BASELINE),
                             params=params)

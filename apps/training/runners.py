@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from django.db import connection
 
@@ -114,7 +115,124 @@ def _run_bakeoff(job: Job, report):
     return result, "bakeoff", evidence, artifacts
 
 
-RUNNERS = {Job.Kind.BASELINE: _run_baseline, Job.Kind.BAKEOFF: _run_bakeoff}
+def _training_data(job: Job, split_set_id: int):
+    """Train and validation rows of the sealed splits (the test split is never loaded for training)."""
+    from apps.datasets.curation import split_rows
+    from apps.datasets.models import SplitSet
+    from workers.engine.data import Split as DataSplit
+    from workers.engine.data import TrainingData
+
+    split_set = SplitSet.objects.get(pk=split_set_id)
+    splits = {s.name: s for s in split_set.splits.exclude(name="test")}
+    rows = {name: split_rows(split, job=job, purpose=f"{job.kind} training") for name, split in splits.items()}
+    labels = sorted({r["label"] for part in rows.values() for r in part})
+    data = TrainingData(
+        train=DataSplit([r["text"] for r in rows["train"]], [r["label"] for r in rows["train"]]),
+        val=DataSplit([r["text"] for r in rows["val"]], [r["label"] for r in rows["val"]]),
+        label_names=labels,
+    )
+    return data, splits
+
+
+def _val_scores(job: Job, data, predicted_ids) -> dict:
+    """Validation metrics of the run, including the committed metric of Play 1 where it is a quality one."""
+    from workers.engine.metrics import classification_metrics
+
+    play1 = job.play.cycle.plays.get(number=1).deliverable
+    positive = play1.get("positive_label") or None
+    predicted = [data.label_names[i] for i in predicted_ids]
+    scores = classification_metrics(list(data.val.labels), predicted,
+                                    positive_label=positive if positive in data.label_names else None)
+    return {k: scores[k] for k in ("accuracy", "macro_f1", "false_positive_rate") if k in scores}
+
+
+def _checkpoint_dir(job: Job):
+    from django.conf import settings
+
+    return settings.DATA_DIR / "artifacts" / "checkpoints" / f"job-{job.pk}"
+
+
+def _relative(path) -> str:
+    from django.conf import settings
+
+    return str(Path(path).resolve().relative_to(settings.DATA_DIR.resolve()))
+
+
+def _run_frozen_head(job: Job, report):
+    from django.conf import settings
+
+    from apps.training.models import Candidate
+    from workers.engine.encoders import load_encoder
+    from workers.engine.features import cached_features
+    from workers.engine.heads import train_frozen_head
+    from workers.engine.unfreeze import save_frozen_head_checkpoint
+
+    p = job.params
+    candidate = Candidate.objects.get(pk=p["candidate"])
+    data, splits = _training_data(job, p["split_set"])
+    encoder = load_encoder(candidate.source)
+    cache_dir = settings.DATA_DIR / "artifacts" / "features"
+    cached = {
+        name: cached_features(encoder, list(part.texts), cache_dir=cache_dir, model_key=encoder.model_key,
+                              split_key=splits[name].sha256, pooling=p["pooling"], max_length=p["max_length"])
+        for name, part in (("train", data.train), ("val", data.val))
+    }
+    head = train_frozen_head(cached["train"].tensor, data.label_ids(data.train), cached["val"].tensor,
+                             data.label_ids(data.val), num_labels=len(data.label_names), hidden=p["hidden"],
+                             lr=p["lr"], epochs=p["epochs"], patience=p["patience"], batch_size=p["batch_size"],
+                             seed=p["seed"], report=lambda step, metrics, progress: report(step, metrics, progress))
+    recipe = {"pooling": p["pooling"], "max_length": p["max_length"], "seed": p["seed"]}
+    path, sha = save_frozen_head_checkpoint(encoder, head, data.label_names, recipe, _checkpoint_dir(job))
+    summary = {
+        "job": job.pk, "kind": job.kind, "candidate": candidate.pk, "split_set": p["split_set"],
+        "best_epoch": head.best_epoch, "stopped_early": head.stopped_early,
+        "val": _val_scores(job, data, head.predict(cached["val"].tensor)),
+        "checkpoint": {"path": _relative(path), "sha256": sha}, "device": encoder.device_description,
+        "feature_cache_hits": {name: c.hit for name, c in cached.items()},
+        "splits": {name: s.sha256 for name, s in splits.items()},
+    }
+    result = {**summary, "history": head.history, "label_names": data.label_names}
+    artifacts = [("checkpoint", str(path), sha, "frozen-base head checkpoint")] + [
+        ("feature_cache", str(c.path), c.sha256, f"{name} features") for name, c in cached.items()]
+    return result, "runs", {str(job.pk): summary}, artifacts
+
+
+def _run_unfreeze(job: Job, report):
+    from django.conf import settings
+
+    from apps.training.models import Artifact
+    from workers.engine.unfreeze import load_checkpoint, predict_label_ids, progressive_unfreeze
+
+    p = job.params
+    source = Artifact.objects.get(job_id=p["from_job"], kind="checkpoint")
+    frozen = Job.objects.get(pk=p["from_job"])
+    data, splits = _training_data(job, frozen.params["split_set"])
+    encoder, head, meta = load_checkpoint(settings.DATA_DIR / source.path, expected_sha256=source.sha256)
+    if list(meta["label_names"]) != data.label_names:
+        raise JobInputError("The frozen-head checkpoint was trained on another label set than these splits.")
+    pooling, max_length = meta["recipe"].get("pooling", "mean"), p["max_length"]
+    outcome = progressive_unfreeze(
+        encoder, head.state_dict(), data, head_lr=p["head_lr"], lr_divisor=p["lr_divisor"],
+        layer_decay=p["layer_decay"], max_stages=p["max_stages"], epochs_per_stage=p["epochs_per_stage"],
+        batch_size=p["batch_size"], max_length=max_length, patience=p["patience"], seed=p["seed"],
+        report=report, checkpoint_dir=_checkpoint_dir(job), pooling=pooling,
+    )
+    predicted = predict_label_ids(encoder, outcome.build_head(), list(data.val.texts), batch_size=64,
+                                  max_length=max_length, pooling=pooling)
+    summary = {
+        "job": job.pk, "kind": job.kind, "candidate": frozen.params["candidate"], "split_set": frozen.params["split_set"],
+        "from_job": frozen.pk, "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early,
+        "stop_reason": outcome.stop_reason, "val": _val_scores(job, data, predicted),
+        "checkpoint": {"path": _relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
+        "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
+    }
+    result = {**summary, "stages": outcome.stages, "label_names": data.label_names}
+    artifacts = [("checkpoint", str(outcome.checkpoint_path), outcome.checkpoint_sha256, "unfreeze checkpoint")]
+    return result, "runs", {str(job.pk): summary}, artifacts
+
+
+RUNNERS = {Job.Kind.BASELINE: _run_baseline, Job.Kind.BAKEOFF: _run_bakeoff,
+           Job.Kind.FROZEN_HEAD: _run_frozen_head, Job.Kind.UNFREEZE: _run_unfreeze}
 
 
 def job_execute(job_id: int, *, device: str = "cpu") -> str:

@@ -20,7 +20,7 @@ from apps.playbook.services import play_record_evidence, play_work_begin
 from apps.training.models import Artifact, Job, MetricPoint
 
 # Which job kinds each play runs, and how to check their params before anything is queued.
-PLAY_JOB_KINDS = {1: {Job.Kind.BASELINE}, 2: {Job.Kind.BAKEOFF}}
+PLAY_JOB_KINDS = {1: {Job.Kind.BASELINE}, 2: {Job.Kind.BAKEOFF}, 4: {Job.Kind.FROZEN_HEAD, Job.Kind.UNFREEZE}}
 WORKER = "worker"  # actor label for worker-side audit events
 
 
@@ -82,7 +82,102 @@ def _bakeoff_params(play: Play, params: dict) -> dict:
     return {**checked, "candidates": ids, "max_length": _int_param(params, "max_length", 128, 8, 512)}
 
 
-PARAM_CHECKS = {Job.Kind.BASELINE: _baseline_params, Job.Kind.BAKEOFF: _bakeoff_params}
+def _float_param(params: dict, name: str, default: float, low: float, high: float) -> float:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationFailed(f"params.{name} must be a number")
+    if not low <= value <= high:
+        raise ValidationFailed(f"params.{name} must be between {low:g} and {high:g}")
+    return float(value)
+
+
+def approved_inputs(play: Play) -> dict:
+    """What Play 4 trains with: Play 2's chosen candidate and the splits Play 3's approval froze."""
+    from apps.playbook.models import GateDecision
+
+    found = {}
+    for number, key in ((2, "candidate"), (3, "split_set")):
+        decision = (GateDecision.objects.filter(play__cycle=play.cycle, play__number=number, decision="approve")
+                    .order_by("-created_at").first())
+        if decision is None:
+            continue
+        if number == 2:
+            found[key] = decision.deliverable.get("chosen_candidate")
+        else:
+            sealed = next((c for c in decision.checks if c.get("key") == "splits_sealed"), {})
+            found[key] = (sealed.get("evidence") or {}).get("split_set")
+    return found
+
+
+def _training_inputs(play: Play, params: dict) -> dict:
+    from apps.datasets.models import SplitSet
+    from apps.training.models import Candidate
+
+    approved = approved_inputs(play)
+    candidate = params.get("candidate", approved.get("candidate"))
+    split_set = params.get("split_set", approved.get("split_set"))
+    if candidate is None or split_set is None:
+        raise ValidationFailed("Play 4 trains the candidate Play 2 chose on the splits Play 3 sealed: "
+                               "both gates must be approved first (or name params.candidate and params.split_set).")
+    if not Candidate.objects.filter(pk=candidate, project_id=play.cycle.project_id).exists():
+        raise ValidationFailed(f"Candidate {candidate} is not a candidate of this project.")
+    if not SplitSet.objects.filter(pk=split_set, dataset__project_id=play.cycle.project_id).exists():
+        raise ValidationFailed(f"Split set {split_set} is not sealed splits of this project.")
+    return {"candidate": int(candidate), "split_set": int(split_set)}
+
+
+def _pooling(params: dict) -> str:
+    pooling = params.get("pooling", "mean")
+    if pooling not in ("mean", "cls"):
+        raise ValidationFailed("params.pooling must be 'mean' or 'cls'")
+    return pooling
+
+
+FROZEN_KEYS = {"candidate", "split_set", "hidden", "lr", "epochs", "patience", "batch_size", "seed", "max_length",
+               "pooling"}
+UNFREEZE_KEYS = {"from_job", "head_lr", "lr_divisor", "layer_decay", "max_stages", "epochs_per_stage", "patience",
+                 "batch_size", "seed", "max_length"}
+
+
+def _unknown(params: dict, allowed: set, kind: str) -> None:
+    if unknown := sorted(set(params) - allowed):
+        raise ValidationFailed(f"Unknown {kind} param(s): {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _frozen_head_params(play: Play, params: dict) -> dict:
+    _unknown(params, FROZEN_KEYS, "frozen_head")
+    hidden = params.get("hidden")
+    if hidden is not None:
+        hidden = _int_param(params, "hidden", 0, 8, 4096)
+    return {**_training_inputs(play, params), "hidden": hidden,
+            "lr": _float_param(params, "lr", 1e-3, 1e-6, 1.0), "epochs": _int_param(params, "epochs", 50, 1, 1000),
+            "patience": _int_param(params, "patience", 5, 0, 100),
+            "batch_size": _int_param(params, "batch_size", 64, 1, 4096), "seed": _int_param(params, "seed", 0, 0, 2**31 - 1),
+            "max_length": _int_param(params, "max_length", 128, 8, 512), "pooling": _pooling(params)}
+
+
+def _unfreeze_params(play: Play, params: dict) -> dict:
+    _unknown(params, UNFREEZE_KEYS, "unfreeze")
+    frozen = Job.objects.filter(play=play, kind=Job.Kind.FROZEN_HEAD, status=Job.Status.SUCCEEDED)
+    from_job = params.get("from_job", frozen.order_by("-finished_at").values_list("pk", flat=True).first())
+    if from_job is None:
+        raise ValidationFailed("Freeze first: unfreezing starts from a finished frozen-head job of this play.")
+    if not frozen.filter(pk=from_job).exists():
+        raise ValidationFailed(f"Job {from_job} is not a finished frozen-head job of this play.")
+    max_stages = params.get("max_stages")
+    if max_stages is not None:
+        max_stages = _int_param(params, "max_stages", 0, 1, 64)
+    return {"from_job": int(from_job), "head_lr": _float_param(params, "head_lr", 1e-3, 1e-6, 1.0),
+            "lr_divisor": _float_param(params, "lr_divisor", 30.0, 10.0, 100.0),
+            "layer_decay": _float_param(params, "layer_decay", 0.8, 0.1, 1.0), "max_stages": max_stages,
+            "epochs_per_stage": _int_param(params, "epochs_per_stage", 1, 1, 50),
+            "patience": _int_param(params, "patience", 0, 0, 10),
+            "batch_size": _int_param(params, "batch_size", 16, 1, 1024), "seed": _int_param(params, "seed", 0, 0, 2**31 - 1),
+            "max_length": _int_param(params, "max_length", 128, 8, 512)}
+
+
+PARAM_CHECKS = {Job.Kind.BASELINE: _baseline_params, Job.Kind.BAKEOFF: _bakeoff_params,
+                Job.Kind.FROZEN_HEAD: _frozen_head_params, Job.Kind.UNFREEZE: _unfreeze_params}
 
 
 def job_start(*, actor, play: Play, kind: str, params: dict | None = None) -> Job:
@@ -192,13 +287,16 @@ def job_succeed(*, job_id: int, result: dict, evidence_key: str | None = None, e
         job.save(update_fields=["status", "progress", "result", "finished_at", "message"])
         for kind, path, sha256, label in artifacts:
             size = os.path.getsize(path) if os.path.exists(path) else 0
+            # Stored relative to the data folder, so the folder can move between hosts.
+            stored = os.path.relpath(os.path.abspath(path), settings.DATA_DIR)
             Artifact.objects.get_or_create(job=job, kind=kind, sha256=sha256,
-                                           defaults={"path": str(path), "size_bytes": size, "label": label[:200]})
+                                           defaults={"path": stored, "size_bytes": size, "label": label[:200]})
         audit_record(actor=WORKER, action="job.succeeded", project=job.project, obj=job,
                      before={"status": Job.Status.RUNNING},
                      after={"status": Job.Status.SUCCEEDED, "artifacts": {a[3]: a[2] for a in artifacts}})
         if evidence_key:
-            play_record_evidence(actor=WORKER, play=job.play, key=evidence_key, value=evidence or {})
+            play_record_evidence(actor=WORKER, play=job.play, key=evidence_key, value=evidence or {},
+                                 merge=evidence_key == "runs")
     return True
 
 

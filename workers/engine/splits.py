@@ -4,14 +4,16 @@ The split must be reproducible on any machine and any Python version, because th
 later play trusts it. So nothing here depends on ``hash()`` or on set/dict iteration order:
 
 * labels are visited in sorted order;
-* each label's row indices (ascending) are shuffled by one ``numpy.random.default_rng(seed)`` stream, whose
-  PCG64 output is fixed across platforms and numpy versions;
+* each label's rows are put in a random-looking order keyed by sha256(seed, row index): unlike
+  ``numpy.random.Generator`` methods, whose streams numpy may change between releases (NEP 19), a sha256
+  order is the same everywhere, forever;
 * each class is cut into train/val/test by the largest-remainder method, then topped up so that every split
   holds at least one row of every class (a class needs >= 3 rows for that, else ValueError).
 
 ``split_sha256`` hashes a split's rows in the same canonical form as dataset ingestion (one JSON object per
 line, sorted keys, ``ensure_ascii=False``, "\\n"-terminated), so a changed row changes the fingerprint.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +21,6 @@ import json
 import math
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
 MIN_CLASS_ROWS = len(SPLIT_NAMES)
@@ -40,6 +40,11 @@ def _check_ratios(train: float, val: float, test: float) -> tuple[float, float, 
             f"split ratios must sum to 1, got train={train} + val={val} + test={test} = {total:.6g}"
         )
     return float(train), float(val), float(test)
+
+
+def _order_key(seed: int, index: int) -> bytes:
+    """Sort key that shuffles rows: sha256 of the seed and the row index (stable on every platform)."""
+    return hashlib.sha256(f"playbook-split\x1f{int(seed)}\x1f{int(index)}".encode()).digest()
 
 
 def _allocate(n: int, ratios: Sequence[float]) -> list[int]:
@@ -100,21 +105,20 @@ def stratified_split(
             f"too small: {detail}"
         )
 
-    rng = np.random.default_rng(seed)
     out: dict[str, list[int]] = {name: [] for name in SPLIT_NAMES}
     for label in classes:
-        indices = np.asarray(by_label[label], dtype=np.int64)
-        shuffled = indices[rng.permutation(len(indices))]
+        indices = by_label[label]
+        shuffled = sorted(indices, key=lambda index: _order_key(seed, index))
         counts = _allocate(len(indices), ratios)
         start = 0
         for name, count in zip(SPLIT_NAMES, counts):
-            out[name].extend(int(i) for i in shuffled[start : start + count])
+            out[name].extend(shuffled[start : start + count])
             start += count
     return {name: sorted(out[name]) for name in SPLIT_NAMES}
 
 
 def canonical_jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
-    """The rows as canonical JSON lines: sorted keys, ensure_ascii=False, each line "\\n"-terminated, UTF-8."""
+    """Rows as canonical JSON lines: sorted keys, ensure_ascii=False, each line "\\n"-terminated, UTF-8."""
     return "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows).encode("utf-8")
 
 

@@ -1,0 +1,225 @@
+"""Play 3, the data gate: sealed splits, the blind label audit by a second person, resolutions into a
+new dataset version, production resemblance and the four checklist items, through the API and services."""
+import csv
+import io
+import random
+
+import pytest
+from django.test import Client
+
+from apps.accounts.services import token_issue
+from apps.audit.models import AuditEvent
+from apps.core.errors import NotAllowed
+from apps.datasets.curation import split_rows
+from apps.datasets.models import Dataset, LabelAudit, SplitRead
+from apps.playbook import gates
+from apps.playbook.gates import Check, PlaySpec
+from apps.playbook.models import Play
+from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
+from apps.training.models import Job
+from tests.helpers import submitted_play1
+from workers.engine.demo_data import generate
+
+pytestmark = pytest.mark.django_db
+
+
+class _Passing(PlaySpec):
+    number = 2
+
+    def checks(self, play):
+        return [Check("ok", "ok", True)]
+
+
+def api(user) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Token {token_issue(user=user).key}")
+
+
+def csv_bytes(rows) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["text", "label"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def play3(team, sample_upload, monkeypatch):
+    """A project whose Plays 1 and 2 are approved; Play 3 ready for the data owner."""
+    monkeypatch.setitem(gates.SPECS, 2, _Passing())
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    play2 = Play.objects.get(cycle=play1.cycle, number=2)
+    play2 = play_update_deliverable(actor=team["mo"], play=play2, deliverable={})
+    play_submit(actor=team["mo"], play=play2)
+    gate_decide(actor=team["so"], play=play2, decision="approve")
+    return Play.objects.get(cycle=play1.cycle, number=3)
+
+
+@pytest.fixture
+def tickets(team):
+    """600 demo tickets uploaded by the data owner, with 5% of labels flipped (planted errors)."""
+    rows, production = generate(seed=5, rows=600, production_rows=120)
+    rng = random.Random(1)
+    labels = sorted({r["label"] for r in rows})
+    flipped = set(rng.sample(range(len(rows)), 30))
+    for i in flipped:
+        rows[i] = {**rows[i], "label": rng.choice([lab for lab in labels if lab != rows[i]["label"]])}
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = api(team["do"]).post(f"/api/projects/{team['project'].pk}/datasets/",
+                                    {"file": SimpleUploadedFile("tickets.csv", csv_bytes(rows))})
+    assert response.status_code == 201, response.json()
+    return {"dataset": Dataset.objects.get(pk=response.json()["id"]), "flipped": flipped, "production": production}
+
+
+def seal(user, dataset, **body):
+    return api(user).post(f"/api/datasets/{dataset.pk}/seal/", {"train": 0.7, "val": 0.15, "test": 0.15, "seed": 3, **body},
+                          content_type="application/json")
+
+
+def test_sealing_is_deterministic_and_only_for_the_data_owner(team, tickets):
+    dataset = tickets["dataset"]
+    assert seal(team["mo"], dataset).status_code == 403
+    first, again = seal(team["do"], dataset).json(), seal(team["do"], dataset).json()
+    assert first["splits"] == again["splits"]
+    assert sum(s["rows"] for s in first["splits"].values()) == dataset.rows
+    other = seal(team["do"], dataset, seed=4).json()
+    assert other["splits"]["test"]["sha256"] != first["splits"]["test"]["sha256"]
+    assert set(first["leakage"]) >= {"exact", "near", "rate", "examples"}
+    bad = seal(team["do"], dataset, train=0.9)
+    assert bad.status_code == 400 and "sum to 1" in bad.json()["error"]
+
+
+def test_planted_leakage_is_found(team):
+    base = [{"text": f"ticket {i} about refund number {i * 7919 % 1000} for order {i}", "label": "a" if i % 2 else "b"}
+            for i in range(200)]
+    # The same text twice: wherever the two copies land, some will straddle two splits.
+    rows = base + [{"text": r["text"].upper() + "!", "label": r["label"]} for r in base[:40]]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    dataset_id = api(team["do"]).post(f"/api/projects/{team['project'].pk}/datasets/",
+                                      {"file": SimpleUploadedFile("d.csv", csv_bytes(rows))}).json()["id"]
+    leakage = seal(team["do"], Dataset.objects.get(pk=dataset_id)).json()["leakage"]
+    assert leakage["total_exact"] > 0 and leakage["rate"] > 0
+
+
+def test_only_evaluation_jobs_read_the_test_split_and_every_read_is_recorded(team, tickets, play3):
+    split_set_id = seal(team["do"], tickets["dataset"]).json()["id"]
+    test = tickets["dataset"].split_sets.get(pk=split_set_id).splits.get(name="test")
+    training = Job(project=team["project"], play=play3, kind="frozen_head", created_by=team["mo"])
+    with pytest.raises(NotAllowed):
+        split_rows(test, job=training, purpose="training")
+    with pytest.raises(NotAllowed):
+        split_rows(test, purpose="anything")
+    evaluation = Job.objects.create(project=team["project"], play=play3, kind="evaluate", created_by=team["mo"])
+    rows = split_rows(test, job=evaluation, purpose="evaluation")
+    assert len(rows) == test.rows
+    assert SplitRead.objects.filter(split=test, job=evaluation).count() == 1
+    assert AuditEvent.objects.filter(action="split.test_read").count() == 1
+
+
+def test_the_uploader_cannot_audit_their_own_labels(team, tickets):
+    response = api(team["do"]).post(f"/api/datasets/{tickets['dataset'].pk}/audit/", {"size": 50, "auditor": "do"},
+                                    content_type="application/json")
+    assert response.status_code == 400 and "second person" in response.json()["error"]
+    outsider = api(team["do"]).post(f"/api/datasets/{tickets['dataset'].pk}/audit/",
+                                    {"size": 50, "auditor": "outsider"}, content_type="application/json")
+    assert outsider.status_code == 400 and not LabelAudit.objects.exists()
+
+
+def run_audit(team, dataset, *, size=100, truth=None):
+    """Start an audit for `so` and answer every item: with the true label if known, else the original."""
+    start = api(team["do"]).post(f"/api/datasets/{dataset.pk}/audit/", {"size": size, "auditor": "so"},
+                                 content_type="application/json")
+    assert start.status_code == 201, start.json()
+    audit_id = start.json()["id"]
+    auditor = api(team["so"])
+    assert api(team["mo"]).get(f"/api/audits/{audit_id}/next/").status_code == 403  # only the auditor
+    rows = dataset.read_rows()
+    while True:
+        nxt = auditor.get(f"/api/audits/{audit_id}/next/")
+        if nxt.status_code == 204:
+            break
+        body = nxt.json()
+        assert set(body) == {"item", "text", "labels", "answered", "size"}  # no original label
+        item = LabelAudit.objects.get(pk=audit_id).items.get(pk=body["item"])
+        answer = truth(item.row_index) if truth else rows[item.row_index]["label"]
+        assert auditor.post(f"/api/audits/{audit_id}/answers/", {"item": body["item"], "label": answer},
+                            content_type="application/json").status_code == 201
+    return audit_id
+
+
+def test_the_audit_finds_planted_label_flips_and_resolutions_make_a_new_version(team, tickets):
+    dataset, flipped = tickets["dataset"], tickets["flipped"]
+    original_rows, _ = generate(seed=5, rows=600, production_rows=120)
+    audit_id = run_audit(team, dataset, truth=lambda i: original_rows[i]["label"])
+    summary = api(team["do"]).get(f"/api/audits/{audit_id}/").json()
+    assert set(summary) >= {"agreement", "agreement_ci", "kappa", "flagged_precision", "disagreements"}
+    audit = LabelAudit.objects.get(pk=audit_id)
+    flagged_rows = {i.row_index for i in audit.items.filter(part="flagged")}
+    found = len(flagged_rows & flipped)
+    # A uniform sample of the same size would hold 50 × 30/600 = 2.5 flips on average; the error-ranked part
+    # must do at least four times better (it finds 13 of 30 here: see the closing note for the figures).
+    assert found >= 10, f"the error-ranked part found only {found} of {len(flipped)} flips"
+    assert summary["flagged_precision"] >= 0.2
+    lo, hi = summary["agreement_ci"]
+    assert lo <= summary["agreement"] <= hi
+    # The data owner resolves every disagreement: accept all but one, keep that one with a note.
+    disagreements = summary["disagreements"]
+    assert disagreements
+    owner = api(team["do"])
+    refused = owner.post(f"/api/audits/{audit_id}/resolutions/", {"item": disagreements[0]["item"], "action": "keep"},
+                         content_type="application/json")
+    assert refused.status_code == 400  # keeping needs a note
+    for n, d in enumerate(disagreements):
+        body = {"item": d["item"], "action": "keep", "note": "Ambiguous; the original stands."} if n == 0 else \
+               {"item": d["item"], "action": "accept"}
+        assert owner.post(f"/api/audits/{audit_id}/resolutions/", body, content_type="application/json").status_code == 200
+    summary = owner.get(f"/api/audits/{audit_id}/").json()
+    version = Dataset.objects.get(pk=summary["relabelled_dataset"])
+    assert version.parent == dataset and version.sha256 != dataset.sha256 and version.rows == dataset.rows
+    changed = [i for i, (a, b) in enumerate(zip(dataset.read_rows(), version.read_rows())) if a != b]
+    assert len(changed) == len(disagreements) - 1
+
+
+def test_the_data_gate_checks_all_four_items_and_approval_unlocks_play4(team, tickets, play3):
+    dataset = tickets["dataset"]
+    play = play_update_deliverable(actor=team["do"], play=play3, deliverable={"dataset": dataset.pk})
+    failing = {c.key for c in gates.SPECS[3].checks(play) if not c.passed}
+    assert failing == {"labels_audited", "splits_sealed", "test_like_production", "balance_understood"}
+    seal(team["do"], dataset)
+    audit_id = run_audit(team, dataset, size=20)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    compared = api(team["do"]).post(f"/api/datasets/{dataset.pk}/production-sample/",
+                                    {"file": SimpleUploadedFile("prod.csv", csv_bytes(tickets["production"]))})
+    assert compared.status_code == 201, compared.json()
+    assert compared.json()["stats"]["verdict"]
+    play = play_update_deliverable(actor=team["do"], play=play, deliverable={
+        "audit": audit_id, "balance_note": "Classes are within 2:1; we weight the loss, no resampling.",
+        "representativeness_note": "Production is shorter and chattier; the test split keeps a chat-like slice."})
+    checks = {c.key: c for c in gates.SPECS[3].checks(play)}
+    assert all(c.passed for c in checks.values()), {k: c.detail for k, c in checks.items()}
+    with pytest.raises(NotAllowed):
+        play_submit(actor=team["mo"], play=play)  # the data owner's play
+    play_submit(actor=team["do"], play=play)
+    gate_decide(actor=team["so2"], play=play, decision="approve")
+    assert Play.objects.get(cycle=play.cycle, number=4).status == "ready"
+
+
+def test_the_auditor_relabels_blind_in_the_browser_page(team, tickets):
+    audit_id = api(team["do"]).post(f"/api/datasets/{tickets['dataset'].pk}/audit/", {"size": 10, "auditor": "so"},
+                                    content_type="application/json").json()["id"]
+    page = Client()
+    page.force_login(team["so"])
+    html = page.get(f"/audits/{audit_id}/").content.decode()
+    assert 'id="audit-text"' in html and "0 of 10 done" in html
+    item = LabelAudit.objects.get(pk=audit_id).items.order_by("position").first()
+    assert f'value="{item.original_label}"' in html  # every label is offered …
+    fragment = page.post(f"/audits/{audit_id}/", {"item": item.pk, "label": item.original_label}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200 and b"1 of 10 done" in fragment.content and b"<html" not in fragment.content
+    other = Client()
+    other.force_login(team["mo"])
+    assert other.get(f"/audits/{audit_id}/").status_code == 403
+    my_work = page.get("/").content.decode()
+    assert f"label audit #{audit_id}" in my_work

@@ -154,7 +154,9 @@ def run_baselines(
 
     if report is not None:
         summary = {
-            f"{name}_{metric}": results[name][metric] for name in results for metric in ("macro_f1", "accuracy")
+            f"{name}_{metric}": results[name][metric]
+            for name in results
+            for metric in ("macro_f1", "accuracy")
         }
         report(step + 1, summary, 1.0)
 

@@ -28,12 +28,16 @@ class DatasetUploadApi(APIView):
         kind = serializers.ChoiceField(choices=Dataset.Kind.values, required=False, default=Dataset.Kind.BASELINE_SAMPLE)
         text_column = serializers.CharField(required=False, default="text")
         label_column = serializers.CharField(required=False, default="label")
+        parent = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                          help_text="Add these rows to this dataset, as its new version.")
 
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: DatasetSerializer})
     def post(self, request, project_id: int):
         project = play_selectors.project_for_user(request.user, project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data["parent"] is not None:
+            data.validated_data["parent"] = selectors.dataset_for_user(request.user, data.validated_data["parent"])
         dataset = dataset_upload(actor=request.user, project=project, upload=data.validated_data.pop("file"),
                                  **data.validated_data)
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
-from apps.datasets.ingest import Options, ingest
+from apps.datasets.ingest import Ingested, Options, ingest
 from apps.datasets.models import Dataset
 from apps.playbook import policy
 from apps.playbook.models import Project
@@ -47,14 +47,44 @@ def dataset_upload(*, actor, project: Project, upload, name: str = "", kind: str
     options = Options(text_column=text_column, label_column=label_column,
                       require_labels=kind != Dataset.Kind.PRODUCTION_SAMPLE,
                       max_rows=settings.PLAYBOOK_UPLOAD_MAX_ROWS, min_class_rows=settings.PLAYBOOK_MIN_CLASS_ROWS)
+    if parent is not None and (parent.project_id != project.pk or parent.kind != kind):
+        raise ValidationFailed("A new version extends a dataset of the same project and kind.")
     upload.seek(0)
     ingested = ingest(upload.file, filename=upload.name or "upload", size=upload.size,
                       max_bytes=settings.PLAYBOOK_UPLOAD_MAX_BYTES, dest_dir=settings.DATA_DIR / DATASETS_DIR,
                       options=options)
-    name = (name or "").strip() or Path(upload.name or "dataset").stem
+    if parent is not None:
+        ingested = _appended(parent, ingested)
+    name = (name or "").strip() or (f"{parent.name} + {upload.name}" if parent else Path(upload.name or "dataset").stem)
     return _dataset_create(actor=actor, project=project, ingested=ingested, name=name, kind=kind,
                            original_filename=upload.name or "", parent=parent,
                            columns={"text_column": text_column, "label_column": label_column})
+
+
+def _appended(parent: Dataset, added: Ingested) -> Ingested:
+    """The parent's rows followed by the uploaded ones, as one canonical file: the new version's content."""
+    import hashlib
+    import tempfile
+
+    digest, counts = hashlib.sha256(), dict(parent.label_counts)
+    fd, name = tempfile.mkstemp(dir=added.path.parent, prefix=".append-", suffix=".jsonl")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for source in (parent.absolute_path, added.path):
+                with open(source, "rb") as handle:
+                    for line in handle:
+                        digest.update(line)
+                        out.write(line)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    finally:
+        added.path.unlink(missing_ok=True)
+    for label, n in added.label_counts.items():
+        counts[label] = counts.get(label, 0) + n
+    return Ingested(path=Path(name), sha256=digest.hexdigest(), rows=parent.rows + added.rows, labels=sorted(counts),
+                    label_counts=dict(sorted(counts.items())), labelled_rows=parent.labelled_rows + added.labelled_rows,
+                    warnings=added.warnings)
 
 
 def _dataset_create(*, actor, project, ingested, name, kind, original_filename, parent, columns,

@@ -132,3 +132,17 @@ def test_a_large_upload_is_streamed_to_disk(team, settings):
     assert len(content) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
     response = _upload(team, content, "big.csv")
     assert response.status_code == 201 and response.json()["rows"] == 60_000
+
+
+def test_more_rows_make_a_new_version_linked_to_its_parent(team, sample_upload):
+    first = api(team).post(f"/api/projects/{team['project'].pk}/datasets/", {"file": sample_upload()}).json()
+    more = _upload(team, "text,label\nmy refund never arrived,billing\nnew phone cannot log in,access\n", "more.csv",
+                   parent=first["id"])
+    assert more.status_code == 201, more.json()
+    body = more.json()
+    assert body["parent"] == first["id"] and body["rows"] == first["rows"] + 2
+    assert body["label_counts"]["billing"] == first["label_counts"]["billing"] + 1
+    assert body["sha256"] != first["sha256"]
+    child = Dataset.objects.get(pk=body["id"])
+    assert child.read_rows()[: first["rows"]] == Dataset.objects.get(pk=first["id"]).read_rows()
+    assert Dataset.objects.get(pk=first["id"]).rows == first["rows"]  # the parent never changes

@@ -129,6 +129,9 @@ PLAYBOOK_UPLOAD_MAX_BYTES = env_int("PLAYBOOK_UPLOAD_MAX_BYTES", 20 * 1024 * 102
 PLAYBOOK_UPLOAD_MAX_ROWS = env_int("PLAYBOOK_UPLOAD_MAX_ROWS", 200_000)
 # Classes with fewer examples than this are flagged (a warning, not an error) at upload.
 PLAYBOOK_MIN_CLASS_ROWS = env_int("PLAYBOOK_MIN_CLASS_ROWS", 5)
+# Below these, Play 3's gate warns that auditor and labels disagree (the sign-off owner weighs it).
+PLAYBOOK_AUDIT_MIN_AGREEMENT = float(env_str("PLAYBOOK_AUDIT_MIN_AGREEMENT", "0.8"))
+PLAYBOOK_AUDIT_MIN_KAPPA = float(env_str("PLAYBOOK_AUDIT_MIN_KAPPA", "0.6"))
 # The frozen encoder of Play 1's zero-shot baseline: a local model directory, "none" to leave it out, or
 # empty for the pretrained MiniLM package when it is installed.
 PLAYBOOK_ZERO_SHOT_ENCODER = env_str("PLAYBOOK_ZERO_SHOT_ENCODER", "")

@@ -83,7 +83,8 @@ class Split(models.Model):
     label_counts = models.JSONField(default=dict)
 
     class Meta:
-        ordering = ["split_set_id", "name"]
+        # "test" < "train" < "val" alphabetically; the id keeps the order they were sealed in: train, val, test.
+        ordering = ["split_set_id", "id"]
         constraints = [models.UniqueConstraint(fields=["split_set", "name"], name="datasets_split_unique_name")]
 
 

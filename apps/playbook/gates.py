@@ -361,6 +361,18 @@ class BuildDataPipeline(PlaySpec):
                               **{k: r.get(k) for k in ("agreement", "agreement_ci", "kappa", "flagged_precision")}}
         checks = [Check("labels_audited", "Labels are consistent and audited by a second person on a sample",
                         audit_ok, audit_detail, evidence=audit_evidence)]
+        if audit_ok:
+            r = audit.results or {}
+            agreement, kappa = r.get("agreement"), r.get("kappa")
+            consistent = (agreement is not None and agreement >= settings.PLAYBOOK_AUDIT_MIN_AGREEMENT
+                          and kappa is not None and kappa >= settings.PLAYBOOK_AUDIT_MIN_KAPPA)
+            checks.append(Check(
+                "labels_consistent", "Auditor and labels agree well enough", consistent,
+                (f"agreement {_percent(agreement)} and kappa {'n/a' if kappa is None else f'{kappa:.2f}'} against "
+                 f"{settings.PLAYBOOK_AUDIT_MIN_AGREEMENT:.0%} and {settings.PLAYBOOK_AUDIT_MIN_KAPPA:.2f}"
+                 + ("" if consistent else ": the sign-off owner should weigh whether the labels can be trusted")),
+                blocking=False,
+            ))
         # 2. Fixed splits, never mixed.
         if split_set:
             rate = split_set.leakage.get("rate") or 0.0

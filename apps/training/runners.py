@@ -38,19 +38,26 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
-def _reporter(job_id: int):
-    """A report callback that writes at most about once a second (always the final report)."""
-    last = 0.0
+class _Reporter:
+    """The engine's report callback. Every metric point is kept; they are buffered and written, with the
+    progress, at most about once a second (and always at progress 1.0 and when the run ends)."""
 
-    def report(step: int, metrics: dict, progress: float, message: str = "") -> None:
-        nonlocal last
-        now = time.monotonic()
-        if progress < 1.0 and now - last < REPORT_EVERY_SECONDS:
-            return
-        last = now
-        services.job_report(job_id=job_id, step=step, metrics=metrics, progress=progress, message=message)
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.points: list[tuple[int, dict]] = []
+        self.progress = 0.0
+        self.last = 0.0
 
-    return report
+    def __call__(self, step: int, metrics: dict, progress: float, message: str = "") -> None:
+        self.points.append((step, metrics))
+        self.progress = max(self.progress, progress)
+        if progress >= 1.0 or time.monotonic() - self.last >= REPORT_EVERY_SECONDS:
+            self.flush(message)
+
+    def flush(self, message: str = "") -> None:
+        points, self.points = self.points, []
+        self.last = time.monotonic()
+        services.job_report(job_id=self.job_id, points=points, progress=self.progress, message=message)
 
 
 def _run_baseline(job: Job, report):
@@ -296,8 +303,10 @@ def _run_claimed(job: Job) -> str:
     job_id = job.pk
     heartbeat = _Heartbeat(job_id)
     heartbeat.start()
+    reporter = _Reporter(job_id)
     try:
-        result, key, evidence, artifacts = RUNNERS[job.kind](job, _reporter(job_id))
+        result, key, evidence, artifacts = RUNNERS[job.kind](job, reporter)
+        reporter.flush()
     except services.JobCancelled:
         services.job_finish_unsuccessfully(job_id=job_id, error="Cancelled on request.", cancelled=True)
         return Job.Status.CANCELLED

@@ -256,17 +256,18 @@ def job_claim(*, job_id: int, device: str = "") -> Job | None:
     return job
 
 
-def job_report(*, job_id: int, step: int, metrics: dict[str, float], progress: float, message: str = "",
+def job_report(*, job_id: int, points: list[tuple[int, dict[str, float]]], progress: float, message: str = "",
                split: str = "train") -> None:
-    """Upsert metric points, move progress forward, beat the heart; raise JobCancelled if asked to stop.
-    Progress reports are not audited (they are not state changes of the play)."""
+    """Upsert metric points ((step, {name: value}) each), move progress forward, beat the heart; raise
+    JobCancelled if asked to stop. Progress reports are not audited (they are not state changes of the play)."""
     with transaction.atomic():
-        for name, value in metrics.items():
-            if value is None:
-                continue
-            MetricPoint.objects.update_or_create(
-                job_id=job_id, step=step, split=split, name=name[:64], defaults={"value": float(value)}
-            )
+        for step, metrics in points:
+            for name, value in metrics.items():
+                if value is None or value != value:  # NaN is no point on a curve
+                    continue
+                MetricPoint.objects.update_or_create(
+                    job_id=job_id, step=step, split=split, name=name[:64], defaults={"value": float(value)}
+                )
         fields = {"heartbeat_at": timezone.now(), "progress": max(0.0, min(1.0, float(progress)))}
         if message:
             fields["message"] = message[:300]

@@ -259,6 +259,37 @@ def _relabelled_version(*, actor, audit: LabelAudit, relabels: dict[int, str]) -
 
 # --- production resemblance -------------------------------------------------------------------------
 
+EMBEDDING_SAMPLE = 300  # texts per side: enough for a two-sample AUC, quick enough to answer in a request
+
+
+def _embedding_score(dataset: Dataset, test_texts: list[str], prod_texts: list[str]) -> dict:
+    """Classifier two-sample test on encoder embeddings: the base model Play 2 chose when there is one,
+    else the zero-shot baseline's encoder. Samples at most EMBEDDING_SAMPLE texts a side (seeded)."""
+    import random
+
+    from apps.playbook.models import GateDecision
+    from apps.training.models import Candidate
+    from apps.training.runners import zero_shot_source
+    from workers.engine.encoders import EncoderUnavailable, load_encoder
+    from workers.engine.resemblance import embedding_two_sample
+
+    chosen = (GateDecision.objects.filter(play__cycle__project=dataset.project, play__number=2, decision="approve")
+              .order_by("-created_at").values_list("deliverable", flat=True).first() or {}).get("chosen_candidate")
+    candidate = Candidate.objects.filter(pk=chosen).first() if chosen else None
+    source, name = (candidate.source, candidate.name) if candidate else (zero_shot_source(), "zero-shot encoder")
+    if not source:
+        return {"skipped": "no encoder is available on this host"}
+    rng = random.Random(0)
+    test = rng.sample(test_texts, min(EMBEDDING_SAMPLE, len(test_texts)))
+    prod = rng.sample(prod_texts, min(EMBEDDING_SAMPLE, len(prod_texts)))
+    try:
+        encoder = load_encoder(source)
+        result = embedding_two_sample(encoder.encode(test).numpy(), encoder.encode(prod).numpy())
+    except (EncoderUnavailable, ValueError) as exc:
+        return {"skipped": str(exc)}
+    return {**result, "encoder": source, "encoder_name": name}
+
+
 
 def production_compare(*, actor, dataset: Dataset, production: Dataset) -> ResemblanceReport:
     """Compare a production sample with the test split of the dataset's latest sealed splits."""
@@ -279,6 +310,11 @@ def production_compare(*, actor, dataset: Dataset, production: Dataset) -> Resem
     stats = compare([r["text"] for r in test_rows], [r["text"] for r in prod_rows],
                     test_labels=[r["label"] for r in test_rows] if labelled else None,
                     prod_labels=[r["label"] for r in prod_rows] if labelled else None)
+    stats["embedding"] = _embedding_score(dataset, [r["text"] for r in test_rows], [r["text"] for r in prod_rows])
+    if stats["embedding"].get("interpretation"):
+        stats.setdefault("verdict", []).append(
+            f"embeddings ({stats['embedding']['encoder_name']}): a classifier tells production from test with "
+            f"AUC {stats['embedding']['auc']:.2f} — {stats['embedding']['interpretation']}")
     with transaction.atomic(durable=True):
         report = ResemblanceReport.objects.create(split=test, production=production, stats=stats, created_by=actor)
         SplitRead.objects.create(split=test, purpose="production resemblance")

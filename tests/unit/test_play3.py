@@ -223,3 +223,22 @@ def test_the_auditor_relabels_blind_in_the_browser_page(team, tickets):
     assert other.get(f"/audits/{audit_id}/").status_code == 403
     my_work = page.get("/").content.decode()
     assert f"label audit #{audit_id}" in my_work
+
+
+def test_production_comparison_adds_an_embedding_two_sample_score(team, tickets, settings, tmp_path):
+    from apps.datasets.curation import production_compare
+    from tests.unit.engine.conftest import build_tiny_bert
+
+    settings.PLAYBOOK_ZERO_SHOT_ENCODER = str(build_tiny_bert(tmp_path / "enc", layers=1, seed=0))
+    dataset = tickets["dataset"]
+    seal(team["do"], dataset)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.datasets.services import dataset_upload
+
+    production = dataset_upload(actor=team["do"], project=team["project"], kind="production_sample",
+                                upload=SimpleUploadedFile("p.csv", csv_bytes(tickets["production"])))
+    report = production_compare(actor=team["do"], dataset=dataset, production=production)
+    embedding = report.stats["embedding"]
+    assert 0 <= embedding["auc"] <= 1 and embedding["n_prod"] == 120 and embedding["interpretation"]
+    assert any("AUC" in line for line in report.stats["verdict"])

@@ -428,9 +428,9 @@ class FreezeThenUnfreeze(PlaySpec):
                 data["checkpoint_job"] = int(data["checkpoint_job"])
             except (TypeError, ValueError):
                 raise ValidationFailed("checkpoint_job must be a job id") from None
-            if not Job.objects.filter(pk=data["checkpoint_job"], play=play, kind__in=["frozen_head", "unfreeze"],
-                                      status="succeeded").exists():
-                raise ValidationFailed("checkpoint_job must be a finished frozen-head or unfreeze job of this play")
+            if not Job.objects.filter(pk=data["checkpoint_job"], play=play,
+                                      kind__in=["frozen_head", "unfreeze", "retrain"], status="succeeded").exists():
+                raise ValidationFailed("checkpoint_job must be a finished training job of this play")
         return data
 
     @staticmethod

@@ -281,8 +281,46 @@ def _run_unfreeze(job: Job, report):
     return result, "runs", {str(job.pk): summary}, artifacts
 
 
+def _run_retrain(job: Job, report):
+    """Continue from an earlier checkpoint on the current sealed splits with the same recipe (Play 6 calls
+    this for a drift-triggered cycle; stage 0 measures the old model, so a retrain that does not beat it
+    keeps it)."""
+    from django.conf import settings
+
+    from apps.training.models import Artifact
+    from workers.engine.unfreeze import predict_label_ids, retrain_from_checkpoint
+
+    p = job.params
+    source = Artifact.objects.get(job_id=p["from_job"], kind="checkpoint")
+    data, splits = _training_data(job, p["split_set"])
+    overrides = {"report": report, "checkpoint_dir": _checkpoint_dir(job), "seed": p["seed"]}
+    if "max_stages" in p:
+        overrides["max_stages"] = p["max_stages"]
+    try:
+        outcome = retrain_from_checkpoint(settings.DATA_DIR / source.path, data, expected_sha256=source.sha256,
+                                          **overrides)
+    except ValueError as exc:  # a changed label set, a checkpoint that no longer matches its hash
+        raise JobInputError(str(exc)) from exc
+    from workers.engine.unfreeze import load_checkpoint
+
+    encoder, head, meta = load_checkpoint(outcome.checkpoint_path, expected_sha256=outcome.checkpoint_sha256)
+    pooling, max_length = meta["recipe"].get("pooling", "mean"), meta["recipe"].get("max_length", 128)
+    predicted = predict_label_ids(encoder, head, list(data.val.texts), batch_size=64, max_length=max_length,
+                                  pooling=pooling)
+    summary = {
+        "job": job.pk, "kind": job.kind, "from_job": p["from_job"], "split_set": p["split_set"],
+        "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early, "stop_reason": outcome.stop_reason,
+        "val": _val_scores(job, data, predicted),
+        "checkpoint": {"path": _relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
+        "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
+    }
+    result = {**summary, "stages": outcome.stages, "label_names": data.label_names}
+    return result, "runs", {str(job.pk): summary}, [
+        ("checkpoint", str(outcome.checkpoint_path), outcome.checkpoint_sha256, "retrained checkpoint")]
+
+
 RUNNERS = {Job.Kind.BASELINE: _run_baseline, Job.Kind.BAKEOFF: _run_bakeoff,
-           Job.Kind.FROZEN_HEAD: _run_frozen_head, Job.Kind.UNFREEZE: _run_unfreeze}
+           Job.Kind.FROZEN_HEAD: _run_frozen_head, Job.Kind.UNFREEZE: _run_unfreeze, Job.Kind.RETRAIN: _run_retrain}
 
 
 def job_execute(job_id: int, *, device: str = "cpu") -> str:

@@ -20,7 +20,8 @@ from apps.playbook.services import play_record_evidence, play_work_begin
 from apps.training.models import Artifact, Job, MetricPoint
 
 # Which job kinds each play runs, and how to check their params before anything is queued.
-PLAY_JOB_KINDS = {1: {Job.Kind.BASELINE}, 2: {Job.Kind.BAKEOFF}, 4: {Job.Kind.FROZEN_HEAD, Job.Kind.UNFREEZE}}
+PLAY_JOB_KINDS = {1: {Job.Kind.BASELINE}, 2: {Job.Kind.BAKEOFF},
+                  4: {Job.Kind.FROZEN_HEAD, Job.Kind.UNFREEZE, Job.Kind.RETRAIN}}
 WORKER = "worker"  # actor label for worker-side audit events
 
 
@@ -181,8 +182,34 @@ def _unfreeze_params(play: Play, params: dict) -> dict:
             "max_length": _int_param(params, "max_length", 128, 8, 512)}
 
 
+def _retrain_params(play: Play, params: dict) -> dict:
+    """Fine-tune from an earlier checkpoint of this project on the current sealed splits, with the recipe
+    that checkpoint was trained with. The default is the newest checkpoint a Play 4 gate approved."""
+    from apps.playbook.models import GateDecision
+
+    _unknown(params, {"from_job", "split_set", "max_stages", "seed"}, "retrain")
+    approved = [d.deliverable.get("checkpoint_job") for d in GateDecision.objects.filter(
+        play__cycle__project_id=play.cycle.project_id, play__number=4, decision="approve").order_by("-created_at")]
+    from_job = params.get("from_job", next((j for j in approved if j), None))
+    if from_job is None:
+        raise ValidationFailed("Retraining starts from a checkpoint a Play 4 gate approved; none exists yet "
+                               "(or name params.from_job).")
+    if not Job.objects.filter(pk=from_job, project_id=play.cycle.project_id, status=Job.Status.SUCCEEDED,
+                              kind__in=[Job.Kind.FROZEN_HEAD, Job.Kind.UNFREEZE, Job.Kind.RETRAIN]).exists():
+        raise ValidationFailed(f"Job {from_job} is not a finished training job of this project.")
+    split_set = params.get("split_set", approved_inputs(play).get("split_set"))
+    if split_set is None:
+        raise ValidationFailed("Play 3 must seal and approve the splits to retrain on (or name params.split_set).")
+    cleaned = {"from_job": int(from_job), "split_set": int(split_set),
+               "seed": _int_param(params, "seed", 0, 0, 2**31 - 1)}
+    if params.get("max_stages") is not None:
+        cleaned["max_stages"] = _int_param(params, "max_stages", 1, 1, 64)
+    return cleaned
+
+
 PARAM_CHECKS = {Job.Kind.BASELINE: _baseline_params, Job.Kind.BAKEOFF: _bakeoff_params,
-                Job.Kind.FROZEN_HEAD: _frozen_head_params, Job.Kind.UNFREEZE: _unfreeze_params}
+                Job.Kind.FROZEN_HEAD: _frozen_head_params, Job.Kind.UNFREEZE: _unfreeze_params,
+                Job.Kind.RETRAIN: _retrain_params}
 
 
 def job_start(*, actor, play: Play, kind: str, params: dict | None = None) -> Job:

@@ -130,3 +130,15 @@ def test_unknown_or_out_of_range_params_are_refused(team, play4):
         with pytest.raises(ValidationFailed):
             job_start(actor=team["mo"], play=play, kind=kind, params={**params, **play4["inputs"]})
     assert not Job.objects.filter(play=play).exists()
+
+
+def test_retrain_continues_from_an_approved_checkpoint_with_the_same_recipe(team, play4):
+    play = play4["play"]
+    with pytest.raises(ValidationFailed, match="approved"):
+        job_start(actor=team["mo"], play=play, kind="retrain", params={})
+    frozen = run(team, play, "frozen_head", epochs=2, **play4["inputs"])
+    unfrozen = run(team, play, "unfreeze", max_stages=1, batch_size=8, max_length=32)
+    retrain = run(team, play, "retrain", from_job=unfrozen.pk, split_set=play4["inputs"]["split_set"])
+    assert retrain.result["from_job"] == unfrozen.pk and retrain.result["stages"][0]["stage"] == 0
+    assert Artifact.objects.get(job=retrain, kind="checkpoint").sha256 == retrain.result["checkpoint"]["sha256"]
+    assert frozen.pk != retrain.pk

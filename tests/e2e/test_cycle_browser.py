@@ -250,7 +250,8 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
         form.get_by_role("button", name="Keep").click()
         expect(keep_forms).to_have_count(left - 1)
     if disagreements:
-        expect(audit_box.locator("tbody tr", has_text=f"kept: {KEEP_NOTE}")).to_have_count(disagreements)
+        kept = audit_box.locator("tbody tr", has_text="original kept").filter(has_text=KEEP_NOTE[:40])
+        expect(kept).to_have_count(disagreements)
     expect(audit_box.locator(".msg.success", has_text="Accepted relabels made a new version")).to_have_count(0)
     gate = page.locator("#gate-panel")
     expect(gate.locator(".checks li.pass", has_text="audited by a second person")).to_contain_text("by so")
@@ -272,7 +273,9 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
                   "The test set resembles real production inputs",
                   "Class balance is understood, even if not perfectly fixed"):
         expect(gate.locator(".checks li.pass", has_text=label)).to_be_visible()
-    expect(gate.locator(".checks li.fail")).to_have_count(0)
+    # Every blocking check passes; a non-blocking warning (the auditor, answering at random here, disagrees
+    # with the labels) may show, and it is for the sign-off owner to weigh.
+    expect(gate.locator(".checks li.fail:not(.info)")).to_have_count(0)
     page.screenshot(path=str(artifacts_dir / "play3-gate.png"), full_page=True)
     submit = gate.get_by_role("button", name="Submit for sign-off")
     expect(submit).to_be_enabled()

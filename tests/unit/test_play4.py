@@ -8,7 +8,6 @@ from apps.datasets.curation import dataset_seal
 from apps.datasets.models import SplitRead
 from apps.datasets.services import dataset_upload
 from apps.playbook import gates
-from apps.playbook.gates import Check, PlaySpec
 from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
 from apps.training import runners
@@ -17,18 +16,10 @@ from apps.training.models import Artifact, Job
 from apps.training.runners import job_execute
 from apps.training.services import job_cancel, job_claim, job_start
 from tests.conftest import PASSWORD
-from tests.helpers import submitted_play1
+from tests.helpers import submitted_play1, walk_past
 from tests.unit.engine.conftest import build_tiny_bert
 
 pytestmark = pytest.mark.django_db
-
-
-class _Passing(PlaySpec):
-    def __init__(self, number):
-        self.number = number
-
-    def checks(self, play):
-        return [Check("ok", "ok", True)]
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +29,9 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture
 def play4(team, sample_upload, monkeypatch, tiny_model):
-    for number in (2, 3):
-        monkeypatch.setitem(gates.SPECS, number, _Passing(number))
     play = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play, decision="approve")
-    for number, owner in ((2, team["mo"]), (3, team["do"])):
-        current = play_update_deliverable(actor=owner, play=Play.objects.get(cycle=play.cycle, number=number),
-                                          deliverable={})
-        play_submit(actor=owner, play=current)
-        gate_decide(actor=team["so"], play=current, decision="approve")
+    walk_past(team, play, (2, 3), monkeypatch)
     candidate = candidate_register(actor=team["mo"], project=team["project"], name="tiny", source=str(tiny_model),
                                    licence="MIT", domain_rating=2, latency_budget_ms=100, memory_budget_mb=100)
     dataset = dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())

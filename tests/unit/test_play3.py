@@ -146,8 +146,8 @@ def test_the_audit_finds_planted_label_flips_and_resolutions_make_a_new_version(
     flagged_rows = {i.row_index for i in audit.items.filter(part="flagged")}
     found = len(flagged_rows & flipped)
     # A uniform sample of the same size would hold 50 × 30/600 = 2.5 flips on average; the error-ranked part
-    # must do at least four times better (it finds 13 of 30 here: see the closing note for the figures).
-    assert found >= 10, f"the error-ranked part found only {found} of {len(flipped)} flips"
+    # must do at least four times better (it finds 15 of 30 here: see the closing note for the figures).
+    assert found >= 12, f"the error-ranked part found only {found} of {len(flipped)} flips"
     assert summary["flagged_precision"] >= 0.2
     lo, hi = summary["agreement_ci"]
     assert lo <= summary["agreement"] <= hi

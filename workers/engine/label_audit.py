@@ -3,14 +3,20 @@
 The audit has three steps:
 
 1. ``out_of_fold_probabilities``: every row is scored by a TF-IDF + logistic regression model that never saw
-   it (stratified k-fold), so a row's own, possibly wrong, label cannot vouch for itself.
-2. ``rank_label_issues`` orders rows by how likely their label is wrong (confident learning, Northcutt et
-   al. 2021: per-class confidence thresholds, then self-confidence), and ``select_audit_sample`` builds the
+   it (stratified k-fold), so a row's own, possibly wrong, label cannot vouch for itself. The TF-IDF joins
+   word 1-2 grams and character 2-5 grams (within words), which also catch misspellings and word forms.
+2. ``rank_label_issues`` orders rows by how likely their label is wrong, using confident learning's
+   (Northcutt et al. 2021) per-class thresholds: a row's self-confidence (probability of its given label)
+   relative to the average self-confidence of its class, lowest first. ``select_audit_sample`` builds the
    sample a second person relabels *blind*: a uniform random part, which gives an unbiased agreement
    estimate, plus the top of the ranking, which finds errors efficiently. The two parts are shuffled
    together so the auditor cannot tell which items were flagged.
 3. ``audit_results`` turns the auditor's answers into agreement (with a 95% Wilson interval, random part
    only), Cohen's kappa and the precision of the flags.
+
+Measured on 1,000 demo tickets with 50 planted flips, demo seeds 0-9 (the 50-item flagged part of a
+100-item audit): this model and ranking catch 25-35 flips (mean 27.1), against 20-25 (mean 22.4) for word
+n-grams alone with confident learning's "candidates first" ordering, which this module used before.
 
 Confident learning is implemented here with scikit-learn rather than taken from ``cleanlab``, to avoid a
 dependency for ~40 lines of arithmetic.
@@ -27,7 +33,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -39,12 +45,13 @@ LOGREG_C = 30.0
 
 
 def _classifier() -> Pipeline:
-    return Pipeline(
+    tfidf = FeatureUnion(
         [
-            ("tfidf", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
-            ("logreg", LogisticRegression(C=LOGREG_C, max_iter=2000)),
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
         ]
     )
+    return Pipeline([("tfidf", tfidf), ("logreg", LogisticRegression(C=LOGREG_C, max_iter=3000))])
 
 
 def out_of_fold_probabilities(
@@ -52,7 +59,7 @@ def out_of_fold_probabilities(
 ) -> tuple[np.ndarray, list[str]]:
     """Out-of-fold class probabilities [n, k] and the class order (sorted labels).
 
-    Word 1-2 gram TF-IDF (sublinear tf) + logistic regression (C = ``LOGREG_C``),
+    Word 1-2 gram and character 2-5 gram TF-IDF (sublinear tf) + logistic regression (C = ``LOGREG_C``),
     ``StratifiedKFold(shuffle=True, random_state=seed)``. ``folds`` is lowered to the smallest class count
     (but never below 2); a class absent from some training fold gets probability 0 from that fold's model.
     Raises ValueError for mismatched lengths or fewer than two classes.
@@ -94,30 +101,28 @@ def _given_columns(labels: Sequence[str], probs: np.ndarray, classes: Sequence[s
 
 
 def rank_label_issues(labels: Sequence[str], probs: np.ndarray, classes: Sequence[str]) -> list[int]:
-    """Row indices, most likely mislabelled first (confident learning).
+    """Row indices, most likely mislabelled first.
 
-    Per-class threshold ``t_j`` = mean predicted probability of class j over the rows labelled j. A row is a
-    label-issue candidate when some *other* class j has ``p_j >= t_j`` and ``p_j > p_given``. Candidates come
-    first, ordered by self-confidence (probability of the given label) ascending; then all other rows, by
-    self-confidence ascending. Ties keep index order. A class nobody is labelled with gets threshold +inf
-    (it never makes a row a candidate).
+    Score = self-confidence (out-of-fold probability of the given label) divided by the class's threshold
+    ``t_j``, the mean self-confidence over the rows labelled j (confident learning's per-class threshold).
+    Dividing by ``t_j`` puts rows of a hard class on the same footing as rows of an easy one: 0.4 is
+    suspicious where the class averages 0.9, ordinary where it averages 0.45. Lowest score first; ties keep
+    index order. (Listing confident learning's "candidates" first, rows where another class beats its
+    threshold, caught fewer planted flips on the demo tickets: see the module docstring.)
     """
     given = _given_columns(labels, probs, classes)
     p = np.asarray(probs, dtype=np.float64)
     n, k = p.shape
     if n == 0:
         return []
-    thresholds = np.full(k, np.inf)
+    self_conf = p[np.arange(n), given]
+    thresholds = np.ones(k)
     for j in range(k):
         mine = given == j
         if mine.any():
-            thresholds[j] = p[mine, j].mean()
-    self_conf = p[np.arange(n), given]
-    above = (p >= thresholds[None, :]) & (p > self_conf[:, None])
-    above[np.arange(n), given] = False
-    candidate = above.any(axis=1)
-    # lexsort: last key is primary -> non-candidates (True) after candidates, then self-confidence, index.
-    order = np.lexsort((np.arange(n), self_conf, ~candidate))
+            thresholds[j] = max(self_conf[mine].mean(), 1e-12)
+    score = self_conf / thresholds[given]
+    order = np.lexsort((np.arange(n), score))
     return [int(i) for i in order]
 
 

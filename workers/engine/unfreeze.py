@@ -4,11 +4,17 @@ Stage 0 is the head alone on the frozen encoder (trained here only when no head 
 unfreezes layer groups 0..s-1 of ``Encoder.layer_groups()`` (group 0 = top transformer block, the last
 group = embeddings). After every stage validation macro-F1 is measured; the run stops as soon as it
 stops improving (beyond ``patience`` stages) and the best stage's weights are restored and checkpointed.
+
+Batches are random by default (dynamic padding); ``batching="bucketed"`` groups rows of similar length,
+which pads less but made batches less i.i.d. and cost about a point of macro-F1 in bench/RESULTS.md. The
+speed comes instead from ``workers.engine.prefix``: the frozen blocks below a stage's trainable ones are
+run once per stage, not once per step (exact, since frozen blocks run without dropout).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 import tempfile
 import time
@@ -26,10 +32,13 @@ from workers.engine.data import ReportFn, TrainingData, require_training_data
 from workers.engine.encoders import POOLINGS, Encoder, autocast_for, resolve_device
 from workers.engine.features import atomic_torch_save, file_sha256
 from workers.engine.heads import ClassifierHead, HeadResult, classification_scores, seeded
+from workers.engine.prefix import PrefixCache, PrefixUnavailable
 
 CHECKPOINT_FORMAT = "playbook.unfreeze-checkpoint/1"
 CHECKPOINT_NAME = "unfreeze-best.pt"
 LR_DIVISOR_RANGE = (10.0, 100.0)  # Play 4: "ten to a hundred times lower than normal"
+BATCHINGS = ("random", "bucketed")
+PREFIX_CACHE_MAX_MB = 2048.0
 
 # evaluate(encoder, head, stage) -> {"val_macro_f1": float, "val_accuracy": float}
 Evaluator = Callable[[Encoder, ClassifierHead, int], dict[str, float]]
@@ -50,7 +59,10 @@ RECIPE_KEYS = (
     "weight_decay",
     "max_grad_norm",
     "dropout",
+    "batching",
 )
+# Keywords that change how a run executes but not its arithmetic; a retrain may override them too.
+RUNTIME_KEYS = ("report", "checkpoint_dir", "evaluate", "prefix_cache", "prefix_cache_max_mb")
 
 
 @dataclass
@@ -128,6 +140,12 @@ def warmup_then_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[i
     return factor
 
 
+def random_batches(count: int, batch_size: int, rng: np.random.Generator) -> list[list[int]]:
+    """Index batches of a seeded random permutation (every row once per epoch)."""
+    order = rng.permutation(count).tolist()
+    return [order[i : i + batch_size] for i in range(0, count, batch_size)]
+
+
 def length_bucketed_batches(
     lengths: Sequence[int], batch_size: int, rng: np.random.Generator
 ) -> list[list[int]]:
@@ -178,6 +196,35 @@ def validation_evaluator(data: TrainingData, *, batch_size: int, max_length: int
         return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
 
     return evaluate
+
+
+def _cached_scores(
+    cache: PrefixCache,
+    features: Sequence[dict[str, list[int]]],
+    head: ClassifierHead,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    pooling: str,
+) -> dict[str, float]:
+    """Validation macro-F1 and accuracy with the frozen prefix replayed from ``cache`` (no grad)."""
+    encoder = cache.encoder
+    order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+    preds = np.empty(len(features), dtype=np.int64)
+    with encoder.preserve_modes(), torch.inference_mode(), autocast_for(encoder.device), cache.replaying() as run:
+        encoder.model.eval()
+        was_training = head.training
+        head.eval()
+        try:
+            dtype = next(head.parameters()).dtype
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                logits = head(run.pooled(features, idx, pooling=pooling).to(dtype))
+                preds[idx] = logits.argmax(dim=-1).cpu().numpy()
+        finally:
+            head.train(was_training)
+    macro_f1, accuracy = classification_scores(y, preds)
+    return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -236,7 +283,10 @@ def progressive_unfreeze(
     weight_decay: float = 0.01,
     max_grad_norm: float = 1.0,
     dropout: float = 0.1,
+    batching: str = "random",
     evaluate: Evaluator | None = None,
+    prefix_cache: bool = True,
+    prefix_cache_max_mb: float = PREFIX_CACHE_MAX_MB,
 ) -> UnfreezeResult:
     """Unfreeze the encoder top-down, one layer group per stage, keeping the best validation stage.
 
@@ -247,8 +297,11 @@ def progressive_unfreeze(
     The run stops once validation macro-F1 has not improved for more than ``patience`` stages; the best
     stage's encoder and head weights are restored in place and, if ``checkpoint_dir`` is given, written
     there atomically once at the end (a run cancelled by ``report`` raising leaves no file).
-    ``evaluate`` replaces the validation evaluator (tests plant curves with it). Only ``data`` (train +
-    validation) is ever read. If the run raises (e.g. a cancelling ``report``), the encoder may hold
+    ``evaluate`` replaces the validation evaluator (tests plant curves with it). ``batching`` is "random"
+    (default) or "bucketed" (similar lengths together). With ``prefix_cache`` the states entering each
+    stage's lowest trainable block are computed once (within ``prefix_cache_max_mb``) and replayed; the
+    result is the same as without it, and a model it cannot replay exactly runs uncached (the stage
+    records say which). Only ``data`` (train + validation) is ever read. If the run raises (e.g. a cancelling ``report``), the encoder may hold
     partly trained weights; its requires_grad flags are restored either way.
     """
     data = require_training_data(data)
@@ -259,6 +312,8 @@ def progressive_unfreeze(
         raise ValueError("need epochs_per_stage >= 1, batch_size >= 1, patience >= 0, 0 <= warmup_ratio < 1")
     if max_stages is not None and max_stages < 0:
         raise ValueError("max_stages must be >= 0")
+    if batching not in BATCHINGS:
+        raise ValueError(f"unknown batching {batching!r}; expected one of {BATCHINGS}")
     stage_learning_rates(0, head_lr=head_lr, lr_divisor=lr_divisor, layer_decay=layer_decay)  # validates
     recipe = {
         "head_lr": head_lr,
@@ -275,6 +330,7 @@ def progressive_unfreeze(
         "weight_decay": weight_decay,
         "max_grad_norm": max_grad_norm,
         "dropout": dropout,
+        "batching": batching,
     }
 
     device = encoder.device
@@ -282,9 +338,6 @@ def progressive_unfreeze(
     last_stage = len(groups) if max_stages is None else min(max_stages, len(groups))
     with seeded(seed):  # a fresh head's random init must follow the seed too
         head = _build_head(head_state, encoder, len(data.label_names), dropout).to(device)
-    evaluate = evaluate or validation_evaluator(
-        data, batch_size=max(batch_size, 32), max_length=max_length, pooling=pooling
-    )
 
     train_features = encoder.tokenize(data.train.texts, max_length=max_length)
     train_lengths = [len(f["input_ids"]) for f in train_features]
@@ -293,7 +346,44 @@ def progressive_unfreeze(
     trained_stages = last_stage + (1 if head_state is None else 0)
     progress = _Progress(trained_stages * epochs_per_stage * batches_per_epoch)
 
+    # Frozen-prefix caches: one at the lowest boundary any cached stage needs, advanced per stage.
+    blocks = len(encoder.transformer_layers())
+    cached_evaluation = evaluate is None
+    val_features = encoder.tokenize(data.val.texts, max_length=max_length) if cached_evaluation else []
+    y_val = np.asarray(data.label_ids(data.val))
+    eval_batch = max(batch_size, 32)
+    prefix: dict[str, Any] = {"train": None, "val": None, "stage_val": None, "note": "" if prefix_cache else "off"}
+    budget = int(prefix_cache_max_mb * 2**20)
+
+    def cached_from(kind: str, features: Sequence[dict[str, list[int]]], stage: int) -> PrefixCache | None:
+        """The ``kind`` ("train"/"val") cache entering block ``blocks - stage``, or None to run uncached.
+
+        The first call builds a base cache at the lowest boundary any stage of this run will need; every
+        stage advances it through the still-untouched frozen blocks up to its own boundary.
+        """
+        boundary = blocks - stage
+        if prefix["note"].startswith("off") or not 1 <= boundary < blocks:
+            return None
+        try:
+            if prefix[kind] is None:
+                used = sum(c.nbytes for c in (prefix["train"], prefix["val"]) if c is not None)
+                lowest = max(1, blocks - last_stage)
+                prefix[kind] = PrefixCache.build(encoder, features, lowest, max_bytes=budget - used)
+            cache = prefix[kind].advance(features, boundary)
+        except PrefixUnavailable as exc:
+            prefix.update(train=None, val=None, note=f"off: {exc}")
+            return None
+        prefix["note"] = f"from block {boundary}"
+        return cache
+
     def train_stage(stage: int) -> dict[str, Any]:
+        # The training cache is part of the stage's cost (it replaces the frozen blocks' forward passes);
+        # the validation cache replaces the evaluation's forward passes and is built outside the timing.
+        started = time.perf_counter()
+        train_cache = cached_from("train", train_features, stage)
+        cache_seconds = time.perf_counter() - started
+        prefix["stage_val"] = cached_from("val", val_features, stage) if train_cache and cached_evaluation else None
+        started = time.perf_counter()
         apply_stage(encoder, stage)
         rates = stage_learning_rates(stage, head_lr=head_lr, lr_divisor=lr_divisor, layer_decay=layer_decay)
         param_groups = [{"params": list(head.parameters()), "lr": rates["head"]}]
@@ -314,35 +404,61 @@ def progressive_unfreeze(
             group.train()
         head.train()
         rng = np.random.default_rng([seed, stage])
-        loss_sum, seen, started = 0.0, 0, time.perf_counter()
-        for _ in range(epochs_per_stage):
-            for idx in length_bucketed_batches(train_lengths, batch_size, rng):
-                batch = encoder.collate([train_features[i] for i in idx])
-                with autocast_for(device):
-                    logits = head(encoder.forward_pooled(batch, pooling=pooling))
-                loss = nn.functional.cross_entropy(logits.float(), train_y[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if max_grad_norm:
-                    nn.utils.clip_grad_norm_(params, max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                batch_loss = loss.item()
-                loss_sum += batch_loss * len(idx)
-                seen += len(idx)
-                value = progress.advance()
-                if report is not None:
-                    report(progress.step, {"stage": float(stage), "train_loss": batch_loss}, value)
+        loss_sum, seen = 0.0, 0
+        replay = train_cache.replaying() if train_cache is not None else contextlib.nullcontext()
+        with replay as runner:
+            for _ in range(epochs_per_stage):
+                if batching == "bucketed":
+                    epoch_batches = length_bucketed_batches(train_lengths, batch_size, rng)
+                else:
+                    epoch_batches = random_batches(len(train_features), batch_size, rng)
+                for idx in epoch_batches:
+                    with autocast_for(device):
+                        if runner is not None:
+                            pooled = runner.pooled(train_features, idx, pooling=pooling)
+                        else:
+                            batch = encoder.collate([train_features[i] for i in idx])
+                            pooled = encoder.forward_pooled(batch, pooling=pooling)
+                        logits = head(pooled)
+                    loss = nn.functional.cross_entropy(logits.float(), train_y[idx])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if max_grad_norm:
+                        nn.utils.clip_grad_norm_(params, max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    batch_loss = loss.item()
+                    loss_sum += batch_loss * len(idx)
+                    seen += len(idx)
+                    value = progress.advance()
+                    if report is not None:
+                        report(progress.step, {"stage": float(stage), "train_loss": batch_loss}, value)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - started
+        seconds = cache_seconds + time.perf_counter() - started
         return {
             "train_loss": loss_sum / max(seen, 1),
             "samples_per_second": seen / seconds if seconds else None,
             "seconds": seconds,
             "unfrozen_groups": list(range(stage)),
             "lrs": rates,
+            "prefix_cache": prefix["note"]
+            if train_cache is not None or prefix["note"].startswith("off")
+            else "not used at this stage",
+            "prefix_cache_seconds": cache_seconds,
         }
+
+    def evaluate_stage(stage: int) -> dict[str, float]:
+        if evaluate is not None:
+            return evaluate(encoder, head, stage)
+        val_cache = prefix["stage_val"]
+        if val_cache is not None:
+            return _cached_scores(val_cache, val_features, head, y_val, batch_size=eval_batch, pooling=pooling)
+        preds = predict_label_ids(
+            encoder, head, data.val.texts, batch_size=eval_batch, max_length=max_length, pooling=pooling
+        )
+        macro_f1, accuracy = classification_scores(y_val, preds)
+        return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
 
     original_flags = {name: p.requires_grad for name, p in encoder.model.named_parameters()}
     stages: list[dict[str, Any]] = []
@@ -364,7 +480,8 @@ def progressive_unfreeze(
                     }
                 else:
                     info = train_stage(stage)
-                scores = evaluate(encoder, head, stage)
+                scores = evaluate_stage(stage)
+                prefix["stage_val"] = None
                 record = {
                     "stage": stage,
                     **info,
@@ -535,7 +652,7 @@ def retrain_from_checkpoint(
         raise ValueError(
             f"label set changed: checkpoint has {meta['label_names']}, data has {data.label_names}"
         )
-    unknown = set(recipe_overrides) - set(RECIPE_KEYS) - {"report", "checkpoint_dir", "evaluate"}
+    unknown = set(recipe_overrides) - set(RECIPE_KEYS) - set(RUNTIME_KEYS)
     if unknown:
         raise TypeError(f"unknown recipe keyword(s): {sorted(unknown)}")
     kwargs = {**meta["recipe"], **recipe_overrides}

@@ -1,13 +1,13 @@
 """Label audit: out-of-fold probabilities, confident-learning ranking, the blind audit sample, its scoring.
 
 The planted-flip experiment: 1,000 demo tickets, 50 labels (5%) flipped to another class with a seeded RNG.
-Measured over demo seeds 0-9 (TF-IDF + logistic regression, C=30, 5 folds; demo_data as of 2026-11-24): the
-confident-learning ranking puts 48-64% of the flips (mean 56%) in its top 10%, against 10% for a random
-order; the 50-item flagged part of a 100-item audit catches 38-52% of the flips (mean 43%), the 50-item
-random part 1-3 (mean 1.9). The demo data is deliberately hard (out-of-fold accuracy ~0.70; it ships ~2%
-wrong labels and ~6% mixed-intent tickets of its own), so the brief's 60%-in-the-top-10% would fail on most
-seeds; the thresholds below are 40% in the top 10% (4x a random order) and 15 flips in the flagged part,
-checked on demo seed 7 (measured: 25 and 19), below the worst seed measured (24 and 19).
+Measured over demo seeds 0-9 (word + character TF-IDF, logistic regression C=30, 5 folds, class-relative
+self-confidence; demo_data as of 2026-11-24): the ranking puts 33-44 of the 50 flips (mean 38.7) in its
+top 10%, against 5 for a random order; the 50-item flagged part of a 100-item audit catches 25-35 (mean
+27.1, i.e. precision and recall both ~54%), the 50-item random part 1-3 (mean 1.9). The demo data is
+deliberately hard (out-of-fold accuracy ~0.73; it ships ~2% wrong labels and ~6% mixed-intent tickets of its
+own, which compete with the planted flips for the flagged slots). The thresholds below, checked on demo
+seed 7 (measured: 39 and 26), sit below the worst seed measured (33 and 25).
 """
 
 import math
@@ -64,7 +64,7 @@ def test_ranking_puts_planted_flips_at_the_top(planted):
     ranking = rank_label_issues(planted["noisy"], planted["probs"], planted["classes"])
     assert sorted(ranking) == list(range(1000))
     caught = sum(1 for i in ranking[:100] if i in planted["flips"])
-    assert caught >= 0.4 * FLIPS, f"only {caught}/{FLIPS} flips in the top 10%"
+    assert caught >= 0.6 * FLIPS, f"only {caught}/{FLIPS} flips in the top 10%"
 
 
 def test_flagged_part_finds_far_more_flips_than_the_random_part(planted):
@@ -76,7 +76,7 @@ def test_flagged_part_finds_far_more_flips_than_the_random_part(planted):
     assert len(flagged) == len(random_part) == 50
     hits_flagged = sum(1 for i in flagged if i in planted["flips"])
     hits_random = sum(1 for i in random_part if i in planted["flips"])
-    assert hits_flagged >= 15
+    assert hits_flagged >= 22
     assert hits_flagged >= 3 * max(hits_random, 1)
     # An auditor who knows the truth: every planted flip in the sample shows up as a disagreement.
     answered = [
@@ -110,19 +110,25 @@ def test_rank_label_issues_by_hand():
     probs = np.array(
         [
             [0.9, 0.1],  # confident, correct
-            [0.2, 0.8],  # b is above its threshold and beats a: candidate, self-confidence 0.2
-            [0.45, 0.55],  # p_b = 0.55 < t_b: not a candidate despite p_b > p_a
+            [0.2, 0.8],  # self-confidence 0.2 in class a: the most suspicious row
+            [0.45, 0.55],
             [0.1, 0.9],
-            [0.7, 0.3],  # a above threshold: candidate, self-confidence 0.3
+            [0.7, 0.3],  # self-confidence 0.3 in class b
             [0.35, 0.65],
         ]
     )
-    # t_a = mean(0.9, 0.2, 0.45) = 0.5167; t_b = mean(0.9, 0.3, 0.65) = 0.6167
-    assert rank_label_issues(labels, probs, classes) == [1, 4, 2, 5, 0, 3]
+    # Class thresholds (mean self-confidence): t_a = mean(0.9, 0.2, 0.45) = 0.5167,
+    # t_b = mean(0.9, 0.3, 0.65) = 0.6167. Scores: 1.742, 0.387, 0.871, 1.459, 0.486, 1.054.
+    assert rank_label_issues(labels, probs, classes) == [1, 4, 2, 5, 3, 0]
+    # Relative to its class: 0.5 in a class that averages 0.8 is more suspicious than 0.4 in a class that
+    # averages 0.45, although 0.4 < 0.5 (plain self-confidence would order these rows 0, 1, 2, 3, 4, 5).
+    labels = ["hard", "hard", "hard", "easy", "easy", "easy"]
+    probs = np.array([[0.6, 0.4], [0.55, 0.45], [0.5, 0.5], [0.5, 0.5], [0.95, 0.05], [0.95, 0.05]])
+    assert rank_label_issues(labels, probs, ["easy", "hard"]) == [3, 0, 1, 2, 4, 5]
     with pytest.raises(ValueError, match="not among the classes"):
         rank_label_issues(["a", "z"], probs[:2], classes)
     with pytest.raises(ValueError, match="shape"):
-        rank_label_issues(labels, probs[:, :1], classes)
+        rank_label_issues(labels, probs[:, :1], ["easy", "hard"])
 
 
 def test_select_audit_sample_parts_cap_order_and_determinism():

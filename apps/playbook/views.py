@@ -324,6 +324,8 @@ def job_start(request: HtmxHttpRequest, play_id: int):
         raw = request.POST.get(name, "").strip()
         if raw:
             params[name] = int(raw) if raw.lstrip("-").isdigit() else raw
+    if batching := request.POST.get("batching", "").strip():
+        params["batching"] = batching
     for name in ("lr", "lr_divisor", "layer_decay", "head_lr"):
         raw = request.POST.get(name, "").strip()
         if raw:

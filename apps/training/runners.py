@@ -266,6 +266,7 @@ def _run_unfreeze(job: Job, report):
         layer_decay=p["layer_decay"], max_stages=p["max_stages"], epochs_per_stage=p["epochs_per_stage"],
         batch_size=p["batch_size"], max_length=max_length, patience=p["patience"], seed=p["seed"],
         report=report, checkpoint_dir=_checkpoint_dir(job), pooling=pooling,
+        batching=p.get("batching", "random"),  # params stored before the option existed get the default
     )
     predicted = predict_label_ids(encoder, outcome.build_head(), list(data.val.texts), batch_size=64,
                                   max_length=max_length, pooling=pooling)

@@ -59,9 +59,14 @@ def test_freeze_first_then_unfreeze_then_submit_a_checkpoint(team, play4):
     # A second head configuration reuses the cached features: no encoder pass this time.
     second = run(team, play, "frozen_head", epochs=3, hidden=16, **inputs)
     assert second.result["feature_cache_hits"] == {"train": True, "val": True}
-    unfrozen = run(team, play, "unfreeze", max_stages=2, batch_size=8, max_length=32)
+    with pytest.raises(ValidationFailed, match="batching"):
+        job_start(actor=team["mo"], play=play, kind="unfreeze", params={"batching": "sorted"})
+    unfrozen = run(team, play, "unfreeze", max_stages=2, batch_size=8, max_length=32, batching="bucketed")
     assert unfrozen.params["from_job"] == second.pk  # defaults to the latest frozen head
+    assert unfrozen.params["batching"] == "bucketed"
     assert unfrozen.result["stages"] and "best_stage" in unfrozen.result
+    # Stage 1 trains the top block of two: the block below it was replayed from the prefix cache.
+    assert unfrozen.result["stages"][1]["prefix_cache"] == "from block 1"
     checkpoint = Artifact.objects.get(job=unfrozen, kind="checkpoint")
     assert len(checkpoint.sha256) == 64 and checkpoint.size_bytes > 0
     # Training never touched the test split.

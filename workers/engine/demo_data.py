@@ -1886,7 +1886,13 @@ def _allocate(total: int, mix: dict[str, float]) -> dict[str, int]:
 
 
 def _rows(
-    total: int, mix: dict[str, float], mixed_share: float, rng: random.Random, *, chat: bool
+    total: int,
+    mix: dict[str, float],
+    mixed_share: float,
+    rng: random.Random,
+    *,
+    chat: bool,
+    clean_labels: bool = False,
 ) -> list[Row]:
     composer = _Composer(rng)
     write = composer.chat_message if chat else composer.email
@@ -1901,20 +1907,27 @@ def _rows(
             else:
                 text = write(label)
             noisy = rng.random() < LABEL_NOISE
-            rows.append({"text": text, "label": _other_label(label, rng) if noisy else label})
+            wrong = _other_label(label, rng) if noisy else label  # drawn either way: same texts, same stream
+            rows.append({"text": text, "label": label if clean_labels else wrong})
     rng.shuffle(rows)
     return rows
 
 
-def generate(seed: int = 7, rows: int = 2000, production_rows: int = 400) -> tuple[list[Row], list[Row]]:
+def generate(
+    seed: int = 7, rows: int = 2000, production_rows: int = 400, *, clean_labels: bool = False
+) -> tuple[list[Row], list[Row]]:
     """Return (baseline sample, production sample) as lists of {"text", "label"}; deterministic per seed.
 
     The two samples come from separate RNG streams, so changing ``rows`` leaves the production sample alone.
+    ``clean_labels`` gives the same rows with the intended label where the annotator slipped (the
+    ``LABEL_NOISE`` share), for experiments that need to know every wrong label.
     """
     sample_rng = random.Random(f"sample-{seed}")
     production_rng = random.Random(f"production-{seed}")
-    sample = _rows(rows, SAMPLE_MIX, SAMPLE_MIXED_SHARE, sample_rng, chat=False)
-    production = _rows(production_rows, PRODUCTION_MIX, PRODUCTION_MIXED_SHARE, production_rng, chat=True)
+    sample = _rows(rows, SAMPLE_MIX, SAMPLE_MIXED_SHARE, sample_rng, chat=False, clean_labels=clean_labels)
+    production = _rows(
+        production_rows, PRODUCTION_MIX, PRODUCTION_MIXED_SHARE, production_rng, chat=True, clean_labels=clean_labels
+    )
     return sample, production
 
 

@@ -92,6 +92,25 @@ def test_flagged_part_finds_far_more_flips_than_the_random_part(planted):
     }
 
 
+def test_on_otherwise_clean_labels_the_flagged_part_finds_most_planted_flips():
+    """The issue's experiment as stated: a dataset whose only wrong labels are 5% planted flips.
+
+    Measured over demo seeds 0-9 (the same texts as above with the demo's own slips undone): the 50-item
+    flagged part catches 28-37 of the 50 flips (mean 32.1, i.e. precision and recall 64%); seed 7: 32.
+    """
+    sample, _ = generate(seed=7, rows=1000, production_rows=10, clean_labels=True)
+    texts, clean = [r["text"] for r in sample], [r["label"] for r in sample]
+    rng = random.Random("flips-7")
+    flips = set(rng.sample(range(len(clean)), FLIPS))
+    noisy = list(clean)
+    for i in sorted(flips):
+        noisy[i] = rng.choice([label for label in LABELS if label != clean[i]])
+    probs, classes = out_of_fold_probabilities(texts, noisy, folds=5, seed=0)
+    items = select_audit_sample(noisy, probs, classes, size=100, random_fraction=0.5, seed=0)
+    caught = sum(1 for it in items if it["part"] == "flagged" and it["index"] in flips)
+    assert caught > FLIPS // 2, f"the flagged part caught {caught} of {FLIPS} flips: not most of them"
+
+
 def test_folds_shrink_to_the_smallest_class():
     texts = [f"invoice charge refund {i}" for i in range(10)] + [
         "password reset locked",

@@ -95,6 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unfreeze-batch-size", type=int, default=16)
     parser.add_argument("--lr-divisor", type=float, default=30.0)
     parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="phase (b) with dropout off on both sides and Trainer fed the engine's batch order: removes "
+        "random-number differences, so the F1 delta measures the implementations alone",
+    )
+    parser.add_argument(
         "--ours-batching",
         choices=("random", "bucketed"),
         default="random",
@@ -445,9 +451,53 @@ def training_args(
 
 
 def make_trainer(**kwargs: Any) -> Trainer:
-    trainer = Trainer(**kwargs)
+    trainer = FixedOrderTrainer(**kwargs) if "sampler" in kwargs else Trainer(**kwargs)
     trainer.remove_callback(PrinterCallback)  # disable_tqdm=True would print every log dict
     return trainer
+
+
+class FixedOrderSampler(torch.utils.data.Sampler):
+    """Yields ``orders[e]`` on its e-th iteration (one per epoch): the engine's batch order (--paired)."""
+
+    def __init__(self, orders: list[list[int]]) -> None:
+        self.orders, self.epoch = orders, 0
+
+    def __iter__(self) -> Any:
+        order = self.orders[min(self.epoch, len(self.orders) - 1)]
+        self.epoch += 1
+        return iter(order)
+
+    def __len__(self) -> int:
+        return len(self.orders[0])
+
+
+class FixedOrderTrainer(Trainer):
+    """Trainer whose training sampler is a FixedOrderSampler (``_get_train_sampler`` is Trainer's hook)."""
+
+    def __init__(self, *args: Any, sampler: FixedOrderSampler, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fixed_sampler = sampler
+
+    def _get_train_sampler(self, *args: Any, **kwargs: Any) -> FixedOrderSampler:
+        return self.fixed_sampler
+
+
+def engine_batch_order(rows: int, cfg: argparse.Namespace, stage: int) -> list[list[int]]:
+    """Per epoch, the row order of progressive_unfreeze's random batches at ``stage`` (same seeds)."""
+    from workers.engine.unfreeze import random_batches
+
+    rng = np.random.default_rng([cfg.seed, stage])
+    return [
+        [i for batch in random_batches(rows, cfg.unfreeze_batch_size, rng) for i in batch]
+        for _ in range(cfg.epochs_per_stage)
+    ]
+
+
+def dropout_off(module: nn.Module) -> None:
+    """p = 0 on every nn.Dropout (BERT's attention reads its dropout module's p too): --paired."""
+    for sub in module.modules():
+        if isinstance(sub, nn.Dropout):
+            sub.p = 0.0
 
 
 def measured_fields(m: Measured) -> dict[str, float]:
@@ -603,6 +653,8 @@ def ours_unfreeze(
     # prefix; the cache build counts in its stage seconds); it also switches on torch deterministic
     # algorithms on CPU (heads.seeded), which the Trainer script does not. patience = stages so every stage
     # runs, as in Trainer. Batching is the engine default ("random", dynamic padding), as in Trainer.
+    if cfg.paired:
+        dropout_off(encoder.model)
     with Measured(encoder.device) as measured:
         result = progressive_unfreeze(
             encoder,
@@ -621,7 +673,7 @@ def ours_unfreeze(
             pooling="mean",
             weight_decay=0.01,
             max_grad_norm=1.0,
-            dropout=0.1,
+            dropout=0.0 if cfg.paired else 0.1,
             batching=cfg.ours_batching,
         )
     trained = [s for s in result.stages if s["stage"] > 0]
@@ -663,10 +715,12 @@ def trainer_unfreeze(
     head_state: dict[str, Any],
     padding: str,
 ) -> dict[str, Any]:
-    # DIFFERENCE: random batches (Trainer's RandomSampler), padded per batch or to max_length, where the
-    # engine buckets by length; one Trainer per stage (a plain script's way to swap optimizers), whose
+    # DIFFERENCE: random batches from Trainer's RandomSampler (with --paired: the engine's own order, and
+    # dropout off on both sides), padded per batch or to max_length; one Trainer per stage (a plain script's way to swap optimizers), whose
     # construction is in the phase wall time but not in the training-loop samples/s.
     tokenizer, body = load_body(model_dir, device)
+    if cfg.paired:
+        dropout_off(body)
     y_tr, y_va = data.label_ids(data.train), data.label_ids(data.val)
     num_labels = len(data.label_names)
     timer = TrainLoopTimer(device)
@@ -676,7 +730,7 @@ def trainer_unfreeze(
         train_ds = tokenize_split(tokenizer, data.train, y_tr, cfg.max_length, padding)
         val_ds = tokenize_split(tokenizer, data.val, y_va, cfg.max_length, padding)
         collator = collator_for(tokenizer, padding)
-        head = make_head(body.config.hidden_size, num_labels, None, dropout=0.1)
+        head = make_head(body.config.hidden_size, num_labels, None, dropout=0.0 if cfg.paired else 0.1)
         # Same starting head as ours (the engine's phase-(a) linear head: out.weight / out.bias).
         head.load_state_dict({"weight": head_state["out.weight"], "bias": head_state["out.bias"]})
         model = BodyWithHead(body, head, frozen_body=False).to(device)
@@ -711,7 +765,9 @@ def trainer_unfreeze(
                 max_grad_norm=1.0,
                 eval_strategy="no",
             )
+            paired = {"sampler": FixedOrderSampler(engine_batch_order(len(train_ds), cfg, stage))} if cfg.paired else {}
             trainer = make_trainer(
+                **paired,
                 model=model,
                 args=args,
                 train_dataset=train_ds,
@@ -832,7 +888,8 @@ def main(cfg: argparse.Namespace) -> None:
         f"# frozen: epochs={cfg.epochs} lr={cfg.head_lr} batch={cfg.head_batch_size} hidden={cfg.hidden}; "
         f"unfreeze: stages={cfg.stages} epochs/stage={cfg.epochs_per_stage} batch={cfg.unfreeze_batch_size} "
         f"lr_divisor={cfg.lr_divisor} layer_decay={cfg.layer_decay} repeats={cfg.repeats}; "
-        f"Trainer padding={cfg.trainer_padding} (also {other}: {cfg.other_padding})",
+        f"Trainer padding={cfg.trainer_padding} (also {other}: {cfg.other_padding})"
+        + ("; PAIRED: dropout off, Trainer fed the engine's batch order" if cfg.paired else ""),
         flush=True,
     )
 

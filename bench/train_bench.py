@@ -27,6 +27,12 @@ max_length, batch size, epochs, learning rates, weight decay, grad clipping, see
 model loading is excluded from every timing, tokenization is included in every phase wall time. Where the
 comparators differ on purpose, a "DIFFERENCE:" comment in the code says so.
 
+Random numbers: batch order and dropout masks differ between the comparators, and at the quick sizes that
+alone moves one run's unfreeze macro-F1 by a point or more either way. Two remedies: run several seeds
+and compare means (``bench/summarize.py``), and ``--paired``, which gives Trainer the engine's batch order
+(a fixed sampler) and switches dropout off on both sides in phase (b), so that any F1 difference left
+comes from the implementations themselves.
+
 Timings: "wall" is the whole phase (tokenize, train, every validation pass). Unfreeze samples/s counts
 training loops only (ours: the engine's own per-stage timer; Trainer: on_train_begin..on_train_end of a
 callback), i.e. both exclude tokenization and evaluation. Frozen-phase samples/s = epochs x train rows / wall.

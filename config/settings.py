@@ -132,6 +132,9 @@ PLAYBOOK_MIN_CLASS_ROWS = env_int("PLAYBOOK_MIN_CLASS_ROWS", 5)
 # Below these, Play 3's gate warns that auditor and labels disagree (the sign-off owner weighs it).
 PLAYBOOK_AUDIT_MIN_AGREEMENT = float(env_str("PLAYBOOK_AUDIT_MIN_AGREEMENT", "0.8"))
 PLAYBOOK_AUDIT_MIN_KAPPA = float(env_str("PLAYBOOK_AUDIT_MIN_KAPPA", "0.6"))
+# A label audit whose sample a worker has not prepared within this many seconds (the worker died, or none
+# is running) no longer blocks a new audit of the same dataset; it is marked failed when one is started.
+PLAYBOOK_AUDIT_PREPARE_TIMEOUT_SECONDS = env_int("PLAYBOOK_AUDIT_PREPARE_TIMEOUT_SECONDS", 30 * 60)
 # The frozen encoder of Play 1's zero-shot baseline: a local model directory, "none" to leave it out, or
 # empty for the pretrained MiniLM package when it is installed.
 PLAYBOOK_ZERO_SHOT_ENCODER = env_str("PLAYBOOK_ZERO_SHOT_ENCODER", "")
@@ -186,6 +189,7 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.run_training_job": {"queue": "gpu"},
     "workers.tasks.run_light_job": {"queue": "default"},
     "workers.tasks.check_stale_jobs": {"queue": "default"},
+    "workers.tasks.prepare_label_audit": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False

@@ -7,6 +7,7 @@ transaction and appends its audit event there.
 import json
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -118,11 +119,10 @@ def split_rows(split: Split, *, job=None, purpose: str) -> list[dict]:
 
 
 def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int = 0) -> LabelAudit:
-    """Pick the audit sample (a uniform random part and a part ranked by likely label error from
-    out-of-fold TF-IDF probabilities) and hand it to a second person, who must be a project member other
-    than whoever uploaded the labels."""
-    from workers.engine.label_audit import out_of_fold_probabilities, select_audit_sample
-
+    """Hand an audit of ``dataset`` to a second person, who must be a project member other than whoever
+    uploaded the labels. The sample (a uniform random part and a part ranked by likely label error from
+    out-of-fold TF-IDF probabilities) takes a worker seconds to minutes on a large dataset, so the audit
+    starts as "preparing" and a worker task (``label_audit_prepare``) fills it in."""
     _require_curator(actor, dataset)
     _labelled(dataset)
     try:
@@ -136,34 +136,98 @@ def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int 
         raise ValidationFailed(f"The auditor must be a member of this project; {auditor!r} is not.")
     if person.pk == dataset.uploaded_by_id:
         raise ValidationFailed(f"{auditor} uploaded these labels: a second person must audit them.")
-    if LabelAudit.objects.filter(dataset=dataset, status=LabelAudit.Status.OPEN).exists():
-        raise Conflict("An audit of this dataset is already in progress.")
-    rows = dataset.read_rows()
-    labels = [r["label"] for r in rows]
-    probs, classes = out_of_fold_probabilities([r["text"] for r in rows], labels, seed=seed)
-    chosen = select_audit_sample(labels, probs, classes, size=min(size, len(rows)), seed=seed)
     with transaction.atomic(durable=True):
-        audit = LabelAudit.objects.create(dataset=dataset, auditor=person, requested_by=actor, size=len(chosen),
-                                          seed=seed)
+        Dataset.objects.select_for_update().get(pk=dataset.pk)  # one start at a time per dataset
+        _fail_stalled_preparations(dataset)
+        if LabelAudit.objects.filter(dataset=dataset, status__in=[LabelAudit.Status.OPEN,
+                                                                  LabelAudit.Status.PREPARING]).exists():
+            raise Conflict("An audit of this dataset is already in progress.")
+        audit = LabelAudit.objects.create(dataset=dataset, auditor=person, requested_by=actor,
+                                          size=min(size, dataset.rows), seed=seed,
+                                          status=LabelAudit.Status.PREPARING)
+        audit_record(actor=actor, action="label_audit.started", project=dataset.project, obj=audit,
+                     after={"dataset": dataset.pk, "auditor": auditor, "size": audit.size, "seed": seed})
+        transaction.on_commit(lambda: _enqueue_preparation(audit.pk))
+    return audit
+
+
+def _enqueue_preparation(audit_id: int) -> None:
+    from workers import tasks
+
+    tasks.prepare_label_audit.apply_async(args=[audit_id], queue="default")
+
+
+def _fail_stalled_preparations(dataset: Dataset) -> None:
+    """Inside the caller's transaction: mark failed any preparation older than the timeout."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PLAYBOOK_AUDIT_PREPARE_TIMEOUT_SECONDS)
+    for audit in LabelAudit.objects.select_for_update().filter(
+            dataset=dataset, status=LabelAudit.Status.PREPARING, created_at__lt=cutoff):
+        _mark_failed(audit, "No worker prepared the sample in time; it was given up when a new audit started.")
+
+
+def _mark_failed(audit: LabelAudit, message: str) -> None:
+    audit.status, audit.message = LabelAudit.Status.FAILED, message[:2000]
+    audit.save(update_fields=["status", "message"])
+    audit_record(actor="worker", action="label_audit.failed", project=audit.dataset.project, obj=audit,
+                 before={"status": LabelAudit.Status.PREPARING}, after={"status": audit.status, "message": message[:500]})
+
+
+def label_audit_prepare(audit_id: int) -> str:
+    """Worker side of ``label_audit_start``: rank every row by likely label error, pick the sample and open
+    the audit. Idempotent: an audit that is no longer preparing is left alone (a redelivered task, or one
+    given up as stalled). Returns the audit's status afterwards."""
+    from workers.engine.label_audit import out_of_fold_probabilities, select_audit_sample
+
+    audit = LabelAudit.objects.select_related("dataset").filter(pk=audit_id).first()
+    if audit is None or audit.status != LabelAudit.Status.PREPARING:
+        return audit.status if audit else "missing"
+    rows = audit.dataset.read_rows()
+    labels = [r["label"] for r in rows]
+    probs, classes = out_of_fold_probabilities([r["text"] for r in rows], labels, seed=audit.seed)
+    chosen = select_audit_sample(labels, probs, classes, size=min(audit.size, len(rows)), seed=audit.seed)
+    with transaction.atomic(durable=True):
+        audit = LabelAudit.objects.select_for_update().select_related("dataset__project").get(pk=audit_id)
+        if audit.status != LabelAudit.Status.PREPARING:
+            return audit.status
         LabelAuditItem.objects.bulk_create([
             LabelAuditItem(audit=audit, position=i, row_index=item["index"], part=item["part"],
                            original_label=labels[item["index"]])
             for i, item in enumerate(chosen)
         ])
-        audit_record(actor=actor, action="label_audit.started", project=dataset.project, obj=audit,
-                     after={"dataset": dataset.pk, "auditor": auditor, "size": len(chosen), "seed": seed})
-    return audit
+        audit.status, audit.size = LabelAudit.Status.OPEN, len(chosen)
+        audit.save(update_fields=["status", "size"])
+        parts = {part: sum(1 for item in chosen if item["part"] == part) for part in ("random", "flagged")}
+        audit_record(actor="worker", action="label_audit.prepared", project=audit.dataset.project, obj=audit,
+                     before={"status": LabelAudit.Status.PREPARING}, after={"status": audit.status, **parts})
+    return audit.status
+
+
+def label_audit_prepare_failed(audit_id: int, error: str) -> None:
+    """Record that preparing the sample failed; the data owner can then start another audit."""
+    with transaction.atomic(durable=True):
+        audit = LabelAudit.objects.select_for_update().select_related("dataset__project").filter(pk=audit_id).first()
+        if audit is not None and audit.status == LabelAudit.Status.PREPARING:
+            _mark_failed(audit, error)
 
 
 def label_audit_next(*, actor, audit: LabelAudit) -> tuple[LabelAuditItem, str] | None:
     """The auditor's next unanswered item and its text — never its original label."""
     if actor.pk != audit.auditor_id:
         raise NotAllowed("Only the assigned auditor relabels this sample.")
+    _require_prepared(audit)
     item = audit.items.filter(answered_at__isnull=True).order_by("position").first()
     if item is None:
         return None
     rows = audit.dataset.read_rows()
     return item, rows[item.row_index]["text"]
+
+
+def _require_prepared(audit: LabelAudit) -> None:
+    if audit.status == LabelAudit.Status.PREPARING:
+        raise Conflict("The audit sample is still being prepared; try again in a moment.")
+    if audit.status == LabelAudit.Status.FAILED:
+        raise Conflict(f"Preparing this audit's sample failed ({audit.message}); the data owner can start "
+                       "a new audit.")
 
 
 def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) -> LabelAudit:
@@ -176,6 +240,7 @@ def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) ->
         raise ValidationFailed(f"label must be one of: {', '.join(audit.dataset.labels)}")
     with transaction.atomic(durable=True):
         audit = LabelAudit.objects.select_for_update().get(pk=audit.pk)
+        _require_prepared(audit)
         if audit.status != LabelAudit.Status.OPEN:
             raise Conflict("This audit is complete.")
         updated = LabelAuditItem.objects.filter(pk=item_id, audit=audit, answered_at__isnull=True).update(

@@ -101,8 +101,10 @@ class LabelAudit(models.Model):
     """A second person relabels a sample of a dataset blind; the results become Play 3 evidence."""
 
     class Status(models.TextChoices):
+        PREPARING = "preparing", "Preparing the sample"
         OPEN = "open", "In progress"
         COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Sample preparation failed"
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="audits")
     auditor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="label_audits")
@@ -111,6 +113,7 @@ class LabelAudit(models.Model):
     seed = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     results = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)  # why preparing the sample failed
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,10 +5,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, NotAllowed
 from apps.core.views import HtmxHttpRequest, flash_error
 from apps.datasets import curation, selectors
-from apps.datasets.models import Dataset
+from apps.datasets.models import Dataset, LabelAudit
 from apps.playbook import selectors as play_selectors
 from apps.playbook.gates import spec_for
 
@@ -57,7 +57,8 @@ def play3_audit(request: HtmxHttpRequest, play_id: int):
     else:
         from apps.playbook.services import play_update_deliverable
 
-        messages.success(request, f"Audit #{audit.pk} of {audit.size} items handed to {audit.auditor.get_username()}.")
+        messages.success(request, f"Audit #{audit.pk} of {audit.size} items handed to {audit.auditor.get_username()}; "
+                                  "a worker is picking the sample.")
         try:
             play_update_deliverable(actor=request.user, play=play, deliverable={"audit": audit.pk})
         except ApplicationError as exc:
@@ -112,7 +113,12 @@ def audit_page(request: HtmxHttpRequest, audit_id: int):
             flash_error(request, exc)
         if not request.htmx:
             return redirect("datasets:audit", audit_id=audit.pk)
-    nxt = curation.label_audit_next(actor=request.user, audit=audit)
+    if audit.status in (LabelAudit.Status.PREPARING, LabelAudit.Status.FAILED):
+        if request.user.pk != audit.auditor_id:
+            raise NotAllowed("Only the assigned auditor relabels this sample.")
+        nxt = None  # the template shows the preparing (polling) or failed state
+    else:
+        nxt = curation.label_audit_next(actor=request.user, audit=audit)
     context = {"audit": audit, "labels": audit.dataset.labels, "item": nxt[0] if nxt else None,
                "text": nxt[1] if nxt else "", "answered": audit.items.exclude(answered_at=None).count()}
     template = "datasets/audit.html#audit-item" if request.htmx else "datasets/audit.html"

@@ -103,6 +103,6 @@ def my_work(user) -> dict:
             .select_related("project", "play").order_by("-created_at"))
     from apps.datasets.models import LabelAudit
 
-    audits = (LabelAudit.objects.filter(auditor=user, status=LabelAudit.Status.OPEN)
+    audits = (LabelAudit.objects.filter(auditor=user, status__in=[LabelAudit.Status.PREPARING, LabelAudit.Status.OPEN])
               .select_related("dataset__project").order_by("created_at"))
     return {"assigned": list(assigned), "gates": list(gates), "jobs": list(jobs), "audits": list(audits)}

@@ -209,9 +209,12 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
     audit_box.get_by_label("Sample size").fill("10")
     audit_box.get_by_label("Auditor").select_option("so")
     audit_box.get_by_role("button", name="Start a label audit").click()
-    expect(page.locator(".messages")).to_contain_text(re.compile(r"Audit #\d+ of 10 items handed to so\."))
+    expect(page.locator(".messages")).to_contain_text(re.compile(r"Audit #\d+ of 10 items handed to so; a worker"))
     audit_id = int(re.search(r"Audit #(\d+)", page.locator(".messages").inner_text()).group(1))
+    # The worker picks the sample; the audit box polls until it is ready.
+    expect(page.locator("#audit-preparing")).to_have_count(0, timeout=60_000)
     expect(page.locator("#audit")).to_contain_text("0 of 10 answered")
+    expect(page.locator("#audit .status")).to_have_text("open")
     expect(page.locator("#deliverable select[name=audit] option:checked")).to_contain_text(f"#{audit_id} of dataset")
     expect(gate.locator(".checks li.fail", has_text="audited by a second person")).to_contain_text(
         "answered 0 of 10 items")

@@ -3,13 +3,17 @@ new dataset version, production resemblance and the four checklist items, throug
 import csv
 import io
 import random
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from apps.accounts.services import token_issue
 from apps.audit.models import AuditEvent
 from apps.core.errors import NotAllowed
+from apps.datasets import curation
 from apps.datasets.curation import split_rows
 from apps.datasets.models import Dataset, LabelAudit, SplitRead
 from apps.playbook import gates
@@ -121,6 +125,11 @@ def run_audit(team, dataset, *, size=100, truth=None):
     assert start.status_code == 201, start.json()
     audit_id = start.json()["id"]
     auditor = api(team["so"])
+    # A worker picks the sample; until then there is nothing to relabel.
+    assert LabelAudit.objects.get(pk=audit_id).status == "preparing"
+    waiting = auditor.get(f"/api/audits/{audit_id}/next/")
+    assert waiting.status_code == 409 and "being prepared" in waiting.json()["error"]
+    assert curation.label_audit_prepare(audit_id) == "open"
     assert api(team["mo"]).get(f"/api/audits/{audit_id}/next/").status_code == 403  # only the auditor
     rows = dataset.read_rows()
     while True:
@@ -199,6 +208,9 @@ def test_the_auditor_relabels_blind_in_the_browser_page(team, tickets):
                                     content_type="application/json").json()["id"]
     page = Client()
     page.force_login(team["so"])
+    waiting = page.get(f"/audits/{audit_id}/").content.decode()
+    assert 'id="audit-preparing"' in waiting and 'hx-trigger="every 2s"' in waiting and "audit-text" not in waiting
+    curation.label_audit_prepare(audit_id)
     html = page.get(f"/audits/{audit_id}/").content.decode()
     assert 'id="audit-text"' in html and "0 of 10 done" in html
     item = LabelAudit.objects.get(pk=audit_id).items.order_by("position").first()
@@ -210,6 +222,45 @@ def test_the_auditor_relabels_blind_in_the_browser_page(team, tickets):
     assert other.get(f"/audits/{audit_id}/").status_code == 403
     my_work = page.get("/").content.decode()
     assert f"label audit #{audit_id}" in my_work
+
+
+def test_a_failed_or_stalled_preparation_is_shown_and_does_not_block_a_new_audit(team, tickets, monkeypatch):
+    from workers import tasks
+    from workers.engine import label_audit
+
+    dataset = tickets["dataset"]
+    start = lambda: api(team["do"]).post(f"/api/datasets/{dataset.pk}/audit/", {"size": 10, "auditor": "so"},
+                                         content_type="application/json")  # noqa: E731
+    first = start().json()["id"]
+    assert start().status_code == 409  # one audit of a dataset at a time, preparing included
+
+    def broken(*args, **kwargs):
+        raise MemoryError("out of memory while ranking")
+
+    monkeypatch.setattr(label_audit, "out_of_fold_probabilities", broken)
+    assert tasks.prepare_label_audit(first) == "failed"  # the task records any error on the audit
+    audit = LabelAudit.objects.get(pk=first)
+    assert audit.status == "failed" and "out of memory" in audit.message and not audit.items.exists()
+    refused = api(team["so"]).get(f"/api/audits/{first}/next/")
+    assert refused.status_code == 409 and "out of memory" in refused.json()["error"]
+    assert AuditEvent.objects.filter(action="label_audit.failed", object_id=str(first)).count() == 1
+    monkeypatch.undo()
+
+    second = start()
+    assert second.status_code == 201
+    # A preparation no worker finished within the timeout stops blocking, and is marked failed.
+    LabelAudit.objects.filter(pk=second.json()["id"]).update(
+        created_at=timezone.now() - timedelta(seconds=settings.PLAYBOOK_AUDIT_PREPARE_TIMEOUT_SECONDS + 1))
+    third = start()
+    assert third.status_code == 201
+    assert LabelAudit.objects.get(pk=second.json()["id"]).status == "failed"
+    # Preparing is idempotent: a redelivered task leaves the opened audit as it is.
+    third_id = third.json()["id"]
+    assert curation.label_audit_prepare(third_id) == "open"
+    items = list(LabelAudit.objects.get(pk=third_id).items.values_list("pk", flat=True))
+    assert curation.label_audit_prepare(third_id) == "open"
+    assert list(LabelAudit.objects.get(pk=third_id).items.values_list("pk", flat=True)) == items and len(items) == 10
+    assert curation.label_audit_prepare(second.json()["id"]) == "failed"  # given up: not filled in late
 
 
 def test_production_comparison_adds_an_embedding_two_sample_score(team, tickets, settings, tmp_path):

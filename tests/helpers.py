@@ -57,8 +57,9 @@ class PassingSpec:
         return {"approve": "", "reject": ""}
 
 
-def walk_past(team, play1, numbers, monkeypatch):
-    """Approve Plays `numbers` (after an approved Play 1) with stand-in gates; returns the next play."""
+def walk_past(team, play1, numbers, monkeypatch, deliverables=None):
+    """Approve Plays `numbers` (after an approved Play 1) with stand-in gates; returns the next play.
+    ``deliverables`` ({number: {...}}) is what each play submits (default: nothing)."""
     from apps.playbook import gates
     from apps.playbook.models import Play
     from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
@@ -68,7 +69,7 @@ def walk_past(team, play1, numbers, monkeypatch):
         monkeypatch.setitem(gates.SPECS, number, PassingSpec(number))
         current = Play.objects.get(cycle=play1.cycle, number=number)
         owner = owners[current.owner_role]
-        current = play_update_deliverable(actor=owner, play=current, deliverable={})
+        current = play_update_deliverable(actor=owner, play=current, deliverable=(deliverables or {}).get(number, {}))
         play_submit(actor=owner, play=current)
         gate_decide(actor=team["so2"] if owner == team["so"] else team["so"], play=current, decision="approve")
     return Play.objects.get(cycle=play1.cycle, number=max(numbers) + 1)

@@ -182,8 +182,9 @@ def label_audit_prepare(audit_id: int) -> str:
     if audit is None or audit.status != LabelAudit.Status.PREPARING:
         return audit.status if audit else "missing"
     rows = audit.dataset.read_rows()
-    labels = [r["label"] for r in rows]
-    probs, classes = out_of_fold_probabilities([r["text"] for r in rows], labels, seed=audit.seed)
+    labels, texts = [r["label"] for r in rows], [r["text"] for r in rows]
+    features, ranked_by = _chosen_encoder_features(audit.dataset, texts)
+    probs, classes = out_of_fold_probabilities(texts, labels, seed=audit.seed, features=features)
     chosen = select_audit_sample(labels, probs, classes, size=min(audit.size, len(rows)), seed=audit.seed)
     with transaction.atomic(durable=True):
         audit = LabelAudit.objects.select_for_update().select_related("dataset__project").get(pk=audit_id)
@@ -195,11 +196,40 @@ def label_audit_prepare(audit_id: int) -> str:
             for i, item in enumerate(chosen)
         ])
         audit.status, audit.size = LabelAudit.Status.OPEN, len(chosen)
-        audit.save(update_fields=["status", "size"])
+        audit.results = {"ranked_by": ranked_by}
+        audit.save(update_fields=["status", "size", "results"])
         parts = {part: sum(1 for item in chosen if item["part"] == part) for part in ("random", "flagged")}
         audit_record(actor="worker", action="label_audit.prepared", project=audit.dataset.project, obj=audit,
-                     before={"status": LabelAudit.Status.PREPARING}, after={"status": audit.status, **parts})
+                     before={"status": LabelAudit.Status.PREPARING},
+                     after={"status": audit.status, "ranked_by": ranked_by, **parts})
     return audit.status
+
+
+def _chosen_encoder_features(dataset: Dataset, texts: list[str]):
+    """(embeddings, description) from the base model an approved Play 2 gate chose for this project, or
+    (None, description) when there is none or it cannot be loaded: the ranking then uses TF-IDF alone."""
+    from apps.playbook.models import GateDecision
+    from apps.training.models import Candidate
+
+    tfidf = "TF-IDF (word and character n-grams) + logistic regression, out of fold"
+    decision = (GateDecision.objects.filter(play__cycle__project_id=dataset.project_id, play__number=2,
+                                            decision="approve").order_by("-created_at").first())
+    candidate = Candidate.objects.filter(pk=(decision.deliverable.get("chosen_candidate") if decision else None),
+                                         project_id=dataset.project_id).first()
+    if candidate is None:
+        return None, tfidf
+    try:
+        from workers.engine.encoders import load_encoder
+        from workers.engine.features import cached_features
+
+        encoder = load_encoder(candidate.source)
+        # The bake-off's cache key: a dataset it already encoded (often the audited one) costs no forward pass.
+        features = cached_features(encoder, texts, cache_dir=settings.DATA_DIR / "artifacts" / "features",
+                                   model_key=encoder.model_key, split_key="bakeoff-sample", pooling="mean",
+                                   max_length=128)
+    except Exception as exc:  # an encoder that cannot be loaded or run must not stop the audit
+        return None, f"{tfidf}; the chosen base model {candidate.name!r} was not used ({type(exc).__name__}: {exc})"
+    return features.tensor.numpy(), f"{tfidf}, averaged with a linear probe on {candidate.name} embeddings"
 
 
 def label_audit_prepare_failed(audit_id: int, error: str) -> None:
@@ -252,7 +282,7 @@ def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) ->
         if not audit.items.filter(answered_at__isnull=True).exists():
             items = [{"index": i.row_index, "part": i.part, "original": i.original_label, "answer": i.answer,
                       "item": i.pk} for i in audit.items.all()]
-            audit.results = audit_results(items)
+            audit.results = {**audit.results, **audit_results(items)}  # keeps "ranked_by"
             audit.status, audit.completed_at = LabelAudit.Status.COMPLETE, timezone.now()
             audit.save(update_fields=["results", "status", "completed_at"])
             audit_record(actor=actor, action="label_audit.completed", project=audit.dataset.project, obj=audit,

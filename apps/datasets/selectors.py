@@ -38,5 +38,5 @@ def audit_summary(audit: LabelAudit) -> dict:
         "size": audit.size, "answered": answered, "agreement": r.get("agreement"),
         "agreement_ci": r.get("agreement_ci"), "kappa": r.get("kappa"), "flagged_precision": r.get("flagged_precision"),
         "random_n": r.get("random_n"), "flagged_n": r.get("flagged_n"), "disagreements": disagreements,
-        "relabelled_dataset": r.get("relabelled_dataset"), "message": audit.message,
+        "relabelled_dataset": r.get("relabelled_dataset"), "message": audit.message, "ranked_by": r.get("ranked_by"),
     }

@@ -263,6 +263,35 @@ def test_a_failed_or_stalled_preparation_is_shown_and_does_not_block_a_new_audit
     assert curation.label_audit_prepare(second.json()["id"]) == "failed"  # given up: not filled in late
 
 
+@pytest.mark.parametrize("model_present", [True, False])
+def test_the_audit_also_ranks_with_the_base_model_play2_chose(team, sample_upload, tickets, monkeypatch, tmp_path,
+                                                              model_present):
+    import shutil
+
+    from apps.training.candidates import candidate_register
+    from tests.unit.engine.conftest import build_tiny_bert
+
+    model_dir = build_tiny_bert(tmp_path / "tiny-chosen", layers=2, seed=0)
+    chosen = candidate_register(actor=team["mo"], project=team["project"], name="tiny-chosen", source=str(model_dir),
+                                licence="Apache-2.0", domain_rating=3, latency_budget_ms=5000, memory_budget_mb=4096)
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    walk_past(team, play1, (2,), monkeypatch, deliverables={2: {"chosen_candidate": chosen.pk}})
+    if not model_present:
+        shutil.rmtree(model_dir)  # the chosen model's folder has gone since Play 2 was approved
+    start = api(team["do"]).post(f"/api/datasets/{tickets['dataset'].pk}/audit/", {"size": 20, "auditor": "so"},
+                                 content_type="application/json")
+    audit_id = start.json()["id"]
+    assert curation.label_audit_prepare(audit_id) == "open"  # with or without the encoder, the audit opens
+    ranked_by = api(team["do"]).get(f"/api/audits/{audit_id}/").json()["ranked_by"]
+    assert ranked_by.startswith("TF-IDF")
+    if model_present:
+        assert ranked_by.endswith("averaged with a linear probe on tiny-chosen embeddings")
+    else:
+        assert "'tiny-chosen' was not used (EncoderUnavailable" in ranked_by
+    assert LabelAudit.objects.get(pk=audit_id).items.count() == 20
+
+
 def test_production_comparison_adds_an_embedding_two_sample_score(team, tickets, settings, tmp_path):
     from apps.datasets.curation import production_compare
     from tests.unit.engine.conftest import build_tiny_bert

@@ -111,6 +111,27 @@ def test_on_otherwise_clean_labels_the_flagged_part_finds_most_planted_flips():
     assert caught > FLIPS // 2, f"the flagged part caught {caught} of {FLIPS} flips: not most of them"
 
 
+def test_embeddings_join_the_ranking_through_a_probe_on_the_same_folds(planted):
+    """Embeddings that carry the true class (one-hot plus noise, standing in for a good encoder) must
+    lift the flagged part's catch: the probe's probabilities are averaged with TF-IDF's."""
+    truth = planted["truth"]
+    rng = np.random.default_rng(0)
+    onehot = np.eye(len(LABELS))[[sorted(LABELS).index(label) for label in truth]]
+    features = onehot + rng.normal(scale=0.6, size=onehot.shape)
+    probs, classes = out_of_fold_probabilities(
+        planted["texts"], planted["noisy"], folds=5, seed=0, features=features
+    )
+    assert probs.shape == planted["probs"].shape and np.allclose(probs.sum(axis=1), 1.0)
+
+    def caught(p):
+        items = select_audit_sample(planted["noisy"], p, classes, size=100, random_fraction=0.5, seed=0)
+        return sum(1 for it in items if it["part"] == "flagged" and it["index"] in planted["flips"])
+
+    assert caught(probs) >= caught(planted["probs"]) + 4  # measured: 33 against 26
+    with pytest.raises(ValueError, match="feature rows"):
+        out_of_fold_probabilities(planted["texts"], planted["noisy"], features=features[:10])
+
+
 def test_folds_shrink_to_the_smallest_class():
     texts = [f"invoice charge refund {i}" for i in range(10)] + [
         "password reset locked",

@@ -205,17 +205,21 @@ def label_audit_prepare(audit_id: int) -> str:
     return audit.status
 
 
-def _chosen_encoder_features(dataset: Dataset, texts: list[str]):
-    """(embeddings, description) from the base model an approved Play 2 gate chose for this project, or
-    (None, description) when there is none or it cannot be loaded: the ranking then uses TF-IDF alone."""
+def _chosen_candidate(project):
+    """The base model the latest approved Play 2 gate of ``project`` chose, or None."""
     from apps.playbook.models import GateDecision
     from apps.training.models import Candidate
 
+    chosen = (GateDecision.objects.filter(play__cycle__project=project, play__number=2, decision="approve")
+              .order_by("-created_at").values_list("deliverable", flat=True).first() or {}).get("chosen_candidate")
+    return Candidate.objects.filter(pk=chosen, project=project).first() if chosen else None
+
+
+def _chosen_encoder_features(dataset: Dataset, texts: list[str]):
+    """(embeddings, description) from the base model an approved Play 2 gate chose for this project, or
+    (None, description) when there is none or it cannot be loaded: the ranking then uses TF-IDF alone."""
     tfidf = "TF-IDF (word and character n-grams) + logistic regression, out of fold"
-    decision = (GateDecision.objects.filter(play__cycle__project_id=dataset.project_id, play__number=2,
-                                            decision="approve").order_by("-created_at").first())
-    candidate = Candidate.objects.filter(pk=(decision.deliverable.get("chosen_candidate") if decision else None),
-                                         project_id=dataset.project_id).first()
+    candidate = _chosen_candidate(dataset.project)
     if candidate is None:
         return None, tfidf
     try:
@@ -362,15 +366,11 @@ def _embedding_score(dataset: Dataset, test_texts: list[str], prod_texts: list[s
     else the zero-shot baseline's encoder. Samples at most EMBEDDING_SAMPLE texts a side (seeded)."""
     import random
 
-    from apps.playbook.models import GateDecision
-    from apps.training.models import Candidate
     from apps.training.runners import zero_shot_source
     from workers.engine.encoders import EncoderUnavailable, load_encoder
     from workers.engine.resemblance import embedding_two_sample
 
-    chosen = (GateDecision.objects.filter(play__cycle__project=dataset.project, play__number=2, decision="approve")
-              .order_by("-created_at").values_list("deliverable", flat=True).first() or {}).get("chosen_candidate")
-    candidate = Candidate.objects.filter(pk=chosen).first() if chosen else None
+    candidate = _chosen_candidate(dataset.project)
     source, name = (candidate.source, candidate.name) if candidate else (zero_shot_source(), "zero-shot encoder")
     if not source:
         return {"skipped": "no encoder is available on this host"}

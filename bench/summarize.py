@@ -29,13 +29,15 @@ def summarize(runs: list[dict]) -> list[str]:
     if not runs:
         raise SystemExit("give at least one train_bench --json file")
     lines = [
-        "| seed | frozen speedup | two heads | unfreeze speedup | ΔF1 frozen linear | ΔF1 frozen hidden | ΔF1 unfreeze |",
+        "| seed | frozen speedup | two heads | unfreeze speedup "
+        "| ΔF1 frozen linear | ΔF1 frozen hidden | ΔF1 unfreeze |",
         "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         d = run["f1_deltas_points"]
         lines.append(
-            f"| {run['config']['seed']} | {run['frozen_head_speedup']:.2f} | {run['frozen_head_speedup_two_heads']:.2f} "
+            f"| {run['config']['seed']} | {run['frozen_head_speedup']:.2f} "
+            f"| {run['frozen_head_speedup_two_heads']:.2f} "
             f"| {run['unfreeze_speedup']:.2f} | {d['frozen_linear']:+.2f} | {d['frozen_hidden']:+.2f} "
             f"| {d['unfreeze']:+.2f} |"
         )

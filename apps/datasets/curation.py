@@ -169,7 +169,8 @@ def _mark_failed(audit: LabelAudit, message: str) -> None:
     audit.status, audit.message = LabelAudit.Status.FAILED, message[:2000]
     audit.save(update_fields=["status", "message"])
     audit_record(actor="worker", action="label_audit.failed", project=audit.dataset.project, obj=audit,
-                 before={"status": LabelAudit.Status.PREPARING}, after={"status": audit.status, "message": message[:500]})
+                 before={"status": LabelAudit.Status.PREPARING},
+                 after={"status": audit.status, "message": message[:500]})
 
 
 def label_audit_prepare(audit_id: int) -> str:

@@ -301,8 +301,9 @@ def progressive_unfreeze(
     (default) or "bucketed" (similar lengths together). With ``prefix_cache`` the states entering each
     stage's lowest trainable block are computed once (within ``prefix_cache_max_mb``) and replayed; the
     result is the same as without it, and a model it cannot replay exactly runs uncached (the stage
-    records say which). Only ``data`` (train + validation) is ever read. If the run raises (e.g. a cancelling ``report``), the encoder may hold
-    partly trained weights; its requires_grad flags are restored either way.
+    records say which). Only ``data`` (train + validation) is ever read. If the run raises (e.g. a
+    cancelling ``report``), the encoder may hold partly trained weights; its requires_grad flags are
+    restored either way.
     """
     data = require_training_data(data)
     check_lr_divisor(lr_divisor)
@@ -352,6 +353,7 @@ def progressive_unfreeze(
     val_features = encoder.tokenize(data.val.texts, max_length=max_length) if cached_evaluation else []
     y_val = np.asarray(data.label_ids(data.val))
     eval_batch = max(batch_size, 32)
+    uncached_evaluation = validation_evaluator(data, batch_size=eval_batch, max_length=max_length, pooling=pooling)
     prefix: dict[str, Any] = {"train": None, "val": None, "stage_val": None, "note": "" if prefix_cache else "off"}
     budget = int(prefix_cache_max_mb * 2**20)
 
@@ -454,11 +456,7 @@ def progressive_unfreeze(
         val_cache = prefix["stage_val"]
         if val_cache is not None:
             return _cached_scores(val_cache, val_features, head, y_val, batch_size=eval_batch, pooling=pooling)
-        preds = predict_label_ids(
-            encoder, head, data.val.texts, batch_size=eval_batch, max_length=max_length, pooling=pooling
-        )
-        macro_f1, accuracy = classification_scores(y_val, preds)
-        return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
+        return uncached_evaluation(encoder, head, stage)
 
     original_flags = {name: p.requires_grad for name, p in encoder.model.named_parameters()}
     stages: list[dict[str, Any]] = []

@@ -227,6 +227,15 @@ def _cached_scores(
     return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
 
 
+def _prefix_note(train_cache: PrefixCache | None, off: str | None) -> str:
+    """What a stage record says about the prefix cache."""
+    if train_cache is not None:
+        return f"from block {train_cache.boundary}"
+    if off is not None:
+        return f"off: {off}" if off else "off"
+    return "not used at this stage"
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 
@@ -350,11 +359,12 @@ def progressive_unfreeze(
     # Frozen-prefix caches: one at the lowest boundary any cached stage needs, advanced per stage.
     blocks = len(encoder.transformer_layers())
     cached_evaluation = evaluate is None
-    val_features = encoder.tokenize(data.val.texts, max_length=max_length) if cached_evaluation else []
+    val_features = encoder.tokenize(data.val.texts, max_length=max_length) if cached_evaluation and prefix_cache else []
     y_val = np.asarray(data.label_ids(data.val))
     eval_batch = max(batch_size, 32)
     uncached_evaluation = validation_evaluator(data, batch_size=eval_batch, max_length=max_length, pooling=pooling)
-    prefix: dict[str, Any] = {"train": None, "val": None, "stage_val": None, "note": "" if prefix_cache else "off"}
+    # "off": None while caching is allowed, else why not ("" when the caller switched it off).
+    prefix: dict[str, Any] = {"train": None, "val": None, "stage_val": None, "off": None if prefix_cache else ""}
     budget = int(prefix_cache_max_mb * 2**20)
 
     def cached_from(kind: str, features: Sequence[dict[str, list[int]]], stage: int) -> PrefixCache | None:
@@ -364,7 +374,7 @@ def progressive_unfreeze(
         stage advances it through the still-untouched frozen blocks up to its own boundary.
         """
         boundary = blocks - stage
-        if prefix["note"].startswith("off") or not 1 <= boundary < blocks:
+        if prefix["off"] is not None or not 1 <= boundary < blocks:
             return None
         try:
             if prefix[kind] is None:
@@ -373,9 +383,8 @@ def progressive_unfreeze(
                 prefix[kind] = PrefixCache.build(encoder, features, lowest, max_bytes=budget - used)
             cache = prefix[kind].advance(features, boundary)
         except PrefixUnavailable as exc:
-            prefix.update(train=None, val=None, note=f"off: {exc}")
+            prefix.update(train=None, val=None, off=str(exc))
             return None
-        prefix["note"] = f"from block {boundary}"
         return cache
 
     def train_stage(stage: int) -> dict[str, Any]:
@@ -444,9 +453,7 @@ def progressive_unfreeze(
             "seconds": seconds,
             "unfrozen_groups": list(range(stage)),
             "lrs": rates,
-            "prefix_cache": prefix["note"]
-            if train_cache is not None or prefix["note"].startswith("off")
-            else "not used at this stage",
+            "prefix_cache": _prefix_note(train_cache, prefix["off"]),
             "prefix_cache_seconds": cache_seconds,
         }
 

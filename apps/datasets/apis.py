@@ -87,6 +87,7 @@ class LabelAuditStartApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
+        size = serializers.IntegerField()
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request, dataset_id: int):

@@ -1,4 +1,6 @@
 """Play 3's page actions and the auditor's blind relabelling page."""
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -13,23 +15,31 @@ from apps.playbook import selectors as play_selectors
 from apps.playbook.gates import spec_for
 
 
-def _play3_dataset(request, play_id: int):
-    play = play_selectors.play_for_user(request.user, play_id)
-    dataset = spec_for(play).state(play)["dataset"] if play.number == 3 else None
-    return play, dataset
-
-
 def _back(play, anchor: str):
     return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + anchor)
 
 
-@login_required
-@require_POST
-def play3_seal(request: HtmxHttpRequest, play_id: int):
-    play, dataset = _play3_dataset(request, play_id)
-    if dataset is None:
-        messages.error(request, "Choose the dataset version first.")
-        return _back(play, "#splits")
+def _play3_dataset_action(anchor: str):
+    """A Play 3 form action on the chosen dataset version: the view gets (request, play, dataset) and the
+    browser goes back to ``anchor`` on the play page; with no version chosen yet, it only says so."""
+    def decorate(action):
+        @login_required
+        @require_POST
+        @wraps(action)
+        def view(request: HtmxHttpRequest, play_id: int):
+            play = play_selectors.play_for_user(request.user, play_id)
+            dataset = spec_for(play).state(play)["dataset"] if play.number == 3 else None
+            if dataset is None:
+                messages.error(request, "Choose the dataset version first.")
+            else:
+                action(request, play, dataset)
+            return _back(play, anchor)
+        return view
+    return decorate
+
+
+@_play3_dataset_action("#splits")
+def play3_seal(request: HtmxHttpRequest, play, dataset) -> None:
     seed = request.POST.get("seed", "0").strip()
     try:
         split_set = curation.dataset_seal(actor=request.user, dataset=dataset, train=request.POST.get("train"),
@@ -39,16 +49,10 @@ def play3_seal(request: HtmxHttpRequest, play_id: int):
         flash_error(request, exc)
     else:
         messages.success(request, f"Splits sealed (seed {split_set.seed}).")
-    return _back(play, "#splits")
 
 
-@login_required
-@require_POST
-def play3_audit(request: HtmxHttpRequest, play_id: int):
-    play, dataset = _play3_dataset(request, play_id)
-    if dataset is None:
-        messages.error(request, "Choose the dataset version first.")
-        return _back(play, "#audit")
+@_play3_dataset_action("#audit")
+def play3_audit(request: HtmxHttpRequest, play, dataset) -> None:
     try:
         audit = curation.label_audit_start(actor=request.user, dataset=dataset, size=request.POST.get("size"),
                                            auditor=request.POST.get("auditor", ""))
@@ -63,7 +67,6 @@ def play3_audit(request: HtmxHttpRequest, play_id: int):
             play_update_deliverable(actor=request.user, play=play, deliverable={"audit": audit.pk})
         except ApplicationError as exc:
             flash_error(request, exc)
-    return _back(play, "#audit")
 
 
 @login_required
@@ -80,15 +83,10 @@ def play3_resolve(request: HtmxHttpRequest, play_id: int, audit_id: int):
     return _back(play, "#audit")
 
 
-@login_required
-@require_POST
-def play3_production(request: HtmxHttpRequest, play_id: int):
+@_play3_dataset_action("#balance")
+def play3_production(request: HtmxHttpRequest, play, dataset) -> None:
     from apps.datasets.services import dataset_upload
 
-    play, dataset = _play3_dataset(request, play_id)
-    if dataset is None:
-        messages.error(request, "Choose the dataset version first.")
-        return _back(play, "#balance")
     try:
         production = dataset_upload(actor=request.user, project=dataset.project, upload=request.FILES.get("file"),
                                     kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}")
@@ -97,7 +95,6 @@ def play3_production(request: HtmxHttpRequest, play_id: int):
         flash_error(request, exc)
     else:
         messages.success(request, f"Production sample compared: {production.rows} rows.")
-    return _back(play, "#balance")
 
 
 @login_required

@@ -109,6 +109,21 @@ def test_only_evaluation_jobs_read_the_test_split_and_every_read_is_recorded(tea
     assert AuditEvent.objects.filter(action="split.test_read").count() == 1
 
 
+@pytest.mark.parametrize("action, anchor", [("seal", "#splits"), ("audit", "#audit"), ("production", "#balance")])
+def test_page_actions_before_a_dataset_version_is_chosen_only_say_so(team, play3, action, anchor):
+    page = Client()
+    page.force_login(team["do"])
+    response = page.post(f"/plays/{play3.pk}/{action}/", {"size": 10, "auditor": "so"}, follow=True)
+    assert response.redirect_chain == [(f"/plays/{play3.pk}/{anchor}", 302)]
+    assert "Choose the dataset version first." in response.content.decode()
+    assert not LabelAudit.objects.exists() and not Dataset.objects.filter(project=team["project"],
+                                                                          kind="production_sample").exists()
+    assert page.get(f"/plays/{play3.pk}/{action}/").status_code == 405  # a form action, POST only
+    outsider = Client()
+    outsider.force_login(team["outsider"])
+    assert outsider.post(f"/plays/{play3.pk}/{action}/").status_code == 404
+
+
 def test_the_uploader_cannot_audit_their_own_labels(team, tickets):
     response = api(team["do"]).post(f"/api/datasets/{tickets['dataset'].pk}/audit/", {"size": 50, "auditor": "do"},
                                     content_type="application/json")

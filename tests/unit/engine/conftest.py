@@ -55,6 +55,25 @@ def make_texts(n: int, seed: int) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+def planted_flips(
+    *, seed: int = 7, rows: int = 1000, flips: int = 50, clean_labels: bool = False
+) -> tuple[list[str], list[str], list[str], set[int]]:
+    """Demo tickets with ``flips`` labels flipped to another class (seeded): (texts, truth, noisy, flipped rows).
+
+    ``clean_labels`` starts from the intended labels, so the flips are the only wrong ones.
+    """
+    from workers.engine.demo_data import LABELS, generate
+
+    sample, _ = generate(seed=seed, rows=rows, production_rows=10, clean_labels=clean_labels)
+    texts, truth = [r["text"] for r in sample], [r["label"] for r in sample]
+    rng = random.Random(f"flips-{seed}")
+    flipped = set(rng.sample(range(len(truth)), flips))
+    noisy = list(truth)
+    for i in sorted(flipped):
+        noisy[i] = rng.choice([label for label in LABELS if label != truth[i]])
+    return texts, truth, noisy, flipped
+
+
 def build_tiny_bert(directory: Path, *, layers: int, seed: int) -> Path:
     """Write vocab.txt, tokenizer and a random BertModel into ``directory``; return it."""
     directory.mkdir(parents=True, exist_ok=True)

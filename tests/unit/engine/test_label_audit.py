@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from workers.engine.demo_data import LABELS, generate
+from tests.unit.engine.conftest import planted_flips
+from workers.engine.demo_data import LABELS
 from workers.engine.label_audit import (
     audit_results,
     cohen_kappa,
@@ -32,14 +33,7 @@ FLIPS = 50
 
 @pytest.fixture(scope="module")
 def planted():
-    sample, _ = generate(seed=7, rows=1000, production_rows=10)
-    texts = [r["text"] for r in sample]
-    labels = [r["label"] for r in sample]
-    rng = random.Random("flips-7")
-    flips = set(rng.sample(range(len(labels)), FLIPS))
-    noisy = list(labels)
-    for i in sorted(flips):
-        noisy[i] = rng.choice([label for label in LABELS if label != labels[i]])
+    texts, labels, noisy, flips = planted_flips(seed=7, rows=1000, flips=FLIPS)
     probs, classes = out_of_fold_probabilities(texts, noisy, folds=5, seed=0)
     return {
         "texts": texts,
@@ -98,13 +92,7 @@ def test_on_otherwise_clean_labels_the_flagged_part_finds_most_planted_flips():
     Measured over demo seeds 0-9 (the same texts as above with the demo's own slips undone): the 50-item
     flagged part catches 28-37 of the 50 flips (mean 32.1, i.e. precision and recall 64%); seed 7: 32.
     """
-    sample, _ = generate(seed=7, rows=1000, production_rows=10, clean_labels=True)
-    texts, clean = [r["text"] for r in sample], [r["label"] for r in sample]
-    rng = random.Random("flips-7")
-    flips = set(rng.sample(range(len(clean)), FLIPS))
-    noisy = list(clean)
-    for i in sorted(flips):
-        noisy[i] = rng.choice([label for label in LABELS if label != clean[i]])
+    texts, _, noisy, flips = planted_flips(seed=7, rows=1000, flips=FLIPS, clean_labels=True)
     probs, classes = out_of_fold_probabilities(texts, noisy, folds=5, seed=0)
     items = select_audit_sample(noisy, probs, classes, size=100, random_fraction=0.5, seed=0)
     caught = sum(1 for it in items if it["part"] == "flagged" and it["index"] in flips)

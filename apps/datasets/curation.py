@@ -224,12 +224,13 @@ def _chosen_encoder_features(dataset: Dataset, texts: list[str]):
     if candidate is None:
         return None, tfidf
     try:
+        from apps.training.runners import features_dir
         from workers.engine.encoders import load_encoder
         from workers.engine.features import cached_features
 
         encoder = load_encoder(candidate.source)
         # The bake-off's cache key: a dataset it already encoded (often the audited one) costs no forward pass.
-        features = cached_features(encoder, texts, cache_dir=settings.DATA_DIR / "artifacts" / "features",
+        features = cached_features(encoder, texts, cache_dir=features_dir(),
                                    model_key=encoder.model_key, split_key="bakeoff-sample", pooling="mean",
                                    max_length=128)
     except Exception as exc:  # an encoder that cannot be loaded or run must not stop the audit

@@ -80,6 +80,13 @@ def _run_baseline(job: Job, report):
     return result, "baseline", evidence, []
 
 
+def features_dir():
+    """Where frozen-encoder features are cached (shared by baselines, bake-offs, heads and label audits)."""
+    from django.conf import settings
+
+    return settings.DATA_DIR / "artifacts" / "features"
+
+
 def zero_shot_source() -> str | None:
     """The frozen encoder used for Play 1's zero-shot baseline: PLAYBOOK_ZERO_SHOT_ENCODER, or the
     pretrained MiniLM shipped as a package when it is installed; None leaves that baseline out."""
@@ -98,14 +105,12 @@ def _zero_shot(source: str, texts, labels, label_names, positive, report) -> dic
     """Nearest label-name embedding with a frozen encoder, no adaptation: the cheapest pretrained floor."""
     import time as clock
 
-    from django.conf import settings
-
     from workers.engine.encoders import load_encoder
     from workers.engine.metrics import classification_metrics
     from workers.engine.zeroshot import zero_shot_baseline
 
     encoder = load_encoder(source)
-    scored = zero_shot_baseline(encoder, texts, labels, label_names, cache_dir=settings.DATA_DIR / "artifacts" / "features",
+    scored = zero_shot_baseline(encoder, texts, labels, label_names, cache_dir=features_dir(),
                                 report=lambda step, metrics, progress: report(1000 + step, metrics, 0.7 + 0.3 * progress))
     numbers = classification_metrics(list(labels), scored["predictions"], positive_label=positive)
     timings = []
@@ -130,8 +135,6 @@ def _check_folds(dataset, folds: int) -> None:
 
 
 def _run_bakeoff(job: Job, report):
-    from django.conf import settings
-
     from apps.datasets.models import Dataset
     from apps.training.models import Candidate
     from workers.engine.bakeoff import METRIC_DIRECTIONS, run_bakeoff
@@ -151,7 +154,7 @@ def _run_bakeoff(job: Job, report):
     result = run_bakeoff(
         [{"name": str(pk), "source": candidates[pk].source} for pk in job.params["candidates"]],
         [r["text"] for r in rows], [r["label"] for r in rows],
-        cache_dir=settings.DATA_DIR / "artifacts" / "features", metric=metric, positive_label=positive,
+        cache_dir=features_dir(), metric=metric, positive_label=positive,
         folds=job.params["folds"], seed=job.params["seed"], max_length=job.params["max_length"], report=report,
     )
     result["candidate_names"] = {str(pk): c.name for pk, c in candidates.items()}
@@ -209,8 +212,6 @@ def _relative(path) -> str:
 
 
 def _run_frozen_head(job: Job, report):
-    from django.conf import settings
-
     from apps.training.models import Candidate
     from workers.engine.encoders import load_encoder
     from workers.engine.features import cached_features
@@ -221,7 +222,7 @@ def _run_frozen_head(job: Job, report):
     candidate = Candidate.objects.get(pk=p["candidate"])
     data, splits = _training_data(job, p["split_set"])
     encoder = load_encoder(candidate.source)
-    cache_dir = settings.DATA_DIR / "artifacts" / "features"
+    cache_dir = features_dir()
     cached = {
         name: cached_features(encoder, list(part.texts), cache_dir=cache_dir, model_key=encoder.model_key,
                               split_key=splits[name].sha256, pooling=p["pooling"], max_length=p["max_length"])

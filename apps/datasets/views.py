@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ApplicationError, NotAllowed
+from apps.core.errors import ApplicationError, Conflict
 from apps.core.views import HtmxHttpRequest, flash_error
 from apps.datasets import curation, selectors
 from apps.datasets.models import Dataset, LabelAudit
@@ -110,12 +110,12 @@ def audit_page(request: HtmxHttpRequest, audit_id: int):
             flash_error(request, exc)
         if not request.htmx:
             return redirect("datasets:audit", audit_id=audit.pk)
-    if audit.status in (LabelAudit.Status.PREPARING, LabelAudit.Status.FAILED):
-        if request.user.pk != audit.auditor_id:
-            raise NotAllowed("Only the assigned auditor relabels this sample.")
-        nxt = None  # the template shows the preparing (polling) or failed state
-    else:
+    try:
         nxt = curation.label_audit_next(actor=request.user, audit=audit)
+    except Conflict:
+        if audit.status not in (LabelAudit.Status.PREPARING, LabelAudit.Status.FAILED):
+            raise
+        nxt = None  # the template shows the preparing (polling) or failed state
     context = {"audit": audit, "labels": audit.dataset.labels, "item": nxt[0] if nxt else None,
                "text": nxt[1] if nxt else "", "answered": audit.items.exclude(answered_at=None).count()}
     template = "datasets/audit.html#audit-item" if request.htmx else "datasets/audit.html"

@@ -225,6 +225,9 @@ def test_the_auditor_relabels_blind_in_the_browser_page(team, tickets):
     page.force_login(team["so"])
     waiting = page.get(f"/audits/{audit_id}/").content.decode()
     assert 'id="audit-preparing"' in waiting and 'hx-trigger="every 2s"' in waiting and "audit-text" not in waiting
+    not_the_auditor = Client()
+    not_the_auditor.force_login(team["mo"])
+    assert not_the_auditor.get(f"/audits/{audit_id}/").status_code == 403  # preparing or not
     curation.label_audit_prepare(audit_id)
     html = page.get(f"/audits/{audit_id}/").content.decode()
     assert 'id="audit-text"' in html and "0 of 10 done" in html

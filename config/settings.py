@@ -50,9 +50,13 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.audit",
+    "apps.jobs",
     "apps.playbook",
     "apps.datasets",
     "apps.training",
+    "apps.evaluation",
+    "apps.monitoring",
+    "apps.ops",
 ]
 
 MIDDLEWARE = [
@@ -184,7 +188,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Job state lives in the database (apps.training.Job); Celery's own result store is not used.
+# Job state lives in the database (apps.jobs.Job); Celery's own result store is not used.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -209,4 +213,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- The plays -----------------------------------------------------------------------------------------
+# Play number -> the module that implements it (apps.core.registry); the core imports none of them.
+PLAYBOOK_PLAYS = {
+    1: "apps.training.play1",
+    2: "apps.training.play2",
+    3: "apps.datasets.play3",
+    4: "apps.training.play4",
+    5: "apps.evaluation.play5",
+    6: "apps.monitoring.play6",
 }

@@ -6,7 +6,6 @@ urlpatterns = [
     path("api/", include("apps.api.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),
-    path("jobs/", include("apps.training.urls")),
     path("audits/", include("apps.datasets.urls")),
-    path("", include("apps.playbook.urls")),
+    path("", include("config.page_urls")),
 ]

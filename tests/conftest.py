@@ -124,7 +124,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 
 def wait_for_job(job_id: int, *, timeout: float = 180.0):
     """Poll the database until the job finishes; returns the job."""
-    from apps.training.models import Job
+    from apps.jobs.models import Job
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,8 +1,8 @@
 """Building test state through the services, as a user (or the worker) would."""
 from apps.datasets.services import dataset_upload
 from apps.playbook.services import play_submit, play_update_deliverable
-from apps.training.runners import job_execute
-from apps.training.services import job_start
+from apps.jobs.runner import job_execute
+from apps.playbook.services import play_job_start as job_start
 
 GOOD_DELIVERABLE = {
     "problem_statement": "Route incoming support tickets to the right queue so that agents stop triaging by hand.",
@@ -37,36 +37,50 @@ def submitted_play1(team, upload, *, target: float = 0.99):
     return play
 
 
-class PassingSpec:
-    """Stands in for a play's real gate in tests that only need to walk past it (its own tests cover it)."""
+def passing_play(number: int):
+    """Stands in for a play's real module in tests that only need to walk past its gate (its own tests
+    cover it): any draft is accepted, one passing check; when a draft was given, the real module's
+    hand-off is frozen from it (Play 2's chosen candidate, say)."""
+    from apps.core import registry
+    from apps.playbook.plays import Check, PlayModule
 
-    keys: tuple[str, ...] = ()
+    real = registry.play_module(number)
 
-    def __init__(self, number: int):
-        self.number = number
+    class Passing(PlayModule):
+        Outputs = real.Outputs
+        outputs_version = real.outputs_version
 
-    def clean(self, play, updates):
-        return dict(updates)
+        def clean(self, play, updates):
+            return dict(updates)
 
-    def checks(self, play):
-        from apps.playbook.gates import Check
+        def checks(self, play):
+            return [Check("ok", "ok", True)]
 
-        return [Check("ok", "ok", True)]
+        def outputs(self, play):
+            return real.outputs(play) if play.deliverable else None
 
-    def decisions(self, play):
-        return {"approve": "", "reject": ""}
+    module = Passing()
+    module.number = number
+    return module
+
+
+def use_plays(monkeypatch, modules: dict) -> None:
+    """Replace registered play modules ({number: module}) for the rest of the test."""
+    from apps.core import registry
+
+    real = registry.play_module
+    monkeypatch.setattr(registry, "play_module", lambda number: modules.get(int(number)) or real(number))
 
 
 def walk_past(team, play1, numbers, monkeypatch, deliverables=None):
     """Approve Plays `numbers` (after an approved Play 1) with stand-in gates; returns the next play.
     ``deliverables`` ({number: {...}}) is what each play submits (default: nothing)."""
-    from apps.playbook import gates
     from apps.playbook.models import Play
     from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
 
     owners = {"model_owner": team["mo"], "data_owner": team["do"], "signoff_owner": team["so"]}
+    use_plays(monkeypatch, {number: passing_play(number) for number in numbers})
     for number in numbers:
-        monkeypatch.setitem(gates.SPECS, number, PassingSpec(number))
         current = Play.objects.get(cycle=play1.cycle, number=number)
         owner = owners[current.owner_role]
         current = play_update_deliverable(actor=owner, play=current, deliverable=(deliverables or {}).get(number, {}))

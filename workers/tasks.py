@@ -1,7 +1,9 @@
-"""Celery tasks: thin adapters that pass a job id to apps.training.runners.
+"""Celery tasks: thin adapters that pass a job id to apps.jobs.runner.
 
-Both job tasks are idempotent (the runner claims the job with a compare-and-set, so a redelivered
-message for a running or finished job does nothing), which is what makes acks_late safe here.
+One task per queue; each loads the job and dispatches by its kind (the kinds are registered by the play
+modules). Both are idempotent (the runner claims the job with a compare-and-set, so a redelivered message
+for a running or finished job does nothing), which is what makes acks_late safe here. Services enqueue
+them by name after commit and never import this module.
 """
 from celery import shared_task
 
@@ -16,14 +18,14 @@ def _device() -> str:
 
 @shared_task(name="workers.tasks.run_light_job", acks_late=True, ignore_result=True)
 def run_light_job(job_id: int) -> str:
-    from apps.training.runners import job_execute
+    from apps.jobs.runner import job_execute
 
     return job_execute(job_id, device="cpu")
 
 
 @shared_task(name="workers.tasks.run_training_job", acks_late=True, ignore_result=True)
 def run_training_job(job_id: int) -> str:
-    from apps.training.runners import job_execute
+    from apps.jobs.runner import job_execute
 
     return job_execute(job_id, device=_device())
 
@@ -49,6 +51,6 @@ def prepare_label_audit(audit_id: int) -> str:
 
 @shared_task(name="workers.tasks.check_stale_jobs", ignore_result=True)
 def check_stale_jobs() -> list[int]:
-    from apps.training.services import jobs_fail_stale
+    from apps.jobs.services import jobs_fail_stale
 
     return jobs_fail_stale()

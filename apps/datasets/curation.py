@@ -207,13 +207,11 @@ def label_audit_prepare(audit_id: int) -> str:
 
 
 def _chosen_candidate(project):
-    """The base model the latest approved Play 2 gate of ``project`` chose, or None."""
-    from apps.playbook.models import GateDecision
-    from apps.training.models import Candidate
+    """The base model an approved Play 2 gate of ``project`` handed on (its name and source), or None."""
+    from apps.playbook.selectors import cycle_inputs, current_cycle
 
-    chosen = (GateDecision.objects.filter(play__cycle__project=project, play__number=2, decision="approve")
-              .order_by("-created_at").values_list("deliverable", flat=True).first() or {}).get("chosen_candidate")
-    return Candidate.objects.filter(pk=chosen, project=project).first() if chosen else None
+    cycle = current_cycle(project)
+    return cycle_inputs(cycle).get(2) if cycle else None
 
 
 def _chosen_encoder_features(dataset: Dataset, texts: list[str]):
@@ -224,7 +222,7 @@ def _chosen_encoder_features(dataset: Dataset, texts: list[str]):
     if candidate is None:
         return None, tfidf
     try:
-        from apps.training.runners import features_dir
+        from apps.core.storage import features_dir
         from workers.engine.encoders import load_encoder
         from workers.engine.features import cached_features
 
@@ -368,7 +366,7 @@ def _embedding_score(dataset: Dataset, test_texts: list[str], prod_texts: list[s
     else the zero-shot baseline's encoder. Samples at most EMBEDDING_SAMPLE texts a side (seeded)."""
     import random
 
-    from apps.training.runners import zero_shot_source
+    from apps.core.encoders import zero_shot_source
     from workers.engine.encoders import EncoderUnavailable, load_encoder
     from workers.engine.resemblance import embedding_two_sample
 

@@ -92,7 +92,7 @@ class SplitRead(models.Model):
     """A record of a job reading the test split (only evaluation jobs may)."""
 
     split = models.ForeignKey(Split, on_delete=models.PROTECT, related_name="reads")
-    job = models.ForeignKey("training.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     purpose = models.CharField(max_length=100)
     read_at = models.DateTimeField(auto_now_add=True)
 

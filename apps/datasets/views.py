@@ -7,12 +7,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ApplicationError, Conflict
+from apps.core.errors import ApplicationError, Conflict, NotAllowed
 from apps.core.views import HtmxHttpRequest, flash_error
-from apps.datasets import curation, selectors
+from apps.datasets import curation, play3, selectors
 from apps.datasets.models import Dataset, LabelAudit
 from apps.playbook import selectors as play_selectors
-from apps.playbook.gates import spec_for
 
 
 def _back(play, anchor: str):
@@ -28,7 +27,7 @@ def _play3_dataset_action(anchor: str):
         @wraps(action)
         def view(request: HtmxHttpRequest, play_id: int):
             play = play_selectors.play_for_user(request.user, play_id)
-            dataset = spec_for(play).state(play)["dataset"] if play.number == 3 else None
+            dataset = play3.PLAY.state(play)["dataset"] if play.number == 3 else None
             if dataset is None:
                 messages.error(request, "Choose the dataset version first.")
             else:
@@ -120,3 +119,37 @@ def audit_page(request: HtmxHttpRequest, audit_id: int):
                "text": nxt[1] if nxt else "", "answered": audit.items.exclude(answered_at=None).count()}
     template = "datasets/audit.html#audit-item" if request.htmx else "datasets/audit.html"
     return render(request, template, context)
+
+
+@login_required
+@require_POST
+def play_dataset_upload(request: HtmxHttpRequest, play_id: int):
+    """The upload form of a play's workspace (Plays 1 and 3): only those who may work on the play use it
+    here; the new dataset becomes the play's dataset when it has none yet."""
+    from apps.core import registry
+    from apps.datasets.services import dataset_upload
+    from apps.playbook import policy, selectors
+    from apps.playbook.policy import Action
+    from apps.playbook.services import play_update_deliverable
+
+    play = selectors.play_for_user(request.user, play_id)
+    verdict = policy.check(request.user, Action.PLAY_WORK, play.cycle.project, play=play)
+    if not verdict:
+        raise NotAllowed(verdict.reason)
+    try:
+        dataset = dataset_upload(actor=request.user, project=play.cycle.project, upload=request.FILES.get("file"),
+                                 name=request.POST.get("name", ""),
+                                 text_column=request.POST.get("text_column", "text"),
+                                 label_column=request.POST.get("label_column", "label"))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        note = f" Warnings: {' '.join(dataset.warnings)}" if dataset.warnings else ""
+        messages.success(request, f"Uploaded “{dataset.name}”: {dataset.rows} rows, {len(dataset.labels)} labels.{note}")
+        key = getattr(registry.play_module(play.number), "upload_key", None)
+        if key and not play.deliverable.get(key):
+            try:
+                play_update_deliverable(actor=request.user, play=play, deliverable={key: dataset.pk})
+            except ApplicationError as exc:
+                flash_error(request, exc)
+    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#data")

@@ -6,8 +6,11 @@ from rest_framework.views import APIView
 from apps.accounts.models import Role
 from apps.api import component_names
 from apps.playbook import selectors, services
-from apps.playbook.gates import spec_for
+from apps.core import registry
+from apps.jobs.models import Job
+from apps.jobs.selectors import job_metric_series
 from apps.playbook.models import GateDecision
+from apps.playbook.services import CLOSING
 
 
 class PlaySerializer(serializers.Serializer):
@@ -36,7 +39,7 @@ class PlayDetailSerializer(PlaySerializer):
         return play.submitted_by.get_username() if play.submitted_by else None
 
     def get_checks(self, play) -> list[dict]:
-        return [c.as_dict() for c in spec_for(play).checks(play)]
+        return [c.as_dict() for c in registry.play_module(play.number).checks(play)]
 
 
 class ProjectSerializer(serializers.Serializer):
@@ -46,11 +49,19 @@ class ProjectSerializer(serializers.Serializer):
     status = serializers.CharField()
     solo_mode = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+    closed_reason = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    cycle = serializers.SerializerMethodField()
     members = serializers.SerializerMethodField()
     plays = serializers.SerializerMethodField()
 
     def get_members(self, project) -> dict:
         return {role: [u.get_username() for u in users] for role, users in selectors.members_by_role(project).items()}
+
+    def get_cycle(self, project) -> dict | None:
+        cycle = selectors.current_cycle(project)
+        return ({"number": cycle.number, "status": cycle.status, "started_reason": cycle.started_reason,
+                 "trigger": cycle.trigger} if cycle else None)
 
     def get_plays(self, project) -> list[dict]:
         return PlaySerializer(selectors.cycle_plays(selectors.current_cycle(project)), many=True).data
@@ -169,3 +180,90 @@ class GateDecisionApi(APIView):
         record = services.gate_decide(actor=request.user, play=play, **data.validated_data)
         record.play = selectors.play_for_user(request.user, play_id)
         return Response(self.OutputSerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+@component_names
+class ProjectCloseApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        outcome = serializers.ChoiceField(choices=list(CLOSING))
+        reason = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses=ProjectSerializer)
+    def post(self, request, project_id: int):
+        project = selectors.project_for_user(request.user, project_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_close(actor=request.user, project=project, **data.validated_data)
+        return Response(ProjectSerializer(project).data)
+
+
+@component_names
+class ProjectRetrainApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={201: ProjectSerializer})
+    def post(self, request, project_id: int):
+        project = selectors.project_for_user(request.user, project_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.cycle_open_retrain(actor=request.user, project=project, reason=data.validated_data["reason"])
+        project.refresh_from_db()
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    play = serializers.IntegerField(source="play_id", allow_null=True)
+    requested_by = serializers.SerializerMethodField()
+    metrics = serializers.SerializerMethodField()
+    artifacts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "progress", "message", "result", "error", "params", "play",
+                  "subject_type", "subject_id", "queue", "requested_by",
+                  "device", "worker_host", "heartbeat_at", "created_at", "started_at", "finished_at",
+                  "cancel_requested", "metrics", "artifacts"]
+
+    def get_requested_by(self, job) -> str:
+        return job.created_by.get_username() if job.created_by else "system"
+
+    def get_metrics(self, job) -> dict:
+        return job_metric_series(job)
+
+    def get_artifacts(self, job) -> list[dict]:
+        return [{"kind": a.kind, "sha256": a.sha256, "size_bytes": a.size_bytes, "label": a.label}
+                for a in job.artifacts.all()]
+
+
+@component_names
+class JobCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        play = serializers.IntegerField()
+        kind = serializers.CharField(help_text="One of the kinds the play runs (see the play's page).")
+        params = serializers.DictField(required=False, default=dict)
+
+    @extend_schema(request=InputSerializer, responses={201: JobSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        play = selectors.play_for_user(request.user, data.validated_data["play"])
+        job = services.play_job_start(actor=request.user, play=play, kind=data.validated_data["kind"],
+                                      params=data.validated_data["params"])
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+@component_names
+class JobDetailApi(APIView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request, job_id: int):
+        return Response(JobSerializer(selectors.job_for_user(request.user, job_id)).data)
+
+
+@component_names
+class JobCancelApi(APIView):
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request, job_id: int):
+        job = selectors.job_for_user(request.user, job_id)
+        job = services.job_cancel(actor=request.user, job=job)
+        return Response(JobSerializer(job).data)

@@ -19,6 +19,9 @@ class Project(models.Model):
     # Set by an admin only: one person may then hold every role, and may decide their own gate after
     # explicitly switching hats to sign-off owner (recorded in the audit trail).
     solo_mode = models.BooleanField(default=False)
+    # Why and when it closed (shipped, baseline shipped or abandoned).
+    closed_reason = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -40,6 +43,10 @@ class Cycle(models.Model):
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     started_reason = models.CharField(max_length=200, default="Request received")
+    # What opened it: {"kind": "request"} for the first cycle; for a retrain {"kind": "retrain", "by":
+    # "system" or a username, "from_cycle": n, "signal": {...}} (the checkpoint comes from cycle_inputs).
+    trigger = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -125,6 +132,9 @@ class GateDecision(models.Model):
     hat_switch = models.BooleanField(default=False)
     checks = models.JSONField(default=list, encoder=DjangoJSONEncoder)
     deliverable = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # The play's typed hand-off to later plays, frozen at approval: {"version": n, "data": {...}} (see
+    # apps.playbook.plays.PlayModule.Outputs); empty for rejections and for plays that hand nothing on.
+    outputs = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

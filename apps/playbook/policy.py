@@ -24,6 +24,8 @@ class Action(StrEnum):
     GATE_DECIDE = "gate.decide"
     JOB_CANCEL = "job.cancel"
     AUDIT_VIEW = "audit.view"
+    PROJECT_CLOSE = "project.close"  # ship, ship the baseline, or abandon
+    CYCLE_RETRAIN = "cycle.retrain"  # open a retrain cycle by hand
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -40,6 +42,8 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.JOB_CANCEL: frozenset({PLAY_OWNER}),
     Action.GATE_DECIDE: frozenset({Role.SIGNOFF_OWNER}),
     Action.AUDIT_VIEW: frozenset({STAFF}),
+    Action.PROJECT_CLOSE: frozenset({Role.MODEL_OWNER, STAFF}),
+    Action.CYCLE_RETRAIN: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
 }
 
 

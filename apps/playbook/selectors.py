@@ -9,8 +9,9 @@ from django.db.models import Q
 from apps.accounts.models import Membership, Role
 from apps.core.errors import NotFound
 from apps.playbook import policy
-from apps.playbook.gates import spec_for
-from apps.playbook.models import Play, Project
+from apps.core import registry
+from apps.jobs.models import Job
+from apps.playbook.models import Cycle, GateDecision, Play, Project
 from apps.playbook.policy import Action
 
 
@@ -37,6 +38,12 @@ def play_for_user(user, play_id) -> Play:
     if not policy.can_view(user, play.cycle.project):
         raise NotFound("No such play.")
     return play
+
+
+def job_for_user(user, job_id) -> Job:
+    from apps.jobs.selectors import job_for_user as fetch
+
+    return fetch(user, job_id, can_view=policy.can_view)
 
 
 def current_cycle(project: Project):
@@ -80,14 +87,12 @@ def play_capabilities(user, play: Play) -> PlayCapabilities:
         can_decide=submitted and role_ok,
         needs_hat_switch=submitted and verdict.needs_hat_switch,
         decide_reason="" if verdict.allowed else verdict.reason,
-        decisions=spec_for(play).decisions(play) if submitted and role_ok else {},
+        decisions=registry.play_module(play.number).decisions(play) if submitted and role_ok else {},
     )
 
 
 def my_work(user) -> dict:
     """Plays assigned to me, gates waiting for my decision, my unfinished jobs."""
-    from apps.training.models import Job
-
     assigned = (
         Play.objects.filter(assignee=user, cycle__project__status=Project.Status.ACTIVE,
                             status__in=[Play.Status.READY, Play.Status.IN_PROGRESS, Play.Status.REJECTED])
@@ -101,8 +106,23 @@ def my_work(user) -> dict:
     )
     jobs = (Job.objects.filter(created_by=user, status__in=Job.ACTIVE)
             .select_related("project", "play").order_by("-created_at"))
-    from apps.datasets.models import LabelAudit
+    extra = {}
+    for module in registry.play_modules().values():
+        extra.update(module.my_work(user))
+    return {"assigned": list(assigned), "gates": list(gates), "jobs": list(jobs), **extra}
 
-    audits = (LabelAudit.objects.filter(auditor=user, status__in=[LabelAudit.Status.PREPARING, LabelAudit.Status.OPEN])
-              .select_related("dataset__project").order_by("created_at"))
-    return {"assigned": list(assigned), "gates": list(gates), "jobs": list(jobs), "audits": list(audits)}
+
+def cycle_inputs(cycle: Cycle) -> dict[int, object]:
+    """What the cycle's plays handed on: {play number: that play's Outputs}, from the newest approving
+    decision of each play in this cycle, else inherited from the newest earlier cycle that has one (a
+    retrain cycle inherits Plays 1 and 2). Plays not yet approved anywhere are absent."""
+    found: dict[int, object] = {}
+    decisions = (GateDecision.objects.filter(play__cycle__project_id=cycle.project_id, play__cycle__number__lte=cycle.number)
+                 .exclude(outputs={}).exclude(decision=GateDecision.Decision.REJECT)
+                 .select_related("play__cycle").order_by("-play__cycle__number", "-created_at"))
+    for decision in decisions:
+        number = decision.play.number
+        if number in found:
+            continue
+        found[number] = registry.play_module(number).load_outputs(decision.outputs["data"], decision.outputs["version"])
+    return found

@@ -3,6 +3,8 @@
 Each service checks the actor's permission through apps.playbook.policy, checks the current state,
 writes inside one transaction and appends its audit event in that same transaction.
 """
+from dataclasses import asdict
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -11,8 +13,10 @@ from apps.accounts.models import Membership, Role
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.playbook import policy
+from apps.core import registry
+from apps.jobs.models import Job
+from apps.jobs.services import SYSTEM, job_enqueue, job_request_cancel
 from apps.playbook.catalogue import PLAYS
-from apps.playbook.gates import spec_for
 from apps.playbook.models import Cycle, GateDecision, Play, Project
 from apps.playbook.policy import Action
 
@@ -62,14 +66,22 @@ def project_create(*, actor, name: str, request: str) -> Project:
     return project
 
 
-def _cycle_open(*, actor, project: Project, reason: str) -> Cycle:
+def _cycle_open(*, actor, project: Project, reason: str, trigger: dict | None = None,
+                start_at: int = 1) -> Cycle:
+    """Inside the caller's transaction: a new cycle with its six plays; those before ``start_at`` are
+    inherited from earlier cycles (skipped here, their outputs read through cycle_inputs)."""
     number = (project.cycles.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    cycle = Cycle.objects.create(project=project, number=number, started_reason=reason)
+    cycle = Cycle.objects.create(project=project, number=number, started_reason=reason,
+                                 trigger=trigger or {"kind": "request"})
     for definition in PLAYS.values():
-        Play.objects.create(cycle=cycle, number=definition.number, owner_role=definition.owner_role)
+        status = Play.Status.SKIPPED if definition.number < start_at else Play.Status.LOCKED
+        Play.objects.create(cycle=cycle, number=definition.number, owner_role=definition.owner_role, status=status)
     audit_record(actor=actor, action="cycle.opened", project=project, obj=cycle,
-                 after={"number": number, "reason": reason})
-    _play_unlock(actor=actor, play=cycle.plays.get(number=1))
+                 after={"number": number, "reason": reason, "trigger": cycle.trigger,
+                        "inherited_plays": list(range(1, start_at))})
+    first = cycle.plays.get(number=start_at)
+    _play_unlock(actor=actor, play=first)
+    registry.play_module(start_at).on_unlock(first)
     return cycle
 
 
@@ -179,7 +191,7 @@ def play_update_deliverable(*, actor, play: Play, deliverable: dict) -> Play:
     with transaction.atomic(durable=True):
         play = _locked_play(play)
         play_work_begin(actor=actor, play=play)
-        cleaned = spec_for(play).clean(play, deliverable)
+        cleaned = registry.play_module(play.number).clean(play, deliverable)
         before = dict(play.deliverable)
         play.deliverable = {**play.deliverable, **cleaned}
         play.save(update_fields=["deliverable", "updated_at"])
@@ -204,8 +216,6 @@ def play_record_evidence(*, actor, play: Play, key: str, value: dict, merge: boo
 
 def play_submit(*, actor, play: Play) -> Play:
     """Hand the play to its gate. Every blocking automatic check must pass and no job may be running."""
-    from apps.training.models import Job
-
     with transaction.atomic(durable=True):
         play = _locked_play(play)
         project = play.cycle.project
@@ -215,7 +225,7 @@ def play_submit(*, actor, play: Play) -> Play:
                            "progress can be submitted.")
         if Job.objects.filter(play=play, status__in=Job.ACTIVE).exists():
             raise Conflict("A job for this play is still running: wait for it or cancel it before submitting.")
-        checks = spec_for(play).checks(play)
+        checks = registry.play_module(play.number).checks(play)
         failing = [c for c in checks if c.blocking and not c.passed]
         if failing:
             raise ValidationFailed(
@@ -252,7 +262,7 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
                            "play's gate can be decided.")
         if decision == GateDecision.Decision.REJECT and not reason:
             raise ValidationFailed("A rejection needs a reason: it goes back to the play's owner.")
-        spec = spec_for(play)
+        spec = registry.play_module(play.number)
         unavailable = spec.decisions(play).get(decision)
         if unavailable is None:
             raise ValidationFailed(f"'{decision}' is not a decision Play {play.number}'s gate offers.")
@@ -263,9 +273,12 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
             audit_record(actor=actor, action="gate.hat_switched", project=project, obj=play,
                          after={"acting_as": Role.SIGNOFF_OWNER, "submitted_by": play.submitted_by_id})
         checks = [c.as_dict() for c in spec.checks(play)]
+        outputs = {}
+        if decision != GateDecision.Decision.REJECT and (handed := spec.outputs(play)) is not None:
+            outputs = {"version": spec.outputs_version, "data": asdict(handed)}
         record = GateDecision.objects.create(
             play=play, decision=decision, reason=reason, decided_by=actor, hat_switch=hat_switched,
-            checks=checks, deliverable=play.deliverable,
+            checks=checks, deliverable=play.deliverable, outputs=outputs,
         )
         before = _play_state(play)
         if decision == GateDecision.Decision.REJECT:
@@ -277,7 +290,8 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
         play.save(update_fields=["status", "rejection_reason", "updated_at"])
         audit_record(actor=actor, action=f"gate.{decision}", project=project, obj=play, before=before,
                      after={**_play_state(play), "decision": decision, "reason": reason,
-                            "hat_switch": hat_switched, "decision_id": record.pk})
+                            "hat_switch": hat_switched, "decision_id": record.pk,
+                            **({"outputs": outputs} if outputs else {})})
         if decision == GateDecision.Decision.APPROVE:
             _unlock_next(actor=actor, play=play)
         elif decision == GateDecision.Decision.SHIP_BASELINE:
@@ -289,21 +303,133 @@ def _unlock_next(*, actor, play: Play) -> None:
     nxt = Play.objects.select_for_update().filter(cycle=play.cycle, number=play.number + 1).first()
     if nxt is not None and nxt.status == Play.Status.LOCKED:
         _play_unlock(actor=actor, play=nxt)
+        registry.play_module(nxt.number).on_unlock(nxt)
 
 
 def _close_shipping_baseline(*, actor, play: Play) -> None:
-    cycle, project = play.cycle, play.cycle.project
-    for later in Play.objects.select_for_update().filter(cycle=cycle, number__gt=play.number):
+    _project_close(actor=actor, project=play.cycle.project, status=Project.Status.CLOSED_BASELINE_SHIPPED,
+                   reason=f"Play {play.number}'s gate shipped the baseline.")
+
+
+# --- cycles and projects ------------------------------------------------------------------------------
+
+
+def _cycle_close(*, actor, cycle: Cycle, reason: str) -> None:
+    """Inside the caller's transaction: skip the plays the cycle did not reach and close it."""
+    project = cycle.project
+    for later in Play.objects.select_for_update().filter(cycle=cycle).exclude(
+            status__in=[Play.Status.APPROVED, Play.Status.SKIPPED]):
         before = _play_state(later)
         later.status = Play.Status.SKIPPED
         later.save(update_fields=["status", "updated_at"])
         audit_record(actor=actor, action="play.skipped", project=project, obj=later, before=before,
                      after=_play_state(later))
-    Cycle.objects.filter(pk=cycle.pk).update(status=Cycle.Status.CLOSED)
+    Cycle.objects.filter(pk=cycle.pk).update(status=Cycle.Status.CLOSED, closed_at=timezone.now())
     audit_record(actor=actor, action="cycle.closed", project=project, obj=cycle,
-                 before={"status": Cycle.Status.ACTIVE}, after={"status": Cycle.Status.CLOSED})
+                 before={"status": Cycle.Status.ACTIVE}, after={"status": Cycle.Status.CLOSED, "reason": reason})
+
+
+def _project_close(*, actor, project: Project, status: str, reason: str) -> Project:
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    for cycle in Cycle.objects.select_for_update().filter(project=project, status=Cycle.Status.ACTIVE):
+        _cycle_close(actor=actor, cycle=cycle, reason=reason)
     before = {"status": project.status}
-    Project.objects.filter(pk=project.pk).update(status=Project.Status.CLOSED_BASELINE_SHIPPED)
-    project.status = Project.Status.CLOSED_BASELINE_SHIPPED
+    project.status, project.closed_reason, project.closed_at = status, reason, timezone.now()
+    project.save(update_fields=["status", "closed_reason", "closed_at"])
     audit_record(actor=actor, action="project.closed", project=project, obj=project, before=before,
-                 after={"status": project.status})
+                 after={"status": status, "reason": reason})
+    return project
+
+
+CLOSING = {
+    "shipped": Project.Status.CLOSED_SHIPPED,
+    "baseline_shipped": Project.Status.CLOSED_BASELINE_SHIPPED,
+    "abandoned": Project.Status.ABANDONED,
+}
+
+
+def project_close(*, actor, project: Project, outcome: str, reason: str) -> Project:
+    """Close an active project: "shipped" (a model a Play 5 gate approved is in use and the project ends),
+    "baseline_shipped" (a Play 1 or Play 5 gate chose the baseline) or "abandoned". The active cycle
+    closes with it and the plays it did not reach are skipped. A reason is required."""
+    _require(actor, Action.PROJECT_CLOSE, project)
+    reason = (reason or "").strip()
+    if outcome not in CLOSING:
+        raise ValidationFailed(f"outcome must be one of: {', '.join(CLOSING)}")
+    if not reason:
+        raise ValidationFailed("Closing a project needs a reason: it stays in the record.")
+    with transaction.atomic(durable=True):
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.status != Project.Status.ACTIVE:
+            raise Conflict(f"This project is already closed ({project.get_status_display().lower()}).")
+        decided = GateDecision.objects.filter(play__cycle__project=project)
+        if outcome == "shipped" and not decided.filter(play__number=5, decision="approve").exists():
+            raise Conflict("Only a model that a Play 5 gate approved can ship: evaluate it against the "
+                           "baseline first.")
+        if outcome == "baseline_shipped" and not decided.filter(decision="ship_baseline").exists():
+            raise Conflict("No gate has chosen to ship the baseline: a sign-off owner decides that at "
+                           "Play 1 or Play 5.")
+        return _project_close(actor=actor, project=project, status=CLOSING[outcome], reason=reason)
+
+
+RETRAIN_START = 3  # a retrain re-runs the gates from the data pipeline on; Plays 1-2 are inherited
+
+
+def cycle_open_retrain(*, actor=None, project: Project, reason: str, signal: dict | None = None) -> Cycle:
+    """Open a new cycle that fine-tunes from the current checkpoint and goes through the gates again.
+
+    The system (a tripped monitoring threshold: ``actor`` None) or a model or data owner may open it. The
+    active cycle closes; the new one inherits Plays 1 and 2 (scope, target and base model) and starts at
+    Play 3 with fresh data. It needs a checkpoint some Play 4 gate approved."""
+    from apps.playbook.selectors import cycle_inputs
+
+    if actor is not None:
+        _require(actor, Action.CYCLE_RETRAIN, project)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why the model is retrained (the signal or the person's reason).")
+    with transaction.atomic(durable=True):
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.status != Project.Status.ACTIVE:
+            raise Conflict("This project is closed: a retrain needs an active project.")
+        current = project.cycles.select_for_update().filter(status=Cycle.Status.ACTIVE).first()
+        inputs = cycle_inputs(current) if current else {}
+        if 4 not in inputs:
+            raise Conflict("Nothing to retrain yet: no Play 4 gate has approved a checkpoint.")
+        if current is not None and Job.objects.filter(play__cycle=current, status__in=Job.ACTIVE).exists():
+            raise Conflict("A job of the current cycle is still running: wait for it or cancel it first.")
+        who = SYSTEM if actor is None else actor
+        if current is not None:
+            _cycle_close(actor=who, cycle=current, reason=f"Retrain: {reason}")
+        trigger = {"kind": "retrain", "by": SYSTEM if actor is None else actor.get_username(),
+                   "from_cycle": current.number if current else None, "signal": signal or {}}
+        return _cycle_open(actor=who, project=project, reason=f"Retrain: {reason}"[:200], trigger=trigger,
+                           start_at=RETRAIN_START)
+
+
+# --- jobs started by people ---------------------------------------------------------------------------
+
+
+def play_job_start(*, actor, play: Play, kind: str, params: dict | None = None) -> Job:
+    """A person working a play starts one of the play's job kinds; the play moves to in progress."""
+    if kind not in registry.job_kinds():
+        raise ValidationFailed(f"kind must be one of: {', '.join(sorted(registry.job_kinds()))}")
+    with transaction.atomic(durable=True):
+        play = _locked_play(play)
+        play_work_begin(actor=actor, play=play)
+        kinds = registry.play_module(play.number).job_kinds
+        if kind not in kinds:
+            allowed = ", ".join(sorted(kinds)) or "none yet"
+            raise ValidationFailed(f"Play {play.number} does not run {kind} jobs (it runs: {allowed}).")
+        if kinds[kind].subject != "play":
+            raise ValidationFailed(f"{kind} jobs are started from their {kinds[kind].subject}, not from the play.")
+        return job_enqueue(kind, play, params, requested_by=actor)
+
+
+def job_cancel(*, actor, job: Job) -> Job:
+    """Ask a job to stop: whoever owns its play (or, for a project-level job, its project's curators)."""
+    verdict = (policy.check(actor, Action.JOB_CANCEL, job.project, play=job.play) if job.play_id
+               else policy.check(actor, Action.DATA_CURATE, job.project))
+    if not verdict:
+        raise NotAllowed(verdict.reason)
+    return job_request_cancel(actor=actor, job=job)

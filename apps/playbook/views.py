@@ -6,17 +6,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Role
-from apps.core.errors import ApplicationError, NotAllowed
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+
+from apps.core import registry
+from apps.core.errors import ApplicationError
 from apps.core.views import HtmxHttpRequest, flash_error
-from apps.datasets.models import Dataset
+from apps.jobs.selectors import job_metric_series
 from apps.playbook import policy, selectors, services
 from apps.playbook.catalogue import PLAYS
-from apps.playbook.gates import spec_for
 from apps.playbook.models import GateDecision, Play
 from apps.playbook.policy import Action
-from apps.training.models import Job
-from apps.training.views import job_context
-from workers.engine.metrics import METRICS
 
 
 @login_required
@@ -89,124 +88,41 @@ def project_solo(request: HtmxHttpRequest, project_id: int):
     return redirect("playbook:project", project_id=project.pk)
 
 
-LIST_FIELDS = {"shortlist"}
-WORKSPACES = {1, 2, 3, 4}
-
-
-def _scorecard_rows(play: Play) -> list[dict]:
-    from apps.training.models import Candidate
-
-    cards = spec_for(play).scorecards(play)
-    evidence = play.evidence.get("bakeoff") or {}
-    ranking = evidence.get("ranking") or []
-    metric = evidence.get("metric", "macro_f1")
-    rows = []
-    for candidate in Candidate.objects.filter(pk__in=cards).order_by("name"):
-        card = cards[candidate.pk]
-        memory_mb = (card.get("peak_memory_bytes") or card.get("model_bytes") or 0) / 2**20
-        rows.append({
-            "candidate": candidate, "card": card, "score": card.get(metric), "memory_mb": memory_mb,
-            "rank": ranking.index(candidate.pk) + 1 if candidate.pk in ranking else None,
-            "over_latency": card.get("p95_latency_ms", 0) > candidate.latency_budget_ms,
-            "over_memory": memory_mb > candidate.memory_budget_mb,
-        })
-    return rows
-
-
 def _play_context(request, play: Play, form: dict | None = None) -> dict:
     project = play.cycle.project
-    spec = spec_for(play)
+    module = registry.play_module(play.number)
     jobs = list(play.jobs.select_related("created_by").order_by("-created_at")[:10])
     latest_job = jobs[0] if jobs else None
-    checks = spec.checks(play)
-    summary = spec.baseline_summary(play) if play.number == 1 else None
+    checks = module.checks(play)
     return {
         "project": project,
         "play": play,
         "definition": PLAYS[play.number],
         "caps": selectors.play_capabilities(request.user, play),
         "form": form if form is not None else play.deliverable,
-        "metrics": METRICS,
-        "datasets": project.datasets.filter(kind=Dataset.Kind.BASELINE_SAMPLE),
         "jobs": jobs,
         **(job_context(request.user, latest_job) if latest_job else {"job": None}),
         "checks": checks,
         "blocking_failed": any(c.blocking and not c.passed for c in checks),
-        "baseline": summary,
-        "baseline_results": (play.evidence.get("baseline") or {}).get("results"),
         "decisions": play.decisions.select_related("decided_by")[:10],
         "decision_labels": dict(GateDecision.Decision.choices),
         "can_upload": bool(policy.check(request.user, Action.DATASET_UPLOAD, project)),
-        "workspace_template": (f"playbook/_workspace_{play.number}.html" if play.number in WORKSPACES
-                               else "playbook/_workspace_later.html"),
-        "evidence_template": f"playbook/_evidence_{play.number}.html" if play.number in WORKSPACES else "",
-        **(_play2_context(request, play) if play.number == 2 else {}),
-        **(_play3_context(request, play) if play.number == 3 else {}),
-        **(_play4_context(request, play) if play.number == 4 else {}),
+        "workspace_template": module.workspace_template,
+        "evidence_template": module.evidence_template,
+        **module.workspace(request, play),
     }
 
 
-def _play4_context(request, play: Play) -> dict:
-    from apps.datasets.models import SplitSet
-    from apps.training.models import Candidate
-    from apps.training.services import approved_inputs
-
-    approved = approved_inputs(play)
-    candidate = Candidate.objects.filter(pk=approved.get("candidate")).first()
-    split_set = SplitSet.objects.filter(pk=approved.get("split_set")).first()
-    metric, _, _ = spec_for(play).target(play)
-    runs = []
-    for key, run in sorted((play.evidence.get("runs") or {}).items(), key=lambda kv: int(kv[0])):
-        runs.append({**run, "target_value": (run.get("val") or {}).get(metric)})
+def job_context(user, job) -> dict:
+    """What the progress fragment shows: the job, whether this user may cancel it, its curves."""
+    charted = job.kind in registry.job_kinds() and registry.job_kind(job.kind).charted
+    may_cancel = (policy.check(user, Action.JOB_CANCEL, job.project, play=job.play) if job.play_id
+                  else policy.check(user, Action.DATA_CURATE, job.project))
     return {
-        "inputs": {"candidate": candidate, "split_set": split_set,
-                   "splits": list(split_set.splits.all()) if split_set else []},
-        "runs": runs, "target_metric": metric,
-        "frozen_done": any(r["kind"] == "frozen_head" for r in runs),
-    }
-
-
-def _play3_context(request, play: Play) -> dict:
-    from django.contrib.auth import get_user_model
-
-    from apps.datasets.models import LabelAudit
-    from apps.datasets.selectors import audit_summary
-
-    project = play.cycle.project
-    state = spec_for(play).state(play)
-    dataset, split_set = state["dataset"], state["split_set"]
-    balance_rows, balance_splits, ratio = [], [], None
-    if dataset:
-        splits = list(split_set.splits.all()) if split_set else []
-        balance_splits = ["all"] + [s.name for s in splits]
-        biggest = max(dataset.label_counts.values())
-        for label, count in dataset.label_counts.items():
-            balance_rows.append({"label": label, "counts": [count] + [s.label_counts.get(label, 0) for s in splits],
-                                 "share": round(100 * count / biggest)})
-        ratio = biggest / min(dataset.label_counts.values())
-    uploader = dataset.uploaded_by_id if dataset else None
-    members = get_user_model().objects.filter(memberships__project=project).distinct().order_by("username")
-    return {
-        "play3": state,
-        "labelled_datasets": project.datasets.exclude(kind=Dataset.Kind.PRODUCTION_SAMPLE),
-        "audits": LabelAudit.objects.filter(dataset__project=project).select_related("auditor"),
-        "audit_summary": audit_summary(state["audit"]) if state["audit"] else None,
-        "can_curate": bool(policy.check(request.user, Action.DATA_CURATE, project))
-        and project.status == project.Status.ACTIVE,
-        "possible_auditors": [u for u in members if u.pk != uploader],
-        "balance_rows": balance_rows, "balance_splits": balance_splits, "imbalance_ratio": ratio,
-    }
-
-
-def _play2_context(request, play: Play) -> dict:
-    project = play.cycle.project
-    return {
-        "candidates": list(project.candidates.all()),
-        "shortlist": play.deliverable.get("shortlist") or [],
-        "scorecards": _scorecard_rows(play),
-        "bakeoff": play.evidence.get("bakeoff") or {},
-        "can_register_candidate": bool(policy.check(request.user, Action.CANDIDATE_REGISTER, project))
-        and project.status == project.Status.ACTIVE,
+        "job": job,
+        "can_cancel": not job.is_finished and bool(may_cancel),
+        "series": job_metric_series(job) if charted else None,
+        "series_id": f"series-{job.pk}",
     }
 
 
@@ -215,11 +131,12 @@ def play_detail(request: HtmxHttpRequest, play_id: int):
     """The play page; a POST saves the deliverable (the form keeps what was typed if it is refused)."""
     play = selectors.play_for_user(request.user, play_id)
     if request.method == "POST":
-        fields = spec_for(play).keys
-        draft = {k: (request.POST.getlist(k) if k in LIST_FIELDS else request.POST.get(k, ""))
-                 for k in fields if k in request.POST}
-        if "shortlist" in fields and "rationale" in request.POST and "shortlist" not in request.POST:
-            draft["shortlist"] = []  # every box unticked
+        module = registry.play_module(play.number)
+        draft = {k: (request.POST.getlist(k) if k in module.list_keys else request.POST.get(k, ""))
+                 for k in module.keys if k in request.POST}
+        if set(draft) - module.list_keys:
+            # A form that posts ticked boxes posts nothing for a list with every box unticked.
+            draft.update({k: [] for k in module.list_keys if k not in request.POST})
         try:
             play = services.play_update_deliverable(actor=request.user, play=play, deliverable=draft)
         except ApplicationError as exc:
@@ -267,57 +184,7 @@ def play_decide(request: HtmxHttpRequest, play_id: int):
 
 @login_required
 @require_POST
-def dataset_upload(request: HtmxHttpRequest, play_id: int):
-    from apps.datasets.services import dataset_upload as upload_service
-
-    play = selectors.play_for_user(request.user, play_id)
-    # The upload form belongs to the play's workspace: only those who may work on the play use it here.
-    verdict = policy.check(request.user, Action.PLAY_WORK, play.cycle.project, play=play)
-    if not verdict:
-        raise NotAllowed(verdict.reason)
-    try:
-        dataset = upload_service(actor=request.user, project=play.cycle.project, upload=request.FILES.get("file"),
-                                 name=request.POST.get("name", ""),
-                                 text_column=request.POST.get("text_column", "text"),
-                                 label_column=request.POST.get("label_column", "label"))
-    except ApplicationError as exc:
-        flash_error(request, exc)
-    else:
-        note = f" Warnings: {' '.join(dataset.warnings)}" if dataset.warnings else ""
-        messages.success(request, f"Uploaded “{dataset.name}”: {dataset.rows} rows, {len(dataset.labels)} labels.{note}")
-        key = {1: "baseline_dataset", 3: "dataset"}.get(play.number)
-        if key and not play.deliverable.get(key):
-            try:
-                services.play_update_deliverable(actor=request.user, play=play, deliverable={key: dataset.pk})
-            except ApplicationError as exc:
-                flash_error(request, exc)
-    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#data")
-
-
-@login_required
-@require_POST
-def candidate_add(request: HtmxHttpRequest, play_id: int):
-    from apps.training.candidates import candidate_register
-
-    play = selectors.play_for_user(request.user, play_id)
-    fields = {k: request.POST.get(k, "") for k in ("name", "source", "licence", "domain_rating", "domain_note",
-                                                     "latency_budget_ms", "memory_budget_mb")}
-    try:
-        candidate = candidate_register(actor=request.user, project=play.cycle.project,
-                                       licence_permits=True if request.POST.get("licence_permits") == "on" else None,
-                                       **fields)
-    except ApplicationError as exc:
-        flash_error(request, exc)
-    else:
-        messages.success(request, f"Candidate “{candidate.name}” registered.")
-    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#candidates")
-
-
-@login_required
-@require_POST
 def job_start(request: HtmxHttpRequest, play_id: int):
-    from apps.training.services import job_start as start_service
-
     play = selectors.play_for_user(request.user, play_id)
     params = {}
     for name in ("folds", "seed", "hidden", "epochs", "patience", "max_stages", "epochs_per_stage", "batch_size"):
@@ -334,10 +201,65 @@ def job_start(request: HtmxHttpRequest, play_id: int):
             except ValueError:
                 params[name] = raw
     try:
-        job = start_service(actor=request.user, play=play, kind=request.POST.get("kind", Job.Kind.BASELINE),
-                            params=params)
+        job = services.play_job_start(actor=request.user, play=play, kind=request.POST.get("kind", ""),
+                                      params=params)
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
         messages.success(request, f"Job #{job.pk} queued.")
     return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#job")
+
+
+@login_required
+@require_GET
+def job_progress(request: HtmxHttpRequest, job_id: int):
+    """The polled progress fragment. Once the job has finished, the response stops the polling (286)
+    and tells the page to refresh its gate panel."""
+    job = selectors.job_for_user(request.user, job_id)
+    response = render(request, "playbook/_job_progress.html", job_context(request.user, job))
+    if job.is_finished and request.htmx:
+        stop = HttpResponseStopPolling(response.content)
+        return trigger_client_event(stop, "job-finished", {"job": job.pk, "status": job.status})
+    return response
+
+
+@login_required
+@require_POST
+def job_cancel(request: HtmxHttpRequest, job_id: int):
+    job = selectors.job_for_user(request.user, job_id)
+    try:
+        services.job_cancel(actor=request.user, job=job)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.info(request, f"Cancellation of job #{job.pk} requested.")
+    if job.play_id:
+        return redirect("playbook:play", play_id=job.play_id)
+    return redirect("playbook:project", project_id=job.project_id)
+
+
+@login_required
+@require_POST
+def project_close(request: HtmxHttpRequest, project_id: int):
+    project = selectors.project_for_user(request.user, project_id)
+    try:
+        services.project_close(actor=request.user, project=project, outcome=request.POST.get("outcome", ""),
+                               reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, "The project is closed.")
+    return redirect("playbook:project", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def project_retrain(request: HtmxHttpRequest, project_id: int):
+    project = selectors.project_for_user(request.user, project_id)
+    try:
+        cycle = services.cycle_open_retrain(actor=request.user, project=project, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Cycle {cycle.number} opened: the data pipeline (Play 3) is ready again.")
+    return redirect("playbook:project", project_id=project.pk)

@@ -1,50 +1,28 @@
+"""Pages of the training plays' own actions (the play pages themselves are the core's)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from apps.core.errors import ApplicationError
 from apps.core.views import HtmxHttpRequest, flash_error
-from apps.playbook import policy
-from apps.playbook.policy import Action
-from apps.training import selectors, services
-
-
-CHARTED = ("frozen_head", "unfreeze", "retrain")
-
-
-def job_context(user, job) -> dict:
-    """What the progress fragment shows: the job, whether this user may cancel it, its curves."""
-    return {
-        "job": job,
-        "can_cancel": not job.is_finished and bool(policy.check(user, Action.JOB_CANCEL, job.project, play=job.play)),
-        "series": selectors.job_metric_series(job) if job.kind in CHARTED else None,
-        "series_id": f"series-{job.pk}",
-    }
-
-
-@login_required
-@require_GET
-def job_progress(request: HtmxHttpRequest, job_id: int):
-    """The polled progress fragment. Once the job has finished, the response stops the polling (286)
-    and tells the page to refresh its gate panel."""
-    job = selectors.job_for_user(request.user, job_id)
-    response = render(request, "training/_job_progress.html", job_context(request.user, job))
-    if job.is_finished and request.htmx:
-        stop = HttpResponseStopPolling(response.content)
-        return trigger_client_event(stop, "job-finished", {"job": job.pk, "status": job.status})
-    return response
+from apps.playbook import selectors
+from apps.training.candidates import candidate_register
 
 
 @login_required
 @require_POST
-def job_cancel(request: HtmxHttpRequest, job_id: int):
-    job = selectors.job_for_user(request.user, job_id)
+def candidate_add(request: HtmxHttpRequest, play_id: int):
+    play = selectors.play_for_user(request.user, play_id)
+    fields = {k: request.POST.get(k, "") for k in ("name", "source", "licence", "domain_rating", "domain_note",
+                                                     "latency_budget_ms", "memory_budget_mb")}
     try:
-        services.job_cancel(actor=request.user, job=job)
+        candidate = candidate_register(actor=request.user, project=play.cycle.project,
+                                       licence_permits=True if request.POST.get("licence_permits") == "on" else None,
+                                       **fields)
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
-        messages.info(request, f"Cancellation of job #{job.pk} requested.")
-    return redirect("playbook:play", play_id=job.play_id)
+        messages.success(request, f"Candidate “{candidate.name}” registered.")
+    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#candidates")

@@ -59,7 +59,7 @@ def test_play1_scope_baseline_and_gate_approval_in_the_browser(
 ):
     from apps.audit.models import AuditEvent
     from apps.playbook.models import Play
-    from apps.training.models import Job
+    from apps.jobs.models import Job
 
     base = live_server.url
     project, play1 = team["project"], team["play1"]

@@ -6,7 +6,7 @@ from django.test import Client
 
 from apps.audit.models import AuditEvent
 from apps.playbook.models import Play
-from apps.training.models import MetricPoint
+from apps.jobs.models import MetricPoint
 from tests.conftest import PASSWORD, SAMPLE_CSV, wait_for_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -105,7 +105,7 @@ def test_play1_through_the_api_with_a_real_worker(celery_worker_process, make_us
 
 
 def test_a_redelivered_job_message_does_not_run_twice(celery_worker_process, make_user):
-    from apps.training.runners import job_execute
+    from apps.jobs.runner import job_execute
     from tests.helpers import GOOD_DELIVERABLE
 
     make_user("owner")

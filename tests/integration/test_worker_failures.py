@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from apps.datasets.services import dataset_upload
 from apps.playbook.services import play_update_deliverable
-from apps.training import services as job_services
-from apps.training.models import Job
-from apps.training.runners import job_execute
+from apps.jobs import services as job_services
+from apps.playbook.services import play_job_start
+from apps.jobs.models import Job
+from apps.jobs.runner import job_execute
 from tests.conftest import ROOT, _database_url_for
 from tests.helpers import GOOD_DELIVERABLE
 from workers.engine.demo_data import generate
@@ -56,8 +57,8 @@ def test_a_killed_worker_leaves_a_failed_job_and_an_unchanged_play(team, tmp_pat
     before = (play.status, play.evidence)
     # Send the job only to a dedicated worker's queue, so no other worker of the suite takes it.
     queue = f"doomed-{os.getpid()}"
-    monkeypatch.setattr(job_services, "_enqueue", lambda job: None)
-    job = job_services.job_start(actor=team["mo"], play=play, kind="baseline", params={"folds": 5})
+    monkeypatch.setattr(job_services, "_send", lambda job_id, queue: None)
+    job = play_job_start(actor=team["mo"], play=play, kind="baseline", params={"folds": 5})
     worker = start_worker(queue, tmp_path / "worker.log")
     try:
         from workers.tasks import run_light_job

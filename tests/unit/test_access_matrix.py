@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from apps.audit.models import AuditEvent
-from apps.training.services import job_start
+from apps.playbook.services import play_job_start as job_start
 from tests.conftest import PASSWORD, SAMPLE_CSV
 from tests.helpers import GOOD_DELIVERABLE, measure_baseline, submitted_play1
 

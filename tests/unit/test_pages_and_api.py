@@ -9,8 +9,9 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.training.models import Job
-from apps.training.services import job_claim, job_start, jobs_fail_stale
+from apps.jobs.models import Job
+from apps.jobs.services import job_claim, jobs_fail_stale
+from apps.playbook.services import play_job_start as job_start
 from tests.conftest import PASSWORD
 from tests.helpers import measure_baseline
 

@@ -8,9 +8,10 @@ from apps.core.errors import NotAllowed, ValidationFailed
 from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
 from apps.training.candidates import candidate_register
-from apps.training.models import Artifact, Candidate
-from apps.training.runners import job_execute
-from apps.training.services import job_start
+from apps.jobs.models import Artifact
+from apps.training.models import Candidate
+from apps.jobs.runner import job_execute
+from apps.playbook.services import play_job_start as job_start
 from tests.conftest import PASSWORD
 from tests.helpers import submitted_play1
 from tests.unit.engine.conftest import build_tiny_bert

@@ -16,10 +16,10 @@ from apps.core.errors import NotAllowed
 from apps.datasets import curation
 from apps.datasets.curation import split_rows
 from apps.datasets.models import Dataset, LabelAudit, SplitRead
-from apps.playbook import gates
+from apps.core import registry
 from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
-from apps.training.models import Job
+from apps.jobs.models import Job
 from tests.helpers import submitted_play1, walk_past
 from workers.engine.demo_data import generate
 
@@ -196,7 +196,7 @@ def test_the_audit_finds_planted_label_flips_and_resolutions_make_a_new_version(
 def test_the_data_gate_checks_all_four_items_and_approval_unlocks_play4(team, tickets, play3):
     dataset = tickets["dataset"]
     play = play_update_deliverable(actor=team["do"], play=play3, deliverable={"dataset": dataset.pk})
-    failing = {c.key for c in gates.SPECS[3].checks(play) if not c.passed}
+    failing = {c.key for c in registry.play_module(3).checks(play) if not c.passed}
     assert failing == {"labels_audited", "splits_sealed", "test_like_production", "balance_understood"}
     seal(team["do"], dataset)
     audit_id = run_audit(team, dataset, size=20)
@@ -209,7 +209,7 @@ def test_the_data_gate_checks_all_four_items_and_approval_unlocks_play4(team, ti
     play = play_update_deliverable(actor=team["do"], play=play, deliverable={
         "audit": audit_id, "balance_note": "Classes are within 2:1; we weight the loss, no resampling.",
         "representativeness_note": "Production is shorter and chattier; the test split keeps a chat-like slice."})
-    checks = {c.key: c for c in gates.SPECS[3].checks(play)}
+    checks = {c.key: c for c in registry.play_module(3).checks(play)}
     assert all(c.passed for c in checks.values()), {k: c.detail for k, c in checks.items()}
     with pytest.raises(NotAllowed):
         play_submit(actor=team["mo"], play=play)  # the data owner's play

@@ -7,14 +7,16 @@ from apps.core.errors import ValidationFailed
 from apps.datasets.curation import dataset_seal
 from apps.datasets.models import SplitRead
 from apps.datasets.services import dataset_upload
-from apps.playbook import gates
+from apps.core import registry
 from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
-from apps.training import runners
 from apps.training.candidates import candidate_register
-from apps.training.models import Artifact, Job
-from apps.training.runners import job_execute
-from apps.training.services import job_cancel, job_claim, job_start
+from apps.jobs.models import Artifact, Job
+from apps.jobs import runner
+from apps.jobs.runner import job_execute
+from apps.jobs.services import job_claim
+from apps.playbook.services import job_cancel
+from apps.playbook.services import play_job_start as job_start
 from tests.conftest import PASSWORD
 from tests.helpers import submitted_play1, walk_past
 from tests.unit.engine.conftest import build_tiny_bert
@@ -77,7 +79,7 @@ def test_freeze_first_then_unfreeze_then_submit_a_checkpoint(team, play4):
     with pytest.raises(ValidationFailed):
         play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": 999})
     play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": unfrozen.pk})
-    checks = {c.key: c for c in gates.SPECS[4].checks(play)}
+    checks = {c.key: c for c in registry.play_module(4).checks(play)}
     assert checks["frozen_first"].passed and checks["checkpoint"].passed
     assert checks["checkpoint"].evidence["sha256"] == checkpoint.sha256
     assert "val_vs_target" in checks
@@ -106,7 +108,7 @@ def test_a_running_job_cancelled_stops_at_its_next_report_and_leaves_the_play(te
     claimed = job_claim(job_id=job.pk, device="cpu")
     job_cancel(actor=team["mo"], job=claimed)
     evidence = Play.objects.get(pk=play.pk).evidence
-    assert runners._run_claimed(Job.objects.get(pk=job.pk)) == "cancelled"
+    assert runner._run_claimed(Job.objects.get(pk=job.pk)) == "cancelled"
     job.refresh_from_db()
     assert job.status == "cancelled" and not Artifact.objects.filter(job=job).exists()
     assert Play.objects.get(pk=play.pk).evidence == evidence

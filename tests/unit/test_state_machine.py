@@ -3,8 +3,6 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
-from apps.playbook import gates
-from apps.playbook.gates import Check, PlaySpec
 from apps.playbook.models import Play, Project
 from apps.playbook.services import (
     gate_decide,
@@ -14,7 +12,8 @@ from apps.playbook.services import (
     project_create,
     project_set_solo,
 )
-from apps.training.services import job_start
+from apps.playbook.services import play_job_start as job_start
+from tests.helpers import passing_play, use_plays
 from tests.helpers import GOOD_DELIVERABLE, measure_baseline, submitted_play1
 
 pytestmark = pytest.mark.django_db
@@ -175,19 +174,8 @@ def test_submit_is_refused_while_a_job_is_running(team, sample_upload):
         play_submit(actor=team["mo"], play=play)
 
 
-class _PassingSpec(PlaySpec):
-    """Stands in for a later play's real gate, to walk the rest of the cycle."""
-
-    def __init__(self, number):
-        self.number = number
-
-    def checks(self, play):
-        return [Check("ok", "ok", True)]
-
-
 def test_the_cycle_unlocks_each_play_only_after_the_previous_gate(team, sample_upload, monkeypatch):
-    for number in range(2, 7):
-        monkeypatch.setitem(gates.SPECS, number, _PassingSpec(number))
+    use_plays(monkeypatch, {number: passing_play(number) for number in range(2, 7)})
     play = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play, decision="approve")
     owners = {"model_owner": team["mo"], "data_owner": team["do"], "signoff_owner": team["so"]}
@@ -218,8 +206,7 @@ def test_play2_cannot_pass_its_gate_without_a_shortlist_and_bakeoff(team, sample
 
 @pytest.mark.parametrize("number", [5, 6])
 def test_plays_without_a_workspace_yet_cannot_pass_their_gate(team, sample_upload, monkeypatch, number):
-    for earlier in range(2, number):
-        monkeypatch.setitem(gates.SPECS, earlier, _PassingSpec(earlier))
+    use_plays(monkeypatch, {earlier: passing_play(earlier) for earlier in range(2, number)})
     play = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play, decision="approve")
     plays = {p.number: p for p in team["project"].cycles.get().plays.all()}

@@ -1,14 +1,15 @@
 from apps.core.errors import NotFound
-from apps.playbook import policy
-from apps.training.models import Job
+from apps.jobs.models import Job
 
 
-def job_for_user(user, job_id) -> Job:
+def job_for_user(user, job_id, *, can_view) -> Job:
+    """The job, or NotFound when it is missing or its project is not visible to `user` (`can_view(user,
+    project)` is the core policy's check, passed in: this app sits below the core)."""
     try:
         job = Job.objects.select_related("project", "play__cycle__project", "created_by").get(pk=int(job_id))
     except (Job.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such job.") from None
-    if not policy.can_view(user, job.project):
+    if not can_view(user, job.project):
         raise NotFound("No such job.")
     return job
 

@@ -1,7 +1,13 @@
+"""The pages' routes, under one namespace ("playbook"): the core's pages and each play's own actions.
+
+This module composes the apps (it sits with the settings, above every app), so the core imports none of
+the play apps.
+"""
 from django.urls import path
 
 from apps.datasets import views as data_views
 from apps.playbook import views
+from apps.training import views as training_views
 
 app_name = "playbook"
 
@@ -14,11 +20,15 @@ urlpatterns = [
     path("plays/<int:play_id>/", views.play_detail, name="play"),
     path("plays/<int:play_id>/submit/", views.play_submit, name="play-submit"),
     path("plays/<int:play_id>/decide/", views.play_decide, name="play-decide"),
-    path("plays/<int:play_id>/datasets/", views.dataset_upload, name="play-dataset-upload"),
+    path("projects/<int:project_id>/close/", views.project_close, name="project-close"),
+    path("projects/<int:project_id>/retrain/", views.project_retrain, name="project-retrain"),
+    path("plays/<int:play_id>/datasets/", data_views.play_dataset_upload, name="play-dataset-upload"),
     path("plays/<int:play_id>/jobs/", views.job_start, name="play-job-start"),
-    path("plays/<int:play_id>/candidates/", views.candidate_add, name="play-candidate-add"),
+    path("plays/<int:play_id>/candidates/", training_views.candidate_add, name="play-candidate-add"),
     path("plays/<int:play_id>/seal/", data_views.play3_seal, name="play3-seal"),
     path("plays/<int:play_id>/audit/", data_views.play3_audit, name="play3-audit"),
     path("plays/<int:play_id>/audits/<int:audit_id>/resolve/", data_views.play3_resolve, name="play3-resolve"),
     path("plays/<int:play_id>/production/", data_views.play3_production, name="play3-production"),
+    path("jobs/<int:job_id>/progress/", views.job_progress, name="job-progress"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
 ]

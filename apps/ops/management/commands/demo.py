@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from apps.core.management.commands.seed_demo import DEMO_USERS, demo_password
+from apps.ops.management.commands.seed_demo import DEMO_USERS, demo_password
 
 
 class Command(BaseCommand):

@@ -1,0 +1,208 @@
+"""Play 3, the data pipeline: the hard data gate. The data owner seals fixed splits, has a second person
+audit the labels blind, shows the test set resembles production and that class balance is understood."""
+from dataclasses import dataclass, field
+
+from apps.core.errors import ValidationFailed
+from apps.datasets.models import Dataset
+from apps.playbook import policy
+from apps.playbook.plays import Check, PlayModule, optional_id, stored_id
+from apps.playbook.policy import Action
+
+
+@dataclass(frozen=True)
+class Play3Outputs:
+    """The dataset version and the sealed splits Play 4 trains on and Play 5 tests on."""
+
+    dataset: int
+    dataset_sha256: str
+    split_set: int
+    splits: dict = field(default_factory=dict)  # name -> {"rows": n, "sha256": ...}
+    label_names: list = field(default_factory=list)
+    audit: int | None = None
+    resemblance_report: int | None = None
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _audit_figures(results: dict) -> str:
+    """The audit's headline numbers; any of them may be missing (no random item answered, say)."""
+    ci = results.get("agreement_ci") or [None, None]
+    kappa = results.get("kappa")
+    return (f"agreement {_percent(results.get('agreement'))} (95% CI {_percent(ci[0])}–{_percent(ci[1])}) on the "
+            f"random part, Cohen's kappa {'n/a' if kappa is None else f'{kappa:.3f}'}, flagged-part precision "
+            f"{_percent(results.get('flagged_precision'))}")
+
+
+class BuildDataPipeline(PlayModule):
+    """Play 3, the hard data gate: the article's four checklist items, each with automatic evidence and
+    the data owner's written attestation."""
+
+    number = 3
+    upload_key = "dataset"  # a dataset uploaded on this play's page becomes the one it curates
+    workspace_template = "datasets/_play3_workspace.html"
+    evidence_template = "datasets/_play3_evidence.html"
+    Outputs = Play3Outputs
+    keys = ("dataset", "audit", "balance_note", "representativeness_note", "leakage_justification")
+    MIN_NOTE = 20
+
+    def clean(self, play, updates: dict) -> dict:
+        from apps.datasets.models import Dataset, LabelAudit
+
+        data = super().clean(play, updates)
+        project_id = play.cycle.project_id
+        for key, model in (("dataset", Dataset), ("audit", LabelAudit)):
+            if key in data:
+                # Empty means none (a select left on "—"), never a stored "" that later breaks a page.
+                data[key] = optional_id(data[key], key)
+                owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
+                if data[key] is not None and not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
+                    raise ValidationFailed(f"{key} {data[key]} does not belong to this project")
+        for key in ("balance_note", "representativeness_note", "leakage_justification"):
+            if key in data:
+                data[key] = str(data[key] or "").strip()[:5000]
+        return data
+
+    @staticmethod
+    def state(play) -> dict:
+        """Everything the checks and the page need, read once."""
+        from apps.datasets.models import Dataset, LabelAudit
+
+        d = play.deliverable
+        dataset_id, audit_id = stored_id(d.get("dataset")), stored_id(d.get("audit"))
+        dataset = Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).first() if dataset_id else None
+        split_set = dataset.split_sets.order_by("-sealed_at").first() if dataset else None
+        audit = (LabelAudit.objects.filter(pk=audit_id, dataset__project_id=play.cycle.project_id).first()
+                 if audit_id else None)
+        test = split_set.splits.filter(name="test").first() if split_set else None
+        report = test.resemblance_reports.order_by("-created_at").first() if test else None
+        return {"dataset": dataset, "split_set": split_set, "audit": audit, "report": report}
+
+    def checks(self, play) -> list[Check]:
+        from django.conf import settings
+
+        d, st = play.deliverable, self.state(play)
+        dataset, split_set, audit, report = st["dataset"], st["split_set"], st["audit"], st["report"]
+        # 1. Labels consistent and audited by a second person on a sample.
+        audit_ok, audit_detail, audit_evidence = False, "Start a label audit and have a second person finish it.", {}
+        if audit and dataset:
+            covers = audit.dataset_id in (dataset.pk, dataset.parent_id)
+            pending = [i for i in audit.items.all() if i.answer and i.answer != i.original_label and not i.resolution]
+            r = audit.results or {}
+            if not covers:
+                audit_detail = "The audit is of another dataset version than the one submitted."
+            elif audit.status != "complete":
+                answered = audit.items.exclude(answer="").count()
+                audit_detail = f"The auditor has answered {answered} of {audit.size} items."
+            elif pending:
+                audit_detail = f"{len(pending)} disagreement(s) still to resolve."
+            else:
+                audit_ok = True
+                audit_detail = f"{_audit_figures(r)}, by {audit.auditor.get_username()}"
+            audit_evidence = {"audit": audit.pk, "auditor": audit.auditor.get_username(),
+                              **{k: r.get(k) for k in ("agreement", "agreement_ci", "kappa", "flagged_precision")}}
+        checks = [Check("labels_audited", "Labels are consistent and audited by a second person on a sample",
+                        audit_ok, audit_detail, evidence=audit_evidence)]
+        if audit_ok:
+            r = audit.results or {}
+            agreement, kappa = r.get("agreement"), r.get("kappa")
+            consistent = (agreement is not None and agreement >= settings.PLAYBOOK_AUDIT_MIN_AGREEMENT
+                          and kappa is not None and kappa >= settings.PLAYBOOK_AUDIT_MIN_KAPPA)
+            checks.append(Check(
+                "labels_consistent", "Auditor and labels agree well enough", consistent,
+                (f"agreement {_percent(agreement)} and kappa {'n/a' if kappa is None else f'{kappa:.2f}'} against "
+                 f"{settings.PLAYBOOK_AUDIT_MIN_AGREEMENT:.0%} and {settings.PLAYBOOK_AUDIT_MIN_KAPPA:.2f}"
+                 + ("" if consistent else ": the sign-off owner should weigh whether the labels can be trusted")),
+                blocking=False,
+            ))
+        # 2. Fixed splits, never mixed.
+        if split_set:
+            rate = split_set.leakage.get("rate") or 0.0
+            justified = len(d.get("leakage_justification") or "") >= self.MIN_NOTE
+            ok = rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE or justified
+            hashes = {s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()}
+            sizes = ", ".join(f"{name} {info['rows']}" for name, info in sorted(hashes.items()))
+            detail = (f"sealed {sizes}; leakage "
+                      f"{rate:.2%} of val+test rows ({split_set.leakage.get('total_exact', 0)} exact, "
+                      f"{split_set.leakage.get('total_near', 0)} near)"
+                      + ("" if rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE else
+                         (" — justified by the owner" if justified else
+                          f" — above {settings.PLAYBOOK_LEAKAGE_MAX_RATE:.0%}: remove it or justify it")))
+            checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed", ok,
+                                detail, evidence={"split_set": split_set.pk, "splits": hashes}))
+        else:
+            checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed",
+                                False, "Choose the dataset version and seal its splits."))
+        # 3. The test set resembles production.
+        note_ok = len(d.get("representativeness_note") or "") >= self.MIN_NOTE
+        checks.append(Check(
+            "test_like_production", "The test set resembles real production inputs", bool(report) and note_ok,
+            ("; ".join(report.stats.get("verdict", [])[:3]) or "compared") + ("" if note_ok else
+             " — confirm the test set is representative, or explain, in the note.")
+            if report else "Upload a production sample and compare it with the sealed test split.",
+            evidence={"report": report.pk} if report else {},
+        ))
+        # 4. Class balance understood.
+        balance_ok = bool(dataset) and len(d.get("balance_note") or "") >= self.MIN_NOTE
+        counts = dataset.label_counts if dataset else {}
+        ratio = (max(counts.values()) / min(counts.values())) if counts else None
+        checks.append(Check(
+            "balance_understood", "Class balance is understood, even if not perfectly fixed", balance_ok,
+            (f"imbalance ratio {ratio:.1f}:1 across {len(counts)} classes" if ratio else "Choose the dataset.")
+            + ("" if balance_ok else " — say in the balance note how the imbalance is handled."),
+            evidence={"imbalance_ratio": ratio, "counts": counts},
+        ))
+        return checks
+
+    def outputs(self, play) -> Play3Outputs:
+        st = self.state(play)
+        dataset, split_set = st["dataset"], st["split_set"]
+        return Play3Outputs(
+            dataset=dataset.pk, dataset_sha256=dataset.sha256, split_set=split_set.pk,
+            splits={s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()},
+            label_names=sorted(dataset.labels), audit=st["audit"].pk if st["audit"] else None,
+            resemblance_report=st["report"].pk if st["report"] else None,
+        )
+
+    def my_work(self, user) -> dict:
+        from apps.datasets.models import LabelAudit
+
+        audits = (LabelAudit.objects.filter(auditor=user, status__in=[LabelAudit.Status.PREPARING,
+                                                                      LabelAudit.Status.OPEN])
+                  .select_related("dataset__project").order_by("created_at"))
+        return {"audits": list(audits)}
+
+    def workspace(self, request, play) -> dict:
+        from django.contrib.auth import get_user_model
+
+        from apps.datasets.models import LabelAudit
+        from apps.datasets.selectors import audit_summary
+
+        project = play.cycle.project
+        state = self.state(play)
+        dataset, split_set = state["dataset"], state["split_set"]
+        balance_rows, balance_splits, ratio = [], [], None
+        if dataset:
+            splits = list(split_set.splits.all()) if split_set else []
+            balance_splits = ["all"] + [s.name for s in splits]
+            biggest = max(dataset.label_counts.values())
+            for label, count in dataset.label_counts.items():
+                balance_rows.append({"label": label, "counts": [count] + [s.label_counts.get(label, 0) for s in splits],
+                                     "share": round(100 * count / biggest)})
+            ratio = biggest / min(dataset.label_counts.values())
+        uploader = dataset.uploaded_by_id if dataset else None
+        members = get_user_model().objects.filter(memberships__project=project).distinct().order_by("username")
+        return {
+            "play3": state,
+            "labelled_datasets": project.datasets.exclude(kind=Dataset.Kind.PRODUCTION_SAMPLE),
+            "audits": LabelAudit.objects.filter(dataset__project=project).select_related("auditor"),
+            "audit_summary": audit_summary(state["audit"]) if state["audit"] else None,
+            "can_curate": bool(policy.check(request.user, Action.DATA_CURATE, project))
+            and project.status == project.Status.ACTIVE,
+            "possible_auditors": [u for u in members if u.pk != uploader],
+            "balance_rows": balance_rows, "balance_splits": balance_splits, "imbalance_ratio": ratio,
+        }
+
+
+PLAY = BuildDataPipeline()

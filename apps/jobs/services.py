@@ -1,0 +1,197 @@
+"""The job machinery: enqueue (people and the system), claim, report, finish, and the stale sweep.
+
+A job is enqueued only after its row commits, by task name, so no service imports a task module. The
+worker-side services are safe to call twice: a finished job is never claimed again, metric points are
+upserts, and finishing an already finished job is a no-op.
+
+Who may start a job is decided by the caller: a person working a play goes through the play's own guard
+(apps.playbook.services.play_job_start); the system (beat, a gate approval) calls job_enqueue with no
+person, and the audit trail records "system" as the actor.
+"""
+import os
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.core import registry, storage
+from apps.core.errors import Conflict, ValidationFailed
+from apps.jobs.kinds import JobOutcome
+from apps.jobs.models import Artifact, Job, MetricPoint
+
+WORKER = "worker"  # actor label for worker-side audit events
+SYSTEM = "system"  # actor label for what the system starts on its own
+TASKS = {"gpu": "workers.tasks.run_training_job", "default": "workers.tasks.run_light_job"}
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when someone asked to cancel it."""
+
+
+def _subject_of(subject) -> tuple[str, str, object, object]:
+    """(subject_type, subject_id, project, play) for a Play or any model with a project."""
+    if subject._meta.label_lower == "playbook.play":
+        return "", "", subject.cycle.project, subject
+    return subject._meta.model_name, str(subject.pk), subject.project, None
+
+
+def job_enqueue(kind: str, subject, params: dict | None = None, requested_by=None) -> Job:
+    """Queue a job of a registered `kind` on `subject` (a play, or a project-level object such as a
+    dataset). The kind's parameter check runs first; a second active job of the same kind on the same
+    subject is refused. ``requested_by`` is the person, or None when the system starts it.
+
+    Runs inside the caller's transaction when there is one (a play's guard has locked the play); the
+    task is sent after commit."""
+    params = params if params is not None else {}
+    if not isinstance(params, dict):
+        raise ValidationFailed("params must be an object")
+    spec = registry.job_kind(kind)
+    subject_type, subject_id, project, play = _subject_of(subject)
+    if subject_type != ("" if spec.subject == "play" else spec.subject):
+        raise ValidationFailed(f"{kind} jobs work on a {spec.subject}, not on a {subject_type or 'play'}.")
+    with transaction.atomic():
+        cleaned = spec.clean(subject, params)
+        active = Job.objects.select_for_update().filter(kind=kind, status__in=Job.ACTIVE, project=project,
+                                                        play=play, subject_type=subject_type,
+                                                        subject_id=subject_id)
+        if active.exists():
+            raise Conflict(f"A {kind} job for this {spec.subject} is already queued or running.")
+        job = Job.objects.create(project=project, play=play, kind=kind, subject_type=subject_type,
+                                 subject_id=subject_id, queue=spec.queue, params=cleaned, created_by=requested_by)
+        after = {"kind": kind, "params": cleaned, "play": play.pk if play else None, "queue": spec.queue}
+        if subject_type:
+            after["subject"] = f"{subject_type} {subject_id}"
+        audit_record(actor=requested_by or SYSTEM, action="job.queued", project=project, obj=job, after=after)
+        transaction.on_commit(lambda: _send(job.pk, job.queue))
+    return job
+
+
+def _send(job_id: int, queue: str) -> None:
+    from celery import current_app
+
+    current_app.send_task(TASKS[queue], args=[job_id], queue=queue)
+
+
+def job_request_cancel(*, actor, job: Job) -> Job:
+    """Ask a job to stop (the caller has checked that `actor` may). A queued job is cancelled at once; a
+    running one stops at its next report."""
+    with transaction.atomic(durable=True):
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.is_finished:
+            raise Conflict(f"Job #{job.pk} has already {job.status}.")
+        before = {"status": job.status}
+        if job.status == Job.Status.QUEUED:
+            job.status, job.finished_at, job.message = Job.Status.CANCELLED, timezone.now(), "Cancelled before it started"
+        job.cancel_requested = True
+        job.save(update_fields=["status", "finished_at", "message", "cancel_requested"])
+        audit_record(actor=actor, action="job.cancel_requested", project=job.project, obj=job,
+                     before=before, after={"status": job.status, "cancel_requested": True})
+    return job
+
+
+# --- worker side ------------------------------------------------------------------------------------
+
+
+def job_claim(*, job_id: int, device: str = "") -> Job | None:
+    """Compare-and-set queued → running. Returns None if the job is gone or was already taken or finished,
+    so a redelivered message does nothing."""
+    with transaction.atomic(durable=True):
+        now = timezone.now()
+        claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+            status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, worker_host=socket.gethostname()[:200],
+            device=device[:200], message="Started",
+        )
+        if claimed != 1:
+            return None
+        job = Job.objects.select_related("project", "play__cycle__project").get(pk=job_id)
+        audit_record(actor=WORKER, action="job.started", project=job.project, obj=job,
+                     before={"status": Job.Status.QUEUED},
+                     after={"status": Job.Status.RUNNING, "host": job.worker_host, "device": job.device})
+    return job
+
+
+def job_report(*, job_id: int, points: list[tuple[int, dict[str, float]]], progress: float, message: str = "",
+               split: str = "train") -> None:
+    """Upsert metric points ((step, {name: value}) each), move progress forward, beat the heart; raise
+    JobCancelled if asked to stop. Progress reports are not audited (they are not state changes of the play)."""
+    with transaction.atomic():
+        for step, metrics in points:
+            for name, value in metrics.items():
+                if value is None or value != value:  # NaN is no point on a curve
+                    continue
+                MetricPoint.objects.update_or_create(
+                    job_id=job_id, step=step, split=split, name=name[:64], defaults={"value": float(value)}
+                )
+        fields = {"heartbeat_at": timezone.now(), "progress": max(0.0, min(1.0, float(progress)))}
+        if message:
+            fields["message"] = message[:300]
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields)
+        if Job.objects.filter(pk=job_id, cancel_requested=True).exists():
+            raise JobCancelled(f"Job #{job_id} was cancelled")
+
+
+def job_heartbeat(*, job_id: int) -> None:
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def job_succeed(*, job_id: int, outcome: JobOutcome) -> bool:
+    """Mark a running job succeeded and, in the same transaction, register its artifacts and let its play
+    module record the evidence (outcome.record)."""
+    with transaction.atomic(durable=True):
+        job = (Job.objects.select_for_update(of=("self",)).select_related("project", "play__cycle__project")
+               .get(pk=job_id))
+        if job.status != Job.Status.RUNNING:
+            return False
+        job.status, job.progress, job.result = Job.Status.SUCCEEDED, 1.0, outcome.result
+        job.finished_at, job.message = timezone.now(), "Finished"
+        job.save(update_fields=["status", "progress", "result", "finished_at", "message"])
+        for artifact in outcome.artifacts:
+            path = storage.absolute(artifact.path) if not os.path.isabs(artifact.path) else artifact.path
+            size = _size(path)
+            Artifact.objects.get_or_create(job=job, kind=artifact.kind, sha256=artifact.sha256,
+                                           defaults={"path": storage.relative(path), "size_bytes": size,
+                                                     "label": artifact.label[:200]})
+        audit_record(actor=WORKER, action="job.succeeded", project=job.project, obj=job,
+                     before={"status": Job.Status.RUNNING},
+                     after={"status": Job.Status.SUCCEEDED, "artifacts": {a.label: a.sha256 for a in outcome.artifacts}})
+        if outcome.record is not None:
+            outcome.record(job)
+    return True
+
+
+def _size(path) -> int:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
+    return os.path.getsize(path) if os.path.exists(path) else 0
+
+
+def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = False) -> bool:
+    """Mark an unfinished job failed (or cancelled) with its error. The play is left exactly as it was."""
+    status = Job.Status.CANCELLED if cancelled else Job.Status.FAILED
+    with transaction.atomic(durable=True):
+        job = Job.objects.select_for_update().select_related("project").get(pk=job_id)
+        if job.is_finished:
+            return False
+        before = {"status": job.status}
+        job.status, job.error, job.finished_at = status, error[:10000], timezone.now()
+        job.message = "Cancelled" if cancelled else "Failed"
+        job.save(update_fields=["status", "error", "finished_at", "message"])
+        audit_record(actor=WORKER, action=f"job.{status}", project=job.project, obj=job, before=before,
+                     after={"status": status, "error": error[:500]})
+    return True
+
+
+def jobs_fail_stale(*, now=None) -> list[int]:
+    """Fail every running job whose worker stopped beating (it died); returns their ids."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS)
+    stale = list(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+    failed = []
+    for job_id in stale:
+        if job_finish_unsuccessfully(job_id=job_id, error="The worker stopped reporting (no heartbeat for "
+                                     f"{settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS} s): it probably died."):
+            failed.append(job_id)
+    return failed

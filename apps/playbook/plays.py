@@ -1,0 +1,170 @@
+"""What every play module provides, and the pieces they share.
+
+A play lives in the app that owns its domain (Plays 1, 2 and 4 in apps.training, Play 3 in apps.datasets,
+Play 5 in apps.evaluation, Play 6 in apps.monitoring), as one module exposing ``PLAY``, an instance of a
+PlayModule subclass. The core reaches it through apps.core.registry and imports none of them.
+
+A module declares:
+- ``keys``: the deliverable's fields; ``clean(play, updates)`` validates a (partial) draft. Empty means
+  none, never a crash; a stored deliverable can never break a page.
+- ``checks(play)``: the gate's automatic checks, each with pass/fail, whether it blocks, and evidence.
+- ``decisions(play)``: the decisions the gate offers now, each with the reason it is unavailable ("" when
+  available). The core applies them: approve unlocks the next play, reject sends the play back,
+  ship_baseline closes the project with the baseline.
+- ``job_kinds``: the kinds of job it runs (apps.jobs.kinds.JobKind), with their parameter checks and
+  runners.
+- ``workspace_template`` / ``evidence_template`` and ``workspace(request, play)``: its page.
+- ``Outputs`` and ``outputs(play)``: the typed hand-off frozen on the GateDecision when the gate approves,
+  read by later plays (and later cycles) through apps.playbook.selectors.cycle_inputs.
+"""
+from dataclasses import asdict, dataclass, field
+
+from apps.core.errors import ValidationFailed
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    label: str
+    passed: bool
+    detail: str = ""
+    blocking: bool = True
+    evidence: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class PlayModule:
+    number: int
+    keys: tuple[str, ...] = ()
+    # Deliverable fields a form posts as several values (ticked boxes).
+    list_keys: frozenset[str] = frozenset()
+    # The deliverable field a dataset uploaded on the play's page fills in when it is empty (or None).
+    upload_key: str | None = None
+    job_kinds: dict = {}
+    workspace_template: str = "playbook/_workspace_later.html"
+    evidence_template: str = ""
+    # The typed hand-off (a frozen dataclass) and its version; None for a play that hands nothing on.
+    Outputs: type | None = None
+    outputs_version: int = 1
+
+    def clean(self, play, updates: dict) -> dict:
+        if not isinstance(updates, dict):
+            raise ValidationFailed("deliverable must be an object of field → value")
+        unknown = sorted(set(updates) - set(self.keys))
+        if unknown:
+            raise ValidationFailed(
+                f"Unknown deliverable field(s) for Play {self.number}: {', '.join(unknown)}. "
+                f"Allowed: {', '.join(self.keys)}."
+            )
+        return dict(updates)
+
+    def checks(self, play) -> list[Check]:
+        return [
+            Check(
+                "workspace",
+                "This play's workspace and evidence",
+                False,
+                "The tools that produce this play's evidence are not available in this release yet.",
+            )
+        ]
+
+    def decisions(self, play) -> dict[str, str]:
+        """The decisions the gate offers now, each with a reason when it is unavailable ("" = available)."""
+        return {"approve": "", "reject": ""}
+
+    def on_unlock(self, play) -> None:
+        """Called inside the transaction that makes the play ready: a play may start the system's own
+        work here (Play 5 starts its evaluation), through apps.jobs.services.job_enqueue."""
+
+    def my_work(self, user) -> dict:
+        """Extra lists for the user's My work page ({name: items}), such as audits waiting for them."""
+        return {}
+
+    def workspace(self, request, play) -> dict:
+        """Extra context for the play's page."""
+        return {}
+
+    def outputs(self, play):
+        """The hand-off to freeze when the gate approves (an instance of ``Outputs``), or None."""
+        return None
+
+    def load_outputs(self, data: dict, version: int):
+        """Rebuild a stored hand-off. A module that changes its Outputs bumps ``outputs_version`` and
+        upgrades older records here."""
+        if self.Outputs is None:
+            return None
+        if version != self.outputs_version:
+            raise ValueError(f"Play {self.number} outputs version {version} is not readable by version "
+                             f"{self.outputs_version}")
+        return self.Outputs(**data)
+
+
+def optional_id(value, name: str) -> int | None:
+    """A deliverable's reference to another row: empty (None, "", whitespace) means none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValidationFailed(f"{name} must be an id")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{name} must be an id") from None
+
+
+def stored_id(value) -> int | None:
+    """A stored reference as an id, or None for anything else (older drafts may hold "" or junk)."""
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def number_value(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(str(value).strip())
+        except ValueError:
+            raise ValidationFailed(f"{name} must be a number, not {value!r}") from None
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValidationFailed(f"{name} must be a finite number")
+    return value
+
+
+def id_list(value, name: str) -> list[int]:
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", " ").split() if v]
+    if not isinstance(value, (list, tuple)):
+        raise ValidationFailed(f"{name} must be a list of ids")
+    try:
+        ids = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{name} must be a list of ids") from None
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(f"{name} lists a candidate twice")
+    return ids
+
+
+def int_param(params: dict, name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"params.{name} must be an integer")
+    if not low <= value <= high:
+        raise ValidationFailed(f"params.{name} must be between {low} and {high}")
+    return value
+
+
+def float_param(params: dict, name: str, default: float, low: float, high: float) -> float:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationFailed(f"params.{name} must be a number")
+    if not low <= value <= high:
+        raise ValidationFailed(f"params.{name} must be between {low:g} and {high:g}")
+    return float(value)
+
+
+def reject_unknown(params: dict, allowed: set, kind: str) -> None:
+    if unknown := sorted(set(params) - allowed):
+        raise ValidationFailed(f"Unknown {kind} param(s): {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")

@@ -1,0 +1,266 @@
+"""Play 1, scope and baseline: the problem statement, the committed metric and margin, and measured
+baselines (majority class, TF-IDF + logistic regression, a frozen encoder's zero-shot guess).
+
+If the best baseline already meets the target, the gate can close the project by shipping it.
+"""
+from dataclasses import dataclass, field
+
+from apps.core.encoders import zero_shot_source
+from apps.core.errors import ValidationFailed
+from apps.core.storage import features_dir
+from apps.jobs.kinds import DEFAULT, JobInputError, JobKind, JobOutcome
+from apps.playbook.plays import Check, PlayModule, int_param, number_value, optional_id, stored_id
+from workers.engine.metrics import METRICS, meets_target
+
+
+@dataclass(frozen=True)
+class Play1Outputs:
+    """What Play 1 hands on: the committed metric and the baseline every later play is judged against."""
+
+    metric: str
+    direction: str
+    target: float
+    min_margin: float
+    positive_label: str
+    baseline_dataset: int
+    best_baseline: str
+    best_baseline_value: float
+    baselines: dict = field(default_factory=dict)  # name -> value on the committed metric (cross-validated)
+    meets_target: bool = False
+
+
+def check_folds(dataset, folds: int) -> None:
+    smallest = min(dataset.label_counts.values())
+    if folds > smallest:
+        raise JobInputError(
+            f"folds={folds} is more than the smallest class has rows ({smallest}): stratified "
+            f"cross-validation needs every class in every fold. Use at most {smallest} folds."
+        )
+
+
+def labelled_sample_params(play, params: dict) -> dict:
+    """The labelled sample (params.dataset, or Play 1's baseline_dataset), folds and seed."""
+    from apps.datasets.models import Dataset
+
+    dataset_id = params.get("dataset", play.deliverable.get("baseline_dataset"))
+    if dataset_id in (None, ""):
+        raise ValidationFailed("Name the labelled sample: params.dataset, or baseline_dataset in the deliverable.")
+    try:
+        dataset_id = int(dataset_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed("params.dataset must be a dataset id") from None
+    if not Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).exists():
+        raise ValidationFailed(f"Dataset {dataset_id} is not a dataset of this project.")
+    # The upper bound on folds is the smallest class's size, which only the job itself checks against
+    # the data it loads; here only the shape is checked.
+    return {"dataset": dataset_id, "folds": int_param(params, "folds", 5, 2, 1000),
+            "seed": int_param(params, "seed", 0, 0, 2**31 - 1)}
+
+
+def _baseline_params(play, params: dict) -> dict:
+    unknown = sorted(set(params) - {"dataset", "folds", "seed", "zero_shot"})
+    if unknown:
+        raise ValidationFailed(f"Unknown baseline param(s): {', '.join(unknown)} "
+                               "(allowed: dataset, folds, seed, zero_shot)")
+    zero_shot = params.get("zero_shot", True)
+    if not isinstance(zero_shot, bool):
+        raise ValidationFailed("params.zero_shot must be true or false")
+    return {**labelled_sample_params(play, params), "zero_shot": zero_shot}
+
+
+def _run_baseline(job, report) -> JobOutcome:
+    from apps.datasets.models import Dataset
+    from apps.playbook.services import play_record_evidence
+    from workers.engine.baselines import run_baselines
+
+    dataset = Dataset.objects.get(pk=job.params["dataset"])
+    rows = dataset.read_rows()
+    folds = job.params["folds"]
+    check_folds(dataset, folds)
+    positive = job.play.deliverable.get("positive_label") or None
+    if positive is not None and positive not in dataset.labels:
+        positive = None
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    result = run_baselines(texts, labels, positive_label=positive, folds=folds, seed=job.params["seed"],
+                           report=lambda step, metrics, progress: report(step, metrics, 0.7 * progress))
+    if job.params.get("zero_shot", True) and (source := zero_shot_source()):
+        result["baselines"]["zero_shot"] = _zero_shot(source, texts, labels, dataset.labels, positive, report)
+    evidence = {"job": job.pk, "dataset": dataset.pk, "dataset_sha256": dataset.sha256, "results": result}
+    return JobOutcome(result, record=lambda job: play_record_evidence(
+        actor="worker", play=job.play, key="baseline", value=evidence))
+
+
+def _zero_shot(source: str, texts, labels, label_names, positive, report) -> dict:
+    """Nearest label-name embedding with a frozen encoder, no adaptation: the cheapest pretrained floor."""
+    import time as clock
+
+    from workers.engine.encoders import load_encoder
+    from workers.engine.metrics import classification_metrics
+    from workers.engine.zeroshot import zero_shot_baseline
+
+    encoder = load_encoder(source)
+    scored = zero_shot_baseline(encoder, texts, labels, label_names, cache_dir=features_dir(),
+                                report=lambda step, metrics, progress: report(1000 + step, metrics, 0.7 + 0.3 * progress))
+    numbers = classification_metrics(list(labels), scored["predictions"], positive_label=positive)
+    timings = []
+    for text in texts[:50]:
+        started = clock.perf_counter()
+        encoder.encode([text])
+        timings.append((clock.perf_counter() - started) * 1000)
+    timings.sort()
+    return {**{k: numbers[k] for k in ("accuracy", "macro_f1", "per_class", "confusion") if k in numbers},
+            "false_positive_rate": numbers.get("false_positive_rate"),
+            "p50_latency_ms": timings[len(timings) // 2], "p95_latency_ms": timings[int(0.95 * (len(timings) - 1))],
+            "encoder": source}
+
+
+class ScopeAndBaseline(PlayModule):
+    number = 1
+    keys = ("problem_statement", "metric", "direction", "target", "min_margin", "positive_label", "baseline_dataset")
+    MIN_STATEMENT = 40
+    upload_key = "baseline_dataset"  # a dataset uploaded on this play's page becomes its baseline sample
+    workspace_template = "training/_play1_workspace.html"
+    evidence_template = "training/_play1_evidence.html"
+    Outputs = Play1Outputs
+    job_kinds = {"baseline": JobKind("baseline", "Baseline", run=_run_baseline, clean=_baseline_params,
+                                     queue=DEFAULT)}
+
+    def clean(self, play, updates: dict) -> dict:
+        data = super().clean(play, updates)
+        merged = {**play.deliverable, **data}
+        if "problem_statement" in data:
+            text = str(data["problem_statement"] or "").strip()
+            if len(text) > 5000:
+                raise ValidationFailed("problem_statement is limited to 5,000 characters")
+            data["problem_statement"] = text
+        if "metric" in data and data["metric"] not in METRICS:
+            raise ValidationFailed(f"metric must be one of: {', '.join(METRICS)}")
+        if "direction" in data and data["direction"] not in ("higher", "lower"):
+            raise ValidationFailed("direction must be 'higher' or 'lower'")
+        metric = merged.get("metric")
+        if metric in METRICS and merged.get("direction") and merged["direction"] != METRICS[metric]:
+            raise ValidationFailed(
+                f"{metric} is better when {METRICS[metric]}: direction must be '{METRICS[metric]}'"
+            )
+        for name in ("target", "min_margin"):
+            if name in data and data[name] not in (None, ""):
+                data[name] = number_value(data[name], name)
+        ratio = metric in ("accuracy", "macro_f1", "false_positive_rate")
+        if merged.get("target") not in (None, "") and "target" in data:
+            target = data["target"]
+            if ratio and not 0 <= target <= 1:
+                raise ValidationFailed(f"target for {metric} must be between 0 and 1 (e.g. 0.9 for 90%)")
+            if not ratio and target <= 0:
+                raise ValidationFailed("target must be positive")
+        if "min_margin" in data and data["min_margin"] not in (None, ""):
+            if data["min_margin"] < 0 or (ratio and data["min_margin"] > 1):
+                raise ValidationFailed("min_margin must be between 0 and 1 for a ratio metric, and not negative")
+        if "positive_label" in data:
+            data["positive_label"] = str(data["positive_label"] or "").strip()
+        if "baseline_dataset" in data:
+            from apps.datasets.models import Dataset
+
+            dataset_id = optional_id(data["baseline_dataset"], "baseline_dataset")
+            if dataset_id is not None and not Dataset.objects.filter(
+                    pk=dataset_id, project_id=play.cycle.project_id).exists():
+                raise ValidationFailed(f"baseline_dataset {dataset_id} is not a dataset of this project")
+            data["baseline_dataset"] = dataset_id
+        return data
+
+    def baseline_summary(self, play) -> dict | None:
+        """The measured baseline on the deliverable's dataset, scored on the committed metric."""
+        d = play.deliverable
+        evidence = play.evidence.get("baseline")
+        if not evidence or evidence.get("dataset") != stored_id(d.get("baseline_dataset")):
+            return None
+        metric, direction = d.get("metric"), d.get("direction")
+        summary = {"job": evidence.get("job"), "dataset": evidence.get("dataset"),
+                   "dataset_sha256": evidence.get("dataset_sha256"), "values": {}}
+        for name, numbers in evidence.get("results", {}).get("baselines", {}).items():
+            summary["values"][name] = numbers.get(metric) if metric else None
+        candidates = {k: v for k, v in summary["values"].items() if v is not None}
+        if metric in METRICS and direction and candidates and d.get("target") not in (None, ""):
+            pick = max if direction == "higher" else min
+            best = pick(candidates, key=candidates.get)
+            summary.update(best=best, best_value=candidates[best],
+                           meets_target=meets_target(candidates[best], target=float(d["target"]), direction=direction))
+        return summary
+
+    def checks(self, play) -> list[Check]:
+        d = play.deliverable
+        statement = d.get("problem_statement", "")
+        checks = [
+            Check("problem_statement", "Problem statement written", len(statement) >= self.MIN_STATEMENT,
+                  "" if len(statement) >= self.MIN_STATEMENT
+                  else f"Write at least {self.MIN_STATEMENT} characters: what the model must do and for whom."),
+        ]
+        metric_ok = (d.get("metric") in METRICS and d.get("direction") == METRICS.get(d.get("metric"))
+                     and d.get("target") not in (None, "") and d.get("min_margin") not in (None, ""))
+        checks.append(Check(
+            "target_metric", "Target metric, direction, threshold and minimum margin committed", metric_ok,
+            (f"{d.get('metric')} {'≥' if d.get('direction') == 'higher' else '≤'} {d.get('target')}, "
+             f"worth it above baseline + {d.get('min_margin')}") if metric_ok
+            else "Choose the metric, its threshold and the minimum worthwhile margin over baseline.",
+        ))
+        if d.get("metric") == "false_positive_rate":
+            labels = self._dataset_labels(play)
+            ok = bool(d.get("positive_label")) and (labels is None or d.get("positive_label") in labels)
+            checks.append(Check("positive_label", "Positive class named for the false-positive rate", ok,
+                                "" if ok else "Name the class whose false positives count; it must be a label "
+                                "of the baseline sample."))
+        summary = self.baseline_summary(play)
+        measured = summary is not None and summary.get("best") is not None
+        checks.append(Check(
+            "baseline_measured", "Baseline measured on the labelled sample", measured,
+            (f"best baseline {summary['best']} = {summary['best_value']:.4f} (job #{summary['job']})"
+             if measured else "Upload the labelled sample, name it as baseline_dataset and run the baseline job."),
+            evidence=summary or {},
+        ))
+        if measured:
+            checks.append(Check(
+                "baseline_vs_target", "Does the baseline already meet the target?", True,
+                ("Yes — the project can close by shipping the baseline." if summary["meets_target"]
+                 else "No — adaptation is warranted (Play 2)."),
+                blocking=False, evidence={"meets_target": summary["meets_target"]},
+            ))
+        return checks
+
+    def decisions(self, play) -> dict[str, str]:
+        summary = self.baseline_summary(play)
+        meets = bool(summary and summary.get("meets_target"))
+        return {
+            "approve": "" if not meets else "The baseline meets the target: Play 2's trigger "
+                       "(baseline insufficient) does not hold. Ship the baseline or reject.",
+            "ship_baseline": "" if meets else "The baseline falls short of the target: it cannot be shipped as is.",
+            "reject": "",
+        }
+
+    def outputs(self, play) -> Play1Outputs:
+        d, summary = play.deliverable, self.baseline_summary(play) or {}
+        return Play1Outputs(
+            metric=d["metric"], direction=d["direction"], target=float(d["target"]),
+            min_margin=float(d["min_margin"]), positive_label=d.get("positive_label") or "",
+            baseline_dataset=stored_id(d.get("baseline_dataset")), best_baseline=summary.get("best", ""),
+            best_baseline_value=summary.get("best_value"), baselines=summary.get("values", {}),
+            meets_target=bool(summary.get("meets_target")),
+        )
+
+    def workspace(self, request, play) -> dict:
+        from apps.datasets.models import Dataset
+
+        return {
+            "datasets": play.cycle.project.datasets.filter(kind=Dataset.Kind.BASELINE_SAMPLE),
+            "metrics": METRICS,
+            "baseline": self.baseline_summary(play),
+            "baseline_results": (play.evidence.get("baseline") or {}).get("results"),
+        }
+
+    @staticmethod
+    def _dataset_labels(play):
+        from apps.datasets.models import Dataset
+
+        dataset = Dataset.objects.filter(pk=stored_id(play.deliverable.get("baseline_dataset"))).first()
+        return dataset.labels if dataset else None
+
+
+PLAY = ScopeAndBaseline()

@@ -1,0 +1,389 @@
+"""Play 4, freeze then unfreeze: a fresh head on the frozen base first; if that falls short of the target,
+unfreeze top-down at a lower learning rate and stop when validation turns. Also the retrain job, which
+fine-tunes from an approved checkpoint (a retrain cycle, Play 6's trigger)."""
+from dataclasses import dataclass
+
+from apps.core import storage
+from apps.core.errors import ValidationFailed
+from apps.jobs.kinds import GPU, ArtifactFile, JobInputError, JobKind, JobOutcome
+from apps.jobs.models import Artifact, Job
+from apps.playbook.plays import (Check, PlayModule, float_param, int_param, optional_id, reject_unknown,
+                                 stored_id)
+from workers.engine.metrics import meets_target
+
+TRAINING_KINDS = ("frozen_head", "unfreeze", "retrain")
+FROZEN_KEYS = {"candidate", "split_set", "hidden", "lr", "epochs", "patience", "batch_size", "seed", "max_length",
+               "pooling"}
+UNFREEZE_KEYS = {"from_job", "head_lr", "lr_divisor", "layer_decay", "max_stages", "epochs_per_stage", "patience",
+                 "batch_size", "seed", "max_length", "batching"}
+# How unfreezing forms its batches: random (the default) or rows of similar length together (less padding,
+# faster, but it cost about a point of macro-F1 in bench/RESULTS.md).
+BATCHINGS = ("random", "bucketed")
+
+
+@dataclass(frozen=True)
+class Play4Outputs:
+    """The approved checkpoint and what it was trained from."""
+
+    checkpoint_job: int
+    kind: str
+    checkpoint_path: str
+    checkpoint_sha256: str
+    candidate: int | None
+    split_set: int | None
+    val: dict  # validation metrics of the run
+
+
+def training_inputs(play) -> dict:
+    """What Play 4 trains with: the base model Play 2 chose and the splits Play 3 sealed (this cycle's
+    approvals, or inherited ones)."""
+    from apps.playbook.selectors import cycle_inputs
+
+    inputs = cycle_inputs(play.cycle)
+    return {"candidate": inputs[2].candidate if 2 in inputs else None,
+            "split_set": inputs[3].split_set if 3 in inputs else None}
+
+
+def _training_inputs(play, params: dict) -> dict:
+    from apps.datasets.models import SplitSet
+    from apps.training.models import Candidate
+
+    approved = training_inputs(play)
+    candidate = params.get("candidate", approved.get("candidate"))
+    split_set = params.get("split_set", approved.get("split_set"))
+    if candidate is None or split_set is None:
+        raise ValidationFailed("Play 4 trains the candidate Play 2 chose on the splits Play 3 sealed: "
+                               "both gates must be approved first (or name params.candidate and params.split_set).")
+    if not Candidate.objects.filter(pk=candidate, project_id=play.cycle.project_id).exists():
+        raise ValidationFailed(f"Candidate {candidate} is not a candidate of this project.")
+    if not SplitSet.objects.filter(pk=split_set, dataset__project_id=play.cycle.project_id).exists():
+        raise ValidationFailed(f"Split set {split_set} is not sealed splits of this project.")
+    return {"candidate": int(candidate), "split_set": int(split_set)}
+
+
+def _pooling(params: dict) -> str:
+    pooling = params.get("pooling", "mean")
+    if pooling not in ("mean", "cls"):
+        raise ValidationFailed("params.pooling must be 'mean' or 'cls'")
+    return pooling
+
+
+def _batching_param(params: dict) -> str:
+    value = params.get("batching", "random")
+    if value not in BATCHINGS:
+        raise ValidationFailed(f"params.batching must be one of: {', '.join(BATCHINGS)}")
+    return value
+
+
+def _frozen_head_params(play, params: dict) -> dict:
+    reject_unknown(params, FROZEN_KEYS, "frozen_head")
+    hidden = params.get("hidden")
+    if hidden is not None:
+        hidden = int_param(params, "hidden", 0, 8, 4096)
+    return {**_training_inputs(play, params), "hidden": hidden,
+            "lr": float_param(params, "lr", 1e-3, 1e-6, 1.0), "epochs": int_param(params, "epochs", 50, 1, 1000),
+            "patience": int_param(params, "patience", 5, 0, 100),
+            "batch_size": int_param(params, "batch_size", 64, 1, 4096), "seed": int_param(params, "seed", 0, 0, 2**31 - 1),
+            "max_length": int_param(params, "max_length", 128, 8, 512), "pooling": _pooling(params)}
+
+
+def _unfreeze_params(play, params: dict) -> dict:
+    reject_unknown(params, UNFREEZE_KEYS, "unfreeze")
+    frozen = Job.objects.filter(play=play, kind="frozen_head", status=Job.Status.SUCCEEDED)
+    from_job = params.get("from_job", frozen.order_by("-finished_at").values_list("pk", flat=True).first())
+    if from_job is None:
+        raise ValidationFailed("Freeze first: unfreezing starts from a finished frozen-head job of this play.")
+    if not frozen.filter(pk=from_job).exists():
+        raise ValidationFailed(f"Job {from_job} is not a finished frozen-head job of this play.")
+    max_stages = params.get("max_stages")
+    if max_stages is not None:
+        max_stages = int_param(params, "max_stages", 0, 1, 64)
+    return {"from_job": int(from_job), "head_lr": float_param(params, "head_lr", 1e-3, 1e-6, 1.0),
+            "lr_divisor": float_param(params, "lr_divisor", 30.0, 10.0, 100.0),
+            "layer_decay": float_param(params, "layer_decay", 0.8, 0.1, 1.0), "max_stages": max_stages,
+            "epochs_per_stage": int_param(params, "epochs_per_stage", 1, 1, 50),
+            "patience": int_param(params, "patience", 0, 0, 10),
+            "batch_size": int_param(params, "batch_size", 16, 1, 1024), "seed": int_param(params, "seed", 0, 0, 2**31 - 1),
+            "max_length": int_param(params, "max_length", 128, 8, 512), "batching": _batching_param(params)}
+
+
+def _retrain_params(play, params: dict) -> dict:
+    """Fine-tune from an earlier checkpoint of this project on the current sealed splits, with the recipe
+    that checkpoint was trained with. The default is the checkpoint the newest Play 4 approval handed on."""
+    from apps.playbook.selectors import cycle_inputs
+
+    reject_unknown(params, {"from_job", "split_set", "max_stages", "seed"}, "retrain")
+    inputs = cycle_inputs(play.cycle)
+    from_job = params.get("from_job", inputs[4].checkpoint_job if 4 in inputs else None)
+    if from_job is None:
+        raise ValidationFailed("Retraining starts from a checkpoint a Play 4 gate approved; none exists yet "
+                               "(or name params.from_job).")
+    if not Job.objects.filter(pk=from_job, project_id=play.cycle.project_id, status=Job.Status.SUCCEEDED,
+                              kind__in=TRAINING_KINDS).exists():
+        raise ValidationFailed(f"Job {from_job} is not a finished training job of this project.")
+    split_set = params.get("split_set", training_inputs(play).get("split_set"))
+    if split_set is None:
+        raise ValidationFailed("Play 3 must seal and approve the splits to retrain on (or name params.split_set).")
+    cleaned = {"from_job": int(from_job), "split_set": int(split_set),
+               "seed": int_param(params, "seed", 0, 0, 2**31 - 1)}
+    if params.get("max_stages") is not None:
+        cleaned["max_stages"] = int_param(params, "max_stages", 1, 1, 64)
+    return cleaned
+
+
+# --- runners -----------------------------------------------------------------------------------------
+
+
+def _committed(job) -> dict:
+    """Play 1's committed metric and positive label, from the cycle's hand-offs (or the draft)."""
+    from apps.playbook.selectors import cycle_inputs
+
+    inputs = cycle_inputs(job.play.cycle)
+    if 1 in inputs:
+        return {"metric": inputs[1].metric, "positive_label": inputs[1].positive_label or None}
+    d1 = job.play.cycle.plays.get(number=1).deliverable
+    return {"metric": d1.get("metric") or "macro_f1", "positive_label": d1.get("positive_label") or None}
+
+
+def _training_data(job, split_set_id: int):
+    """Train and validation rows of the sealed splits (the test split is never loaded for training)."""
+    from apps.datasets.curation import split_rows
+    from apps.datasets.models import SplitSet
+    from workers.engine.data import Split as DataSplit
+    from workers.engine.data import TrainingData
+
+    split_set = SplitSet.objects.get(pk=split_set_id)
+    splits = {s.name: s for s in split_set.splits.exclude(name="test")}
+    rows = {name: split_rows(split, job=job, purpose=f"{job.kind} training") for name, split in splits.items()}
+    labels = sorted({r["label"] for part in rows.values() for r in part})
+    data = TrainingData(
+        train=DataSplit([r["text"] for r in rows["train"]], [r["label"] for r in rows["train"]]),
+        val=DataSplit([r["text"] for r in rows["val"]], [r["label"] for r in rows["val"]]),
+        label_names=labels,
+    )
+    return data, splits
+
+
+def _val_scores(job, data, predicted_ids) -> dict:
+    """Validation metrics of the run, including the committed metric of Play 1 where it is a quality one."""
+    from workers.engine.metrics import classification_metrics
+
+    positive = _committed(job)["positive_label"]
+    predicted = [data.label_names[i] for i in predicted_ids]
+    scores = classification_metrics(list(data.val.labels), predicted,
+                                    positive_label=positive if positive in data.label_names else None)
+    return {k: scores[k] for k in ("accuracy", "macro_f1", "false_positive_rate") if k in scores}
+
+
+def _record_run(summary: dict):
+    def record(job):
+        from apps.playbook.services import play_record_evidence
+
+        play_record_evidence(actor="worker", play=job.play, key="runs", value={str(job.pk): summary}, merge=True)
+
+    return record
+
+
+def _run_frozen_head(job, report) -> JobOutcome:
+    from apps.training.models import Candidate
+    from workers.engine.encoders import load_encoder
+    from workers.engine.features import cached_features
+    from workers.engine.heads import train_frozen_head
+    from workers.engine.unfreeze import save_frozen_head_checkpoint
+
+    p = job.params
+    candidate = Candidate.objects.get(pk=p["candidate"])
+    data, splits = _training_data(job, p["split_set"])
+    encoder = load_encoder(candidate.source)
+    cache_dir = storage.features_dir()
+    cached = {
+        name: cached_features(encoder, list(part.texts), cache_dir=cache_dir, model_key=encoder.model_key,
+                              split_key=splits[name].sha256, pooling=p["pooling"], max_length=p["max_length"])
+        for name, part in (("train", data.train), ("val", data.val))
+    }
+    head = train_frozen_head(cached["train"].tensor, data.label_ids(data.train), cached["val"].tensor,
+                             data.label_ids(data.val), num_labels=len(data.label_names), hidden=p["hidden"],
+                             lr=p["lr"], epochs=p["epochs"], patience=p["patience"], batch_size=p["batch_size"],
+                             seed=p["seed"], report=lambda step, metrics, progress: report(step, metrics, progress))
+    recipe = {"pooling": p["pooling"], "max_length": p["max_length"], "seed": p["seed"]}
+    path, sha = save_frozen_head_checkpoint(encoder, head, data.label_names, recipe, storage.checkpoint_dir(job.pk))
+    summary = {
+        "job": job.pk, "kind": job.kind, "candidate": candidate.pk, "split_set": p["split_set"],
+        "best_epoch": head.best_epoch, "stopped_early": head.stopped_early,
+        "val": _val_scores(job, data, head.predict(cached["val"].tensor)),
+        "checkpoint": {"path": storage.relative(path), "sha256": sha}, "device": encoder.device_description,
+        "feature_cache_hits": {name: c.hit for name, c in cached.items()},
+        "splits": {name: s.sha256 for name, s in splits.items()},
+    }
+    result = {**summary, "history": head.history, "label_names": data.label_names}
+    artifacts = [ArtifactFile("checkpoint", str(path), sha, "frozen-base head checkpoint")] + [
+        ArtifactFile("feature_cache", str(c.path), c.sha256, f"{name} features") for name, c in cached.items()]
+    return JobOutcome(result, artifacts, record=_record_run(summary))
+
+
+def _run_unfreeze(job, report) -> JobOutcome:
+    from workers.engine.unfreeze import load_checkpoint, predict_label_ids, progressive_unfreeze
+
+    p = job.params
+    source = Artifact.objects.get(job_id=p["from_job"], kind="checkpoint")
+    frozen = Job.objects.get(pk=p["from_job"])
+    data, splits = _training_data(job, frozen.params["split_set"])
+    encoder, head, meta = load_checkpoint(storage.absolute(source.path), expected_sha256=source.sha256)
+    if list(meta["label_names"]) != data.label_names:
+        raise JobInputError("The frozen-head checkpoint was trained on another label set than these splits.")
+    pooling, max_length = meta["recipe"].get("pooling", "mean"), p["max_length"]
+    outcome = progressive_unfreeze(
+        encoder, head.state_dict(), data, head_lr=p["head_lr"], lr_divisor=p["lr_divisor"],
+        layer_decay=p["layer_decay"], max_stages=p["max_stages"], epochs_per_stage=p["epochs_per_stage"],
+        batch_size=p["batch_size"], max_length=max_length, patience=p["patience"], seed=p["seed"],
+        report=report, checkpoint_dir=storage.checkpoint_dir(job.pk), pooling=pooling,
+        batching=p.get("batching", "random"),  # params stored before the option existed get the default
+    )
+    predicted = predict_label_ids(encoder, outcome.build_head(), list(data.val.texts), batch_size=64,
+                                  max_length=max_length, pooling=pooling)
+    summary = {
+        "job": job.pk, "kind": job.kind, "candidate": frozen.params["candidate"], "split_set": frozen.params["split_set"],
+        "from_job": frozen.pk, "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early,
+        "stop_reason": outcome.stop_reason, "val": _val_scores(job, data, predicted),
+        "checkpoint": {"path": storage.relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
+        "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
+    }
+    result = {**summary, "stages": outcome.stages, "label_names": data.label_names}
+    artifacts = [ArtifactFile("checkpoint", str(outcome.checkpoint_path), outcome.checkpoint_sha256,
+                              "unfreeze checkpoint")]
+    return JobOutcome(result, artifacts, record=_record_run(summary))
+
+
+def _run_retrain(job, report) -> JobOutcome:
+    """Continue from an earlier checkpoint on the current sealed splits with the same recipe (a retrain
+    cycle; stage 0 measures the old model, so a retrain that does not beat it keeps it)."""
+    from workers.engine.unfreeze import load_checkpoint, predict_label_ids, retrain_from_checkpoint
+
+    p = job.params
+    source = Artifact.objects.get(job_id=p["from_job"], kind="checkpoint")
+    data, splits = _training_data(job, p["split_set"])
+    overrides = {"report": report, "checkpoint_dir": storage.checkpoint_dir(job.pk), "seed": p["seed"]}
+    if "max_stages" in p:
+        overrides["max_stages"] = p["max_stages"]
+    try:
+        outcome = retrain_from_checkpoint(storage.absolute(source.path), data, expected_sha256=source.sha256,
+                                          **overrides)
+    except ValueError as exc:  # a changed label set, a checkpoint that no longer matches its hash
+        raise JobInputError(str(exc)) from exc
+    encoder, head, meta = load_checkpoint(outcome.checkpoint_path, expected_sha256=outcome.checkpoint_sha256)
+    pooling, max_length = meta["recipe"].get("pooling", "mean"), meta["recipe"].get("max_length", 128)
+    predicted = predict_label_ids(encoder, head, list(data.val.texts), batch_size=64, max_length=max_length,
+                                  pooling=pooling)
+    summary = {
+        "job": job.pk, "kind": job.kind, "from_job": p["from_job"], "split_set": p["split_set"],
+        "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early, "stop_reason": outcome.stop_reason,
+        "val": _val_scores(job, data, predicted),
+        "checkpoint": {"path": storage.relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
+        "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
+    }
+    result = {**summary, "stages": outcome.stages, "label_names": data.label_names}
+    return JobOutcome(result, [ArtifactFile("checkpoint", str(outcome.checkpoint_path), outcome.checkpoint_sha256,
+                                            "retrained checkpoint")], record=_record_run(summary))
+
+
+class FreezeThenUnfreeze(PlayModule):
+    """Play 4: a fresh head on the frozen base first; unfreeze top-down only if that falls short."""
+
+    number = 4
+    keys = ("checkpoint_job",)
+    workspace_template = "training/_play4_workspace.html"
+    evidence_template = "training/_play4_evidence.html"
+    Outputs = Play4Outputs
+    job_kinds = {
+        "frozen_head": JobKind("frozen_head", "Frozen-base head", run=_run_frozen_head, clean=_frozen_head_params,
+                               queue=GPU, charted=True),
+        "unfreeze": JobKind("unfreeze", "Progressive unfreeze", run=_run_unfreeze, clean=_unfreeze_params,
+                            queue=GPU, charted=True),
+        "retrain": JobKind("retrain", "Retrain", run=_run_retrain, clean=_retrain_params, queue=GPU, charted=True),
+    }
+
+    def clean(self, play, updates: dict) -> dict:
+        data = super().clean(play, updates)
+        if "checkpoint_job" in data:
+            job_id = optional_id(data["checkpoint_job"], "checkpoint_job")
+            if job_id is not None and not Job.objects.filter(pk=job_id, play=play, kind__in=TRAINING_KINDS,
+                                                             status=Job.Status.SUCCEEDED).exists():
+                raise ValidationFailed("checkpoint_job must be a finished training job of this play")
+            data["checkpoint_job"] = job_id
+        return data
+
+    @staticmethod
+    def target(play) -> tuple[str | None, str | None, float | None]:
+        d1 = play.cycle.plays.get(number=1).deliverable
+        from apps.playbook.selectors import cycle_inputs
+
+        inputs = cycle_inputs(play.cycle)
+        if 1 in inputs:  # a retrain cycle inherits Play 1
+            return inputs[1].metric, inputs[1].direction, inputs[1].target
+        target = d1.get("target")
+        return d1.get("metric"), d1.get("direction"), float(target) if target not in (None, "") else None
+
+    def _submitted(self, play):
+        runs = play.evidence.get("runs") or {}
+        job_id = stored_id(play.deliverable.get("checkpoint_job"))
+        run = runs.get(str(job_id)) if job_id else None
+        artifact = Artifact.objects.filter(job_id=job_id, kind="checkpoint").first() if run else None
+        return job_id, run, artifact
+
+    def checks(self, play) -> list[Check]:
+        runs = play.evidence.get("runs") or {}
+        frozen_done = any(r.get("kind") == "frozen_head" for r in runs.values())
+        checks = [Check("frozen_first", "A fresh head was trained on the frozen base first", frozen_done,
+                        "" if frozen_done else "Run the frozen-head job before anything else.")]
+        job_id, run, artifact = self._submitted(play)
+        intact = False
+        if artifact:
+            path = storage.absolute(artifact.path)
+            intact = path.exists() and storage.file_sha256(path) == artifact.sha256
+        checks.append(Check(
+            "checkpoint", "The submitted checkpoint exists and matches its hash", intact,
+            (f"job #{job_id} ({run['kind']}), sha256 {artifact.sha256[:16]}…" if intact else
+             "Choose the job whose best checkpoint you submit." if not run else
+             "The checkpoint file is missing or altered."),
+            evidence={"job": job_id, "sha256": artifact.sha256 if artifact else None},
+        ))
+        metric, direction, target = self.target(play)
+        if run and metric in (run.get("val") or {}) and target is not None:
+            value = run["val"][metric]
+            meets = value is not None and meets_target(value, target=target, direction=direction)
+            unfreeze_tried = any(r.get("kind") == "unfreeze" for r in runs.values())
+            checks.append(Check(
+                "val_vs_target", "Validation metric against the Play 1 target", True,
+                f"validation {metric} {value:.4f} vs target {target:g}: "
+                + ("meets it." if meets else ("short of it." if unfreeze_tried else
+                                               "short of it — unfreezing top-down may close the gap.")),
+                blocking=False, evidence={"metric": metric, "value": value, "target": target, "meets": meets},
+            ))
+        return checks
+
+    def outputs(self, play) -> Play4Outputs:
+        job_id, run, artifact = self._submitted(play)
+        return Play4Outputs(checkpoint_job=job_id, kind=run["kind"], checkpoint_path=artifact.path,
+                            checkpoint_sha256=artifact.sha256, candidate=run.get("candidate"),
+                            split_set=run.get("split_set"), val=run.get("val") or {})
+
+    def workspace(self, request, play) -> dict:
+        from apps.datasets.models import SplitSet
+        from apps.training.models import Candidate
+
+        approved = training_inputs(play)
+        candidate = Candidate.objects.filter(pk=approved.get("candidate")).first()
+        split_set = SplitSet.objects.filter(pk=approved.get("split_set")).first()
+        metric, _, _ = self.target(play)
+        runs = []
+        for key, run in sorted((play.evidence.get("runs") or {}).items(), key=lambda kv: int(kv[0])):
+            runs.append({**run, "target_value": (run.get("val") or {}).get(metric)})
+        return {
+            "inputs": {"candidate": candidate, "split_set": split_set,
+                       "splits": list(split_set.splits.all()) if split_set else []},
+            "runs": runs, "target_metric": metric,
+            "frozen_done": any(r["kind"] == "frozen_head" for r in runs),
+        }
+
+
+PLAY = FreezeThenUnfreeze()

@@ -20,9 +20,9 @@ from apps.playbook.services import play_update_deliverable
 from apps.training import services as job_services
 from apps.training.models import Job
 from apps.training.runners import job_execute
+from demo.generate import generate
 from tests.conftest import ROOT, _database_url_for
 from tests.helpers import GOOD_DELIVERABLE
-from workers.engine.demo_data import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -22,7 +22,7 @@ Same data, same model, same machine, one process. Two phases:
     head (ours from phase (a)) and the same pretrained weights, run every stage (patience = S) and keep the
     best validation stage (stage 0 = that head on the frozen encoder).
 
-Fairness: same rows (stratified seeded split of ``demo_data.generate``), same encoder weights, same
+Fairness: same rows (stratified seeded split of ``demo.generate.generate``), same encoder weights, same
 max_length, batch size, epochs, learning rates, weight decay, grad clipping, seed, torch threads and device;
 model loading is excluded from every timing, tokenization is included in every phase wall time. Where the
 comparators differ on purpose, a "DIFFERENCE:" comment in the code says so.
@@ -175,8 +175,8 @@ from transformers import (
 )
 from transformers.trainer_callback import PrinterCallback
 
+from demo.generate import generate
 from workers.engine.data import Split, TrainingData
-from workers.engine.demo_data import generate
 from workers.engine.encoders import describe_device, load_encoder, resolve_device
 from workers.engine.features import cached_features
 from workers.engine.heads import train_frozen_head
@@ -886,7 +886,7 @@ def main(cfg: argparse.Namespace) -> None:
         f"load_avg_1min={os.getloadavg()[0]:.2f}"
     )
     print(
-        f"# data: demo_data.generate(seed={cfg.seed}) -> {len(data.train)} train / {len(data.val)} val "
+        f"# data: demo.generate(seed={cfg.seed}) -> {len(data.train)} train / {len(data.val)} val "
         f"(stratified), {len(data.label_names)} labels; model={Path(model_dir).name if cfg.model else 'all-MiniLM-L6-v2'}; "
         f"max_length={cfg.max_length} bf16={'yes' if device.type == 'cuda' else 'no'}"
     )

@@ -82,7 +82,7 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
     from apps.jobs.models import Job
     from tests.helpers import submitted_play1
     from tests.unit.engine.conftest import build_tiny_bert
-    from workers.engine.demo_data import generate
+    from demo.generate import generate
 
     base = live_server.url
     project = team["project"]

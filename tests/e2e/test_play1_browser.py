@@ -23,7 +23,7 @@ PROBLEM_STATEMENT = (
 
 
 def _write_sample_csv(path) -> int:
-    from workers.engine.demo_data import generate
+    from demo.generate import generate
 
     sample, _production = generate(seed=3, rows=300, production_rows=10)
     with path.open("w", encoding="utf-8", newline="") as handle:

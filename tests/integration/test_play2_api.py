@@ -21,7 +21,7 @@ def signed_in(username: str) -> Client:
 
 def test_bakeoff_on_real_encoders_through_the_api(celery_worker_process, make_user, tmp_path):
     from apps.ops.management.commands.seed_demo import demo_candidates
-    from workers.engine.demo_data import generate
+    from demo.generate import generate
 
     make_user("owner")
     make_user("approver")

@@ -12,9 +12,9 @@ from apps.datasets.curation import dataset_seal
 from apps.datasets.models import SplitRead
 from apps.datasets.services import dataset_upload
 from apps.playbook.services import gate_decide
+from demo.generate import generate
 from tests.conftest import wait_for_job
 from tests.helpers import submitted_play1, walk_past
-from workers.engine.demo_data import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

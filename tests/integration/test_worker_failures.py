@@ -18,12 +18,12 @@ from django.utils import timezone
 from apps.datasets.services import dataset_upload
 from apps.playbook.services import play_update_deliverable
 from apps.jobs import services as job_services
-from apps.playbook.services import play_job_start
 from apps.jobs.models import Job
 from apps.jobs.runner import job_execute
+from apps.playbook.services import play_job_start
+from demo.generate import generate
 from tests.conftest import ROOT, _database_url_for
 from tests.helpers import GOOD_DELIVERABLE
-from workers.engine.demo_data import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -20,8 +20,8 @@ from apps.core import registry
 from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
 from apps.jobs.models import Job
+from demo.generate import generate
 from tests.helpers import submitted_play1, walk_past
-from workers.engine.demo_data import generate
 
 pytestmark = pytest.mark.django_db
 

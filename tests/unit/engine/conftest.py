@@ -62,7 +62,7 @@ def planted_flips(
 
     ``clean_labels`` starts from the intended labels, so the flips are the only wrong ones.
     """
-    from workers.engine.demo_data import LABELS, generate
+    from demo.generate import LABELS, generate
 
     sample, _ = generate(seed=seed, rows=rows, production_rows=10, clean_labels=clean_labels)
     texts, truth = [r["text"] for r in sample], [r["label"] for r in sample]

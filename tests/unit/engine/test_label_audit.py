@@ -2,7 +2,7 @@
 
 The planted-flip experiment: 1,000 demo tickets, 50 labels (5%) flipped to another class with a seeded RNG.
 Measured over demo seeds 0-9 (word + character TF-IDF, logistic regression C=30, 5 folds, class-relative
-self-confidence; demo_data as of 2026-11-24): the ranking puts 33-44 of the 50 flips (mean 38.7) in its
+self-confidence; demo data as of 2026-11-24): the ranking puts 33-44 of the 50 flips (mean 38.7) in its
 top 10%, against 5 for a random order; the 50-item flagged part of a 100-item audit catches 25-35 (mean
 27.1, i.e. precision and recall both ~54%), the 50-item random part 1-3 (mean 1.9). The demo data is
 deliberately hard (out-of-fold accuracy ~0.73; it ships ~2% wrong labels and ~6% mixed-intent tickets of its
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
+from demo.generate import LABELS
 from tests.unit.engine.conftest import planted_flips
-from workers.engine.demo_data import LABELS
 from workers.engine.label_audit import (
     audit_results,
     cohen_kappa,

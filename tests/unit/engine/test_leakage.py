@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from workers.engine.demo_data import generate
+from demo.generate import generate
 from workers.engine.leakage import embedding_near_duplicates, normalise, scan_leakage
 
 

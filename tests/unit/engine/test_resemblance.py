@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from workers.engine.demo_data import generate
+from demo.generate import generate
 from workers.engine.resemblance import compare, embedding_two_sample, tokens
 
 

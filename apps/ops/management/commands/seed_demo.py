@@ -11,7 +11,7 @@ from apps.datasets.services import dataset_upload
 from apps.playbook.models import Project
 from apps.playbook.services import member_add, project_create
 from apps.training.candidates import candidate_register
-from workers.engine.demo_data import write_demo_files
+from demo.generate import write_demo_files
 
 DEMO_USERS = [
     ("admin", True, "admin: audit trail, Django admin, solo mode"),

@@ -49,6 +49,7 @@ def project_detail(request: HtmxHttpRequest, project_id: int):
     plays = selectors.cycle_plays(cycle)
     current = next((p for p in plays if p.status not in (Play.Status.APPROVED, Play.Status.SKIPPED,
                                                          Play.Status.LOCKED)), None)
+    active = project.status == project.Status.ACTIVE
     return render(request, "playbook/project_detail.html", {
         "project": project,
         "cycle": cycle,
@@ -58,6 +59,10 @@ def project_detail(request: HtmxHttpRequest, project_id: int):
         "roles": Role.choices,
         "can_manage_members": bool(policy.check(request.user, Action.PROJECT_MANAGE_MEMBERS, project)),
         "can_set_solo": bool(policy.check(request.user, Action.PROJECT_SET_SOLO, project)),
+        "can_close": active and bool(policy.check(request.user, Action.PROJECT_CLOSE, project)),
+        "can_retrain": active and bool(policy.check(request.user, Action.CYCLE_RETRAIN, project)),
+        "closing_outcomes": [("abandoned", "abandoned"), ("shipped", "model shipped"),
+                             ("baseline_shipped", "baseline shipped")],
         "my_roles": [label.lower() for role, label in Role.choices if role in policy.roles_of(request.user, project)],
         "datasets": project.datasets.all(),
     })

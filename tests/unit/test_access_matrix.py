@@ -90,6 +90,11 @@ API_ROUTES = [
         "latency_budget_ms": 20, "memory_budget_mb": 500}),
      {"mo": 201, "do": 403, "so": 403, "admin": 403, "outsider": 404}),
     ("candidate list", _fresh, ("get", "/api/projects/{project}/candidates/", None), MEMBERS_READ),
+    ("close project", _fresh, ("post", "/api/projects/{project}/close/", {"outcome": "abandoned", "reason": "Withdrawn"}),
+     {"mo": 200, "admin": 200, "do": 403, "so": 403, "outsider": 404}),
+    # Allowed roles get 409 here: nothing has been trained to retrain from yet.
+    ("retrain", _fresh, ("post", "/api/projects/{project}/retrain/", {"reason": "New data"}),
+     {"mo": 409, "do": 409, "so": 403, "admin": 403, "outsider": 404}),
     ("audit", _fresh, ("get", "/api/audit/?project={project}", None),
      {"admin": 200, "mo": 403, "do": 403, "so": 403, "outsider": 403}),
 ]
@@ -118,6 +123,10 @@ PAGE_ROUTES = [
      {"mo": 302, "do": 403, "so": 403, "admin": 403, "outsider": 404}),
     ("decide", _submitted, ("post", "/plays/{play}/decide/", {"decision": "approve"}),
      {"so": 302, "mo": 403, "do": 403, "admin": 403, "outsider": 404}),
+    ("close project", _fresh, ("post", "/projects/{project}/close/", {"outcome": "abandoned", "reason": "Withdrawn"}),
+     {"mo": 302, "admin": 302, "do": 403, "so": 403, "outsider": 404}),
+    ("retrain", _fresh, ("post", "/projects/{project}/retrain/", {"reason": "New data"}),
+     {"mo": 302, "do": 302, "so": 403, "admin": 403, "outsider": 404}),
     ("register candidate", _fresh, ("post", "/plays/{play}/candidates/", {
         "name": "c", "source": "some-org/some-encoder", "licence": "MIT", "domain_rating": "3",
         "latency_budget_ms": "20", "memory_budget_mb": "500"}),

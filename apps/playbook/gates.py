@@ -287,6 +287,23 @@ def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def _stored_id(value) -> int | None:
+    """A database id from a stored or submitted value: a positive whole number (or its digits as text);
+    None for anything else (empty, junk, a bool, a fraction, a number too large for a key)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdecimal() or not value.isascii():
+            return None
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not 0 < value < 2**63:
+        return None
+    return value
+
+
 def _audit_figures(results: dict) -> str:
     """The audit's headline numbers; any of them may be missing (no random item answered, say)."""
     ci = results.get("agreement_ci") or [None, None]
@@ -310,14 +327,18 @@ class BuildDataPipeline(PlaySpec):
         data = super().clean(play, updates)
         project_id = play.cycle.project_id
         for key, model in (("dataset", Dataset), ("audit", LabelAudit)):
-            if key in data and data[key] not in (None, ""):
-                try:
-                    data[key] = int(data[key])
-                except (TypeError, ValueError):
-                    raise ValidationFailed(f"{key} must be an id") from None
-                owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
-                if not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
-                    raise ValidationFailed(f"{key} {data[key]} does not belong to this project")
+            if key not in data:
+                continue
+            value = data[key]
+            if value is None or (isinstance(value, str) and not value.strip()):
+                data[key] = None  # "—" in the form: nothing chosen
+                continue
+            data[key] = _stored_id(value)
+            if data[key] is None:
+                raise ValidationFailed(f"{key} must be an id, not {value!r}")
+            owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
+            if not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
+                raise ValidationFailed(f"{key} {data[key]} does not belong to this project")
         for key in ("balance_note", "representativeness_note", "leakage_justification"):
             if key in data:
                 data[key] = str(data[key] or "").strip()[:5000]
@@ -325,21 +346,31 @@ class BuildDataPipeline(PlaySpec):
 
     @staticmethod
     def state(play) -> dict:
-        """Everything the checks and the page need, read once."""
+        """Everything the checks and the page need, read once. Whatever the deliverable holds (an empty or
+        junk value stored before validation caught it, say) reads as "nothing chosen", never as an error."""
         from apps.datasets.models import Dataset, LabelAudit
 
-        d = play.deliverable
-        dataset = Dataset.objects.filter(pk=d.get("dataset"), project_id=play.cycle.project_id).first()
+        d = play.deliverable if isinstance(play.deliverable, dict) else {}
+        dataset_id, audit_id = _stored_id(d.get("dataset")), _stored_id(d.get("audit"))
+        dataset = (Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).first()
+                   if dataset_id else None)
         split_set = dataset.split_sets.order_by("-sealed_at").first() if dataset else None
-        audit = LabelAudit.objects.filter(pk=d.get("audit"), dataset__project_id=play.cycle.project_id).first()
+        audit = (LabelAudit.objects.filter(pk=audit_id, dataset__project_id=play.cycle.project_id).first()
+                 if audit_id else None)
         test = split_set.splits.filter(name="test").first() if split_set else None
         report = test.resemblance_reports.order_by("-created_at").first() if test else None
         return {"dataset": dataset, "split_set": split_set, "audit": audit, "report": report}
 
+    @staticmethod
+    def _note(d: dict, key: str) -> str:
+        value = d.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
     def checks(self, play) -> list[Check]:
         from django.conf import settings
 
-        d, st = play.deliverable, self.state(play)
+        d = play.deliverable if isinstance(play.deliverable, dict) else {}
+        st = self.state(play)
         dataset, split_set, audit, report = st["dataset"], st["split_set"], st["audit"], st["report"]
         # 1. Labels consistent and audited by a second person on a sample.
         audit_ok, audit_detail, audit_evidence = False, "Start a label audit and have a second person finish it.", {}
@@ -376,7 +407,7 @@ class BuildDataPipeline(PlaySpec):
         # 2. Fixed splits, never mixed.
         if split_set:
             rate = split_set.leakage.get("rate") or 0.0
-            justified = len(d.get("leakage_justification") or "") >= self.MIN_NOTE
+            justified = len(self._note(d, "leakage_justification")) >= self.MIN_NOTE
             ok = rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE or justified
             hashes = {s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()}
             sizes = ", ".join(f"{name} {info['rows']}" for name, info in sorted(hashes.items()))
@@ -392,7 +423,7 @@ class BuildDataPipeline(PlaySpec):
             checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed",
                                 False, "Choose the dataset version and seal its splits."))
         # 3. The test set resembles production.
-        note_ok = len(d.get("representativeness_note") or "") >= self.MIN_NOTE
+        note_ok = len(self._note(d, "representativeness_note")) >= self.MIN_NOTE
         checks.append(Check(
             "test_like_production", "The test set resembles real production inputs", bool(report) and note_ok,
             ("; ".join(report.stats.get("verdict", [])[:3]) or "compared") + ("" if note_ok else
@@ -401,7 +432,7 @@ class BuildDataPipeline(PlaySpec):
             evidence={"report": report.pk} if report else {},
         ))
         # 4. Class balance understood.
-        balance_ok = bool(dataset) and len(d.get("balance_note") or "") >= self.MIN_NOTE
+        balance_ok = bool(dataset) and len(self._note(d, "balance_note")) >= self.MIN_NOTE
         counts = dataset.label_counts if dataset else {}
         ratio = (max(counts.values()) / min(counts.values())) if counts else None
         checks.append(Check(

@@ -172,10 +172,8 @@ class ProductionSampleApi(APIView):
         dataset = selectors.dataset_for_user(request.user, dataset_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        production = dataset_upload(actor=request.user, project=dataset.project, upload=data.validated_data["file"],
-                                    kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}",
-                                    text_column=data.validated_data["text_column"],
-                                    label_column=data.validated_data["label_column"])
-        report = curation.production_compare(actor=request.user, dataset=dataset, production=production)
+        production, report = curation.production_sample_compare(
+            actor=request.user, dataset=dataset, upload=data.validated_data["file"],
+            text_column=data.validated_data["text_column"], label_column=data.validated_data["label_column"])
         return Response({"production_dataset": DatasetSerializer(production).data, "report": report.pk,
                          "stats": report.stats}, status=status.HTTP_201_CREATED)

@@ -20,7 +20,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.ingest import Ingested
 from apps.datasets.models import Dataset, LabelAudit, LabelAuditItem, ResemblanceReport, Split, SplitRead, SplitSet
-from apps.datasets.services import DATASETS_DIR, _dataset_create
+from apps.datasets.services import DATASETS_DIR, _dataset_create, dataset_upload
 from apps.playbook import policy
 from apps.playbook.policy import Action
 
@@ -387,6 +387,27 @@ def _embedding_score(dataset: Dataset, test_texts: list[str], prod_texts: list[s
     return {**result, "encoder": source, "encoder_name": name}
 
 
+def _sealed_split_set(dataset: Dataset) -> SplitSet:
+    split_set = dataset.split_sets.order_by("-sealed_at").first()
+    if split_set is None:
+        raise Conflict("Seal the dataset's splits first: the production sample is compared with the test split.")
+    return split_set
+
+
+def production_sample_compare(*, actor, dataset: Dataset, upload, text_column: str = "text",
+                              label_column: str = "label") -> tuple[Dataset, ResemblanceReport]:
+    """Store an uploaded production sample and compare it with the dataset's sealed test split.
+
+    Check, then store, then compare: a caller who may not curate this project's data, a closed project or
+    a dataset without sealed splits is refused before the upload is read, so a refusal writes nothing (no
+    dataset row, no file, no audit event). A bad file is refused by the upload itself, likewise."""
+    _require_curator(actor, dataset)
+    _sealed_split_set(dataset)
+    production = dataset_upload(actor=actor, project=dataset.project, upload=upload,
+                                kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}",
+                                text_column=text_column, label_column=label_column)
+    return production, production_compare(actor=actor, dataset=dataset, production=production)
+
 
 def production_compare(*, actor, dataset: Dataset, production: Dataset) -> ResemblanceReport:
     """Compare a production sample with the test split of the dataset's latest sealed splits."""
@@ -395,10 +416,7 @@ def production_compare(*, actor, dataset: Dataset, production: Dataset) -> Resem
     _require_curator(actor, dataset)
     if production.kind != Dataset.Kind.PRODUCTION_SAMPLE or production.project_id != dataset.project_id:
         raise ValidationFailed("Compare with a production sample of this project.")
-    split_set = dataset.split_sets.order_by("-sealed_at").first()
-    if split_set is None:
-        raise Conflict("Seal the dataset's splits first: the production sample is compared with the test split.")
-    test = split_set.splits.get(name=Split.Name.TEST)
+    test = _sealed_split_set(dataset).splits.get(name=Split.Name.TEST)
     # Reading the test split's texts for a distribution comparison is not training; it is recorded all the same.
     with open(settings.DATA_DIR / test.path, encoding="utf-8") as handle:
         test_rows = [json.loads(line) for line in handle if line.strip()]

@@ -85,12 +85,9 @@ def play3_resolve(request: HtmxHttpRequest, play_id: int, audit_id: int):
 
 @_play3_dataset_action("#balance")
 def play3_production(request: HtmxHttpRequest, play, dataset) -> None:
-    from apps.datasets.services import dataset_upload
-
     try:
-        production = dataset_upload(actor=request.user, project=dataset.project, upload=request.FILES.get("file"),
-                                    kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}")
-        curation.production_compare(actor=request.user, dataset=dataset, production=production)
+        production, _ = curation.production_sample_compare(actor=request.user, dataset=dataset,
+                                                           upload=request.FILES.get("file"))
     except ApplicationError as exc:
         flash_error(request, exc)
     else:

@@ -304,13 +304,24 @@ def _stored_id(value) -> int | None:
     return value
 
 
+def _ci(interval) -> str:
+    lo, hi = interval or (None, None)
+    return f"95% CI {_percent(lo)}–{_percent(hi)}"
+
+
 def _audit_figures(results: dict) -> str:
-    """The audit's headline numbers; any of them may be missing (no random item answered, say)."""
-    ci = results.get("agreement_ci") or [None, None]
-    kappa = results.get("kappa")
-    return (f"agreement {_percent(results.get('agreement'))} (95% CI {_percent(ci[0])}–{_percent(ci[1])}) on the "
-            f"random part, Cohen's kappa {'n/a' if kappa is None else f'{kappa:.3f}'}, flagged-part precision "
-            f"{_percent(results.get('flagged_precision'))}")
+    """The audit's headline numbers; any of them may be missing (no random item answered, say).
+    Consistency comes from the uniform random part; the error-ranked part only says how well the ranking
+    found errors."""
+    from apps.datasets.selectors import audit_statistics
+
+    f = audit_statistics(results)
+    kappa, n = f["kappa"], f["random_n"]
+    return (f"on the random part{'' if n is None else f' (n={n})'}: agreement {_percent(f['agreement'])} "
+            f"({_ci(f['agreement_ci'])}), Cohen's kappa {'n/a' if kappa is None else f'{kappa:.3f}'}; estimated "
+            f"label-error rate of the whole dataset {_percent(f['error_rate'])} ({_ci(f['error_rate_ci'])}); "
+            f"error-ranked part: the auditor disagreed on {_percent(f['flagged_precision'])}"
+            + ("" if f["flagged_n"] is None else f" of {f['flagged_n']}"))
 
 
 class BuildDataPipeline(PlaySpec):
@@ -373,13 +384,17 @@ class BuildDataPipeline(PlaySpec):
         st = self.state(play)
         dataset, split_set, audit, report = st["dataset"], st["split_set"], st["audit"], st["report"]
         # 1. Labels consistent and audited by a second person on a sample.
+        from apps.datasets.selectors import audit_statistics
+
         audit_ok, audit_detail, audit_evidence = False, "Start a label audit and have a second person finish it.", {}
+        figures = audit_statistics(audit.results if audit else None)
         if audit and dataset:
             covers = audit.dataset_id in (dataset.pk, dataset.parent_id)
             pending = [i for i in audit.items.all() if i.answer and i.answer != i.original_label and not i.resolution]
-            r = audit.results or {}
             if not covers:
                 audit_detail = "The audit is of another dataset version than the one submitted."
+            elif audit.status in ("cancelled", "failed"):
+                audit_detail = f"Audit #{audit.pk} was {audit.status}: start a new one and choose it."
             elif audit.status != "complete":
                 answered = audit.items.exclude(answer="").count()
                 audit_detail = f"The auditor has answered {answered} of {audit.size} items."
@@ -387,22 +402,26 @@ class BuildDataPipeline(PlaySpec):
                 audit_detail = f"{len(pending)} disagreement(s) still to resolve."
             else:
                 audit_ok = True
-                audit_detail = f"{_audit_figures(r)}, by {audit.auditor.get_username()}"
-            audit_evidence = {"audit": audit.pk, "auditor": audit.auditor.get_username(),
-                              **{k: r.get(k) for k in ("agreement", "agreement_ci", "kappa", "flagged_precision")}}
+                audit_detail = f"{_audit_figures(audit.results)}, by {audit.auditor.get_username()}"
+            audit_evidence = {"audit": audit.pk, "auditor": audit.auditor.get_username(), **figures}
         checks = [Check("labels_audited", "Labels are consistent and audited by a second person on a sample",
                         audit_ok, audit_detail, evidence=audit_evidence)]
         if audit_ok:
-            r = audit.results or {}
-            agreement, kappa = r.get("agreement"), r.get("kappa")
+            agreement, kappa = figures["agreement"], figures["kappa"]
             consistent = (agreement is not None and agreement >= settings.PLAYBOOK_AUDIT_MIN_AGREEMENT
                           and kappa is not None and kappa >= settings.PLAYBOOK_AUDIT_MIN_KAPPA)
+            n = figures["random_n"]
             checks.append(Check(
                 "labels_consistent", "Auditor and labels agree well enough", consistent,
-                (f"agreement {_percent(agreement)} and kappa {'n/a' if kappa is None else f'{kappa:.2f}'} against "
-                 f"{settings.PLAYBOOK_AUDIT_MIN_AGREEMENT:.0%} and {settings.PLAYBOOK_AUDIT_MIN_KAPPA:.2f}"
-                 + ("" if consistent else ": the sign-off owner should weigh whether the labels can be trusted")),
+                (f"on the random part{'' if n is None else f' (n={n})'}, a uniform sample: agreement "
+                 f"{_percent(agreement)} and kappa {'n/a' if kappa is None else f'{kappa:.2f}'} against "
+                 f"{settings.PLAYBOOK_AUDIT_MIN_AGREEMENT:.0%} and {settings.PLAYBOOK_AUDIT_MIN_KAPPA:.2f}; "
+                 f"estimated label-error rate {_percent(figures['error_rate'])} ({_ci(figures['error_rate_ci'])}). "
+                 "The error-ranked part is left out: it is chosen for likely errors"
+                 + ("" if consistent else ". The sign-off owner should weigh whether the labels can be trusted")),
                 blocking=False,
+                evidence={k: figures[k] for k in ("agreement", "agreement_ci", "kappa", "error_rate", "error_rate_ci",
+                                                  "random_n")},
             ))
         # 2. Fixed splits, never mixed.
         if split_set:

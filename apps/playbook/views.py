@@ -170,7 +170,7 @@ def _play3_context(request, play: Play) -> dict:
     from django.contrib.auth import get_user_model
 
     from apps.datasets.models import LabelAudit
-    from apps.datasets.selectors import audit_summary
+    from apps.datasets.selectors import audit_display, audit_summary
 
     project = play.cycle.project
     state = spec_for(play).state(play)
@@ -186,14 +186,33 @@ def _play3_context(request, play: Play) -> dict:
         ratio = biggest / min(dataset.label_counts.values())
     uploader = dataset.uploaded_by_id if dataset else None
     members = get_user_model().objects.filter(memberships__project=project).distinct().order_by("username")
+    possible = [u for u in members if u.pk != uploader]
+    # The auditor is a second person: offer someone other than whoever is starting the audit by default.
+    default = next((u for u in possible if u.pk != request.user.pk), None)
+    summary = audit_summary(state["audit"]) if state["audit"] else None
+    can_curate = (bool(policy.check(request.user, Action.DATA_CURATE, project))
+                  and project.status == project.Status.ACTIVE)
+    audit = state["audit"]
+    # Before the first answer the data owner may still cancel the audit or hand it to someone else.
+    changeable = bool(summary and can_curate and summary["answered"] == 0
+                      and summary["status"] in (LabelAudit.Status.PREPARING, LabelAudit.Status.OPEN))
+    if audit is not None:
+        reassign_to = [u for u in members if u.pk not in (audit.dataset.uploaded_by_id, audit.auditor_id)]
+        reassign_default = next((u for u in reassign_to if u.pk != request.user.pk), None)
+    else:
+        reassign_to, reassign_default = [], None
     return {
         "play3": state,
         "labelled_datasets": project.datasets.exclude(kind=Dataset.Kind.PRODUCTION_SAMPLE),
         "audits": LabelAudit.objects.filter(dataset__project=project).select_related("auditor"),
-        "audit_summary": audit_summary(state["audit"]) if state["audit"] else None,
-        "can_curate": bool(policy.check(request.user, Action.DATA_CURATE, project))
-        and project.status == project.Status.ACTIVE,
-        "possible_auditors": [u for u in members if u.pk != uploader],
+        "audit_summary": summary,
+        "audit_figures": audit_display(summary) if summary and summary["status"] == "complete" else None,
+        "can_curate": can_curate,
+        "possible_auditors": possible,
+        "default_auditor": default.username if default else "",
+        "audit_changeable": changeable,
+        "reassign_to": reassign_to,
+        "reassign_default": reassign_default.username if reassign_default else "",
         "balance_rows": balance_rows, "balance_splits": balance_splits, "imbalance_ratio": ratio,
     }
 

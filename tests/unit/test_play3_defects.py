@@ -179,6 +179,23 @@ def test_labels_are_judged_consistent_on_the_random_part_not_on_the_error_ranked
     assert "Estimated label-error rate of the whole dataset" in html and "4.0%" in html
 
 
+def test_results_stored_before_the_fix_are_read_with_todays_meanings(team, play3):
+    dataset = labelled_dataset(team)
+    audit = finished_audit(team, dataset)
+    # What audit_results stored until now: "kappa" over the whole sample, no error rate. Only a direct
+    # write can plant it.
+    r = dict(audit.results)
+    legacy = {**{k: v for k, v in r.items() if k not in ("kappa_all", "error_rate", "error_rate_ci",
+                                                          "flagged_precision_ci")}, "kappa": r["kappa_all"]}
+    LabelAudit.objects.filter(pk=audit.pk).update(results=legacy)
+    play = play_update_deliverable(actor=team["do"], play=play3, deliverable={"dataset": dataset.pk, "audit": audit.pk})
+    assert {c.key: c for c in gates.SPECS[3].checks(play)}["labels_consistent"].passed
+    summary = api(team["do"]).get(f"/api/audits/{audit.pk}/").json()
+    assert summary["kappa"] == pytest.approx(r["kappa_random"]) and summary["kappa_all"] == pytest.approx(r["kappa_all"])
+    assert summary["error_rate"] == pytest.approx(0.04)
+    assert summary["error_rate_ci"] == pytest.approx(list(wilson_interval(2, 50)))
+
+
 def test_a_random_part_that_disagrees_a_lot_still_fails_the_consistency_check(team, play3):
     dataset = labelled_dataset(team)
     audit = finished_audit(team, dataset, random_disagree=15, flagged_agree=50)

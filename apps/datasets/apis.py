@@ -159,6 +159,32 @@ class LabelAuditResolveApi(APIView):
 
 
 @component_names
+class LabelAuditCancelApi(APIView):
+    @extend_schema(request=None, responses=dict,
+                   description="Cancel an audit before its first answer (data owner). 409 once an item is answered.")
+    def post(self, request, audit_id: int):
+        audit = selectors.audit_for_user(request.user, audit_id)
+        audit = curation.label_audit_cancel(actor=request.user, audit=audit)
+        return Response(selectors.audit_summary(audit))
+
+
+@component_names
+class LabelAuditReassignApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        auditor = serializers.CharField(help_text="Username of a project member other than the uploader.")
+
+    @extend_schema(request=InputSerializer, responses=dict,
+                   description="Hand an audit to another member before its first answer (data owner); the same "
+                               "rules as starting one. 409 once an item is answered.")
+    def post(self, request, audit_id: int):
+        audit = selectors.audit_for_user(request.user, audit_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        audit = curation.label_audit_reassign(actor=request.user, audit=audit, auditor=data.validated_data["auditor"])
+        return Response(selectors.audit_summary(audit))
+
+
+@component_names
 class ProductionSampleApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
@@ -172,10 +198,8 @@ class ProductionSampleApi(APIView):
         dataset = selectors.dataset_for_user(request.user, dataset_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        production = dataset_upload(actor=request.user, project=dataset.project, upload=data.validated_data["file"],
-                                    kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}",
-                                    text_column=data.validated_data["text_column"],
-                                    label_column=data.validated_data["label_column"])
-        report = curation.production_compare(actor=request.user, dataset=dataset, production=production)
+        production, report = curation.production_sample_compare(
+            actor=request.user, dataset=dataset, upload=data.validated_data["file"],
+            text_column=data.validated_data["text_column"], label_column=data.validated_data["label_column"])
         return Response({"production_dataset": DatasetSerializer(production).data, "report": report.pk,
                          "stats": report.stats}, status=status.HTTP_201_CREATED)

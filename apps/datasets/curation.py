@@ -20,7 +20,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.ingest import Ingested
 from apps.datasets.models import Dataset, LabelAudit, LabelAuditItem, ResemblanceReport, Split, SplitRead, SplitSet
-from apps.datasets.services import DATASETS_DIR, _dataset_create
+from apps.datasets.services import DATASETS_DIR, _dataset_create, dataset_upload
 from apps.playbook import policy
 from apps.playbook.policy import Action
 
@@ -131,11 +131,7 @@ def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int 
         raise ValidationFailed("size must be a whole number") from None
     if not 10 <= size <= 2000:
         raise ValidationFailed("size must be between 10 and 2,000 items")
-    person = User.objects.filter(username=auditor, is_active=True).first()
-    if person is None or not Membership.objects.filter(project=dataset.project, user=person).exists():
-        raise ValidationFailed(f"The auditor must be a member of this project; {auditor!r} is not.")
-    if person.pk == dataset.uploaded_by_id:
-        raise ValidationFailed(f"{auditor} uploaded these labels: a second person must audit them.")
+    person = _auditor_for(dataset, auditor)
     with transaction.atomic(durable=True):
         Dataset.objects.select_for_update().get(pk=dataset.pk)  # one start at a time per dataset
         _fail_stalled_preparations(dataset)
@@ -148,6 +144,61 @@ def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int 
         audit_record(actor=actor, action="label_audit.started", project=dataset.project, obj=audit,
                      after={"dataset": dataset.pk, "auditor": auditor, "size": audit.size, "seed": seed})
         transaction.on_commit(lambda: _enqueue_preparation(audit.pk))
+    return audit
+
+
+def _auditor_for(dataset: Dataset, auditor) -> "User":
+    """The member who may audit ``dataset``'s labels: active, a member of its project, not the uploader."""
+    username = auditor.strip() if isinstance(auditor, str) else ""
+    person = User.objects.filter(username=username, is_active=True).first() if username else None
+    if person is None or not Membership.objects.filter(project=dataset.project, user=person).exists():
+        raise ValidationFailed(f"The auditor must be a member of this project; {auditor!r} is not.")
+    if person.pk == dataset.uploaded_by_id:
+        raise ValidationFailed(f"{username} uploaded these labels: a second person must audit them.")
+    return person
+
+
+def _unanswered_audit(audit: LabelAudit, doing: str) -> LabelAudit:
+    """Inside the caller's transaction: the audit, locked, if it may still be changed (preparing or open,
+    no item answered yet); else Conflict saying why."""
+    audit = LabelAudit.objects.select_for_update().select_related("dataset__project", "auditor").get(pk=audit.pk)
+    if audit.status not in (LabelAudit.Status.PREPARING, LabelAudit.Status.OPEN):
+        raise Conflict(f"Audit #{audit.pk} is {audit.get_status_display().lower()}: it can no longer be {doing}.")
+    answered = audit.items.filter(answered_at__isnull=False).count()
+    if answered:
+        raise Conflict(f"The auditor has already answered {answered} item(s) of audit #{audit.pk}: it can only "
+                       f"be {doing} before the first answer.")
+    return audit
+
+
+def label_audit_cancel(*, actor, audit: LabelAudit) -> LabelAudit:
+    """The data owner withdraws an audit nobody has answered yet (preparing or open). A cancelled audit no
+    longer blocks starting another; a worker still preparing it leaves it alone."""
+    _require_curator(actor, audit.dataset)
+    with transaction.atomic(durable=True):
+        audit = _unanswered_audit(audit, "cancelled")
+        before = audit.status
+        audit.status = LabelAudit.Status.CANCELLED
+        audit.save(update_fields=["status"])
+        audit_record(actor=actor, action="label_audit.cancelled", project=audit.dataset.project, obj=audit,
+                     before={"status": before}, after={"status": audit.status})
+    return audit
+
+
+def label_audit_reassign(*, actor, audit: LabelAudit, auditor: str) -> LabelAudit:
+    """The data owner hands an audit nobody has answered yet to another member, under the same rules as
+    starting one: a member of the project, not the person who uploaded the labels."""
+    _require_curator(actor, audit.dataset)
+    person = _auditor_for(audit.dataset, auditor)
+    with transaction.atomic(durable=True):
+        audit = _unanswered_audit(audit, "reassigned")
+        if person.pk == audit.auditor_id:
+            raise ValidationFailed(f"{person.get_username()} already audits this sample.")
+        before = audit.auditor.get_username()
+        audit.auditor = person
+        audit.save(update_fields=["auditor"])
+        audit_record(actor=actor, action="label_audit.reassigned", project=audit.dataset.project, obj=audit,
+                     before={"auditor": before}, after={"auditor": person.get_username()})
     return audit
 
 
@@ -262,6 +313,8 @@ def _require_prepared(audit: LabelAudit) -> None:
     if audit.status == LabelAudit.Status.FAILED:
         raise Conflict(f"Preparing this audit's sample failed ({audit.message}); the data owner can start "
                        "a new audit.")
+    if audit.status == LabelAudit.Status.CANCELLED:
+        raise Conflict("The data owner cancelled this audit: there is nothing to relabel.")
 
 
 def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) -> LabelAudit:
@@ -274,6 +327,8 @@ def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) ->
         raise ValidationFailed(f"label must be one of: {', '.join(audit.dataset.labels)}")
     with transaction.atomic(durable=True):
         audit = LabelAudit.objects.select_for_update().get(pk=audit.pk)
+        if actor.pk != audit.auditor_id:  # reassigned since the caller read it
+            raise NotAllowed("Only the assigned auditor relabels this sample.")
         _require_prepared(audit)
         if audit.status != LabelAudit.Status.OPEN:
             raise Conflict("This audit is complete.")
@@ -385,6 +440,27 @@ def _embedding_score(dataset: Dataset, test_texts: list[str], prod_texts: list[s
     return {**result, "encoder": source, "encoder_name": name}
 
 
+def _sealed_split_set(dataset: Dataset) -> SplitSet:
+    split_set = dataset.split_sets.order_by("-sealed_at").first()
+    if split_set is None:
+        raise Conflict("Seal the dataset's splits first: the production sample is compared with the test split.")
+    return split_set
+
+
+def production_sample_compare(*, actor, dataset: Dataset, upload, text_column: str = "text",
+                              label_column: str = "label") -> tuple[Dataset, ResemblanceReport]:
+    """Store an uploaded production sample and compare it with the dataset's sealed test split.
+
+    Check, then store, then compare: a caller who may not curate this project's data, a closed project or
+    a dataset without sealed splits is refused before the upload is read, so a refusal writes nothing (no
+    dataset row, no file, no audit event). A bad file is refused by the upload itself, likewise."""
+    _require_curator(actor, dataset)
+    _sealed_split_set(dataset)
+    production = dataset_upload(actor=actor, project=dataset.project, upload=upload,
+                                kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}",
+                                text_column=text_column, label_column=label_column)
+    return production, production_compare(actor=actor, dataset=dataset, production=production)
+
 
 def production_compare(*, actor, dataset: Dataset, production: Dataset) -> ResemblanceReport:
     """Compare a production sample with the test split of the dataset's latest sealed splits."""
@@ -393,10 +469,7 @@ def production_compare(*, actor, dataset: Dataset, production: Dataset) -> Resem
     _require_curator(actor, dataset)
     if production.kind != Dataset.Kind.PRODUCTION_SAMPLE or production.project_id != dataset.project_id:
         raise ValidationFailed("Compare with a production sample of this project.")
-    split_set = dataset.split_sets.order_by("-sealed_at").first()
-    if split_set is None:
-        raise Conflict("Seal the dataset's splits first: the production sample is compared with the test split.")
-    test = split_set.splits.get(name=Split.Name.TEST)
+    test = _sealed_split_set(dataset).splits.get(name=Split.Name.TEST)
     # Reading the test split's texts for a distribution comparison is not training; it is recorded all the same.
     with open(settings.DATA_DIR / test.path, encoding="utf-8") as handle:
         test_rows = [json.loads(line) for line in handle if line.strip()]

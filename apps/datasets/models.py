@@ -105,6 +105,7 @@ class LabelAudit(models.Model):
         OPEN = "open", "In progress"
         COMPLETE = "complete", "Complete"
         FAILED = "failed", "Sample preparation failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="audits")
     auditor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="label_audits")

@@ -26,13 +26,24 @@ def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def _ci(interval) -> str:
+    lo, hi = interval or (None, None)
+    return f"95% CI {_percent(lo)}–{_percent(hi)}"
+
+
 def _audit_figures(results: dict) -> str:
-    """The audit's headline numbers; any of them may be missing (no random item answered, say)."""
-    ci = results.get("agreement_ci") or [None, None]
-    kappa = results.get("kappa")
-    return (f"agreement {_percent(results.get('agreement'))} (95% CI {_percent(ci[0])}–{_percent(ci[1])}) on the "
-            f"random part, Cohen's kappa {'n/a' if kappa is None else f'{kappa:.3f}'}, flagged-part precision "
-            f"{_percent(results.get('flagged_precision'))}")
+    """The audit's headline numbers; any of them may be missing (no random item answered, say).
+    Consistency comes from the uniform random part; the error-ranked part only says how well the ranking
+    found errors."""
+    from apps.datasets.selectors import audit_statistics
+
+    f = audit_statistics(results)
+    kappa, n = f["kappa"], f["random_n"]
+    return (f"on the random part{'' if n is None else f' (n={n})'}: agreement {_percent(f['agreement'])} "
+            f"({_ci(f['agreement_ci'])}), Cohen's kappa {'n/a' if kappa is None else f'{kappa:.3f}'}; estimated "
+            f"label-error rate of the whole dataset {_percent(f['error_rate'])} ({_ci(f['error_rate_ci'])}); "
+            f"error-ranked part: the auditor disagreed on {_percent(f['flagged_precision'])}"
+            + ("" if f["flagged_n"] is None else f" of {f['flagged_n']}"))
 
 
 class BuildDataPipeline(PlayModule):
@@ -53,12 +64,14 @@ class BuildDataPipeline(PlayModule):
         data = super().clean(play, updates)
         project_id = play.cycle.project_id
         for key, model in (("dataset", Dataset), ("audit", LabelAudit)):
-            if key in data:
-                # Empty means none (a select left on "—"), never a stored "" that later breaks a page.
-                data[key] = optional_id(data[key], key)
-                owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
-                if data[key] is not None and not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
-                    raise ValidationFailed(f"{key} {data[key]} does not belong to this project")
+            if key not in data:
+                continue
+            data[key] = optional_id(data[key], key)  # "—" in the form: nothing chosen (None)
+            if data[key] is None:
+                continue
+            owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
+            if not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
+                raise ValidationFailed(f"{key} {data[key]} does not belong to this project")
         for key in ("balance_note", "representativeness_note", "leakage_justification"):
             if key in data:
                 data[key] = str(data[key] or "").strip()[:5000]
@@ -66,12 +79,14 @@ class BuildDataPipeline(PlayModule):
 
     @staticmethod
     def state(play) -> dict:
-        """Everything the checks and the page need, read once."""
+        """Everything the checks and the page need, read once. Whatever the deliverable holds (an empty or
+        junk value stored before validation caught it, say) reads as "nothing chosen", never as an error."""
         from apps.datasets.models import Dataset, LabelAudit
 
-        d = play.deliverable
+        d = play.deliverable if isinstance(play.deliverable, dict) else {}
         dataset_id, audit_id = stored_id(d.get("dataset")), stored_id(d.get("audit"))
-        dataset = Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).first() if dataset_id else None
+        dataset = (Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).first()
+                   if dataset_id else None)
         split_set = dataset.split_sets.order_by("-sealed_at").first() if dataset else None
         audit = (LabelAudit.objects.filter(pk=audit_id, dataset__project_id=play.cycle.project_id).first()
                  if audit_id else None)
@@ -79,19 +94,29 @@ class BuildDataPipeline(PlayModule):
         report = test.resemblance_reports.order_by("-created_at").first() if test else None
         return {"dataset": dataset, "split_set": split_set, "audit": audit, "report": report}
 
+    @staticmethod
+    def _note(d: dict, key: str) -> str:
+        value = d.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
     def checks(self, play) -> list[Check]:
         from django.conf import settings
 
-        d, st = play.deliverable, self.state(play)
+        d = play.deliverable if isinstance(play.deliverable, dict) else {}
+        st = self.state(play)
         dataset, split_set, audit, report = st["dataset"], st["split_set"], st["audit"], st["report"]
         # 1. Labels consistent and audited by a second person on a sample.
+        from apps.datasets.selectors import audit_statistics
+
         audit_ok, audit_detail, audit_evidence = False, "Start a label audit and have a second person finish it.", {}
+        figures = audit_statistics(audit.results if audit else None)
         if audit and dataset:
             covers = audit.dataset_id in (dataset.pk, dataset.parent_id)
             pending = [i for i in audit.items.all() if i.answer and i.answer != i.original_label and not i.resolution]
-            r = audit.results or {}
             if not covers:
                 audit_detail = "The audit is of another dataset version than the one submitted."
+            elif audit.status in ("cancelled", "failed"):
+                audit_detail = f"Audit #{audit.pk} was {audit.status}: start a new one and choose it."
             elif audit.status != "complete":
                 answered = audit.items.exclude(answer="").count()
                 audit_detail = f"The auditor has answered {answered} of {audit.size} items."
@@ -99,27 +124,31 @@ class BuildDataPipeline(PlayModule):
                 audit_detail = f"{len(pending)} disagreement(s) still to resolve."
             else:
                 audit_ok = True
-                audit_detail = f"{_audit_figures(r)}, by {audit.auditor.get_username()}"
-            audit_evidence = {"audit": audit.pk, "auditor": audit.auditor.get_username(),
-                              **{k: r.get(k) for k in ("agreement", "agreement_ci", "kappa", "flagged_precision")}}
+                audit_detail = f"{_audit_figures(audit.results)}, by {audit.auditor.get_username()}"
+            audit_evidence = {"audit": audit.pk, "auditor": audit.auditor.get_username(), **figures}
         checks = [Check("labels_audited", "Labels are consistent and audited by a second person on a sample",
                         audit_ok, audit_detail, evidence=audit_evidence)]
         if audit_ok:
-            r = audit.results or {}
-            agreement, kappa = r.get("agreement"), r.get("kappa")
+            agreement, kappa = figures["agreement"], figures["kappa"]
             consistent = (agreement is not None and agreement >= settings.PLAYBOOK_AUDIT_MIN_AGREEMENT
                           and kappa is not None and kappa >= settings.PLAYBOOK_AUDIT_MIN_KAPPA)
+            n = figures["random_n"]
             checks.append(Check(
                 "labels_consistent", "Auditor and labels agree well enough", consistent,
-                (f"agreement {_percent(agreement)} and kappa {'n/a' if kappa is None else f'{kappa:.2f}'} against "
-                 f"{settings.PLAYBOOK_AUDIT_MIN_AGREEMENT:.0%} and {settings.PLAYBOOK_AUDIT_MIN_KAPPA:.2f}"
-                 + ("" if consistent else ": the sign-off owner should weigh whether the labels can be trusted")),
+                (f"on the random part{'' if n is None else f' (n={n})'}, a uniform sample: agreement "
+                 f"{_percent(agreement)} and kappa {'n/a' if kappa is None else f'{kappa:.2f}'} against "
+                 f"{settings.PLAYBOOK_AUDIT_MIN_AGREEMENT:.0%} and {settings.PLAYBOOK_AUDIT_MIN_KAPPA:.2f}; "
+                 f"estimated label-error rate {_percent(figures['error_rate'])} ({_ci(figures['error_rate_ci'])}). "
+                 "The error-ranked part is left out: it is chosen for likely errors"
+                 + ("" if consistent else ". The sign-off owner should weigh whether the labels can be trusted")),
                 blocking=False,
+                evidence={k: figures[k] for k in ("agreement", "agreement_ci", "kappa", "error_rate", "error_rate_ci",
+                                                  "random_n")},
             ))
         # 2. Fixed splits, never mixed.
         if split_set:
             rate = split_set.leakage.get("rate") or 0.0
-            justified = len(d.get("leakage_justification") or "") >= self.MIN_NOTE
+            justified = len(self._note(d, "leakage_justification")) >= self.MIN_NOTE
             ok = rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE or justified
             hashes = {s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()}
             sizes = ", ".join(f"{name} {info['rows']}" for name, info in sorted(hashes.items()))
@@ -135,7 +164,7 @@ class BuildDataPipeline(PlayModule):
             checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed",
                                 False, "Choose the dataset version and seal its splits."))
         # 3. The test set resembles production.
-        note_ok = len(d.get("representativeness_note") or "") >= self.MIN_NOTE
+        note_ok = len(self._note(d, "representativeness_note")) >= self.MIN_NOTE
         checks.append(Check(
             "test_like_production", "The test set resembles real production inputs", bool(report) and note_ok,
             ("; ".join(report.stats.get("verdict", [])[:3]) or "compared") + ("" if note_ok else
@@ -144,7 +173,7 @@ class BuildDataPipeline(PlayModule):
             evidence={"report": report.pk} if report else {},
         ))
         # 4. Class balance understood.
-        balance_ok = bool(dataset) and len(d.get("balance_note") or "") >= self.MIN_NOTE
+        balance_ok = bool(dataset) and len(self._note(d, "balance_note")) >= self.MIN_NOTE
         counts = dataset.label_counts if dataset else {}
         ratio = (max(counts.values()) / min(counts.values())) if counts else None
         checks.append(Check(
@@ -177,7 +206,7 @@ class BuildDataPipeline(PlayModule):
         from django.contrib.auth import get_user_model
 
         from apps.datasets.models import LabelAudit
-        from apps.datasets.selectors import audit_summary
+        from apps.datasets.selectors import audit_display, audit_summary
 
         project = play.cycle.project
         state = self.state(play)
@@ -193,14 +222,33 @@ class BuildDataPipeline(PlayModule):
             ratio = biggest / min(dataset.label_counts.values())
         uploader = dataset.uploaded_by_id if dataset else None
         members = get_user_model().objects.filter(memberships__project=project).distinct().order_by("username")
+        possible = [u for u in members if u.pk != uploader]
+        # The auditor is a second person: offer someone other than whoever is starting the audit by default.
+        default = next((u for u in possible if u.pk != request.user.pk), None)
+        summary = audit_summary(state["audit"]) if state["audit"] else None
+        can_curate = (bool(policy.check(request.user, Action.DATA_CURATE, project))
+                      and project.status == project.Status.ACTIVE)
+        audit = state["audit"]
+        # Before the first answer the data owner may still cancel the audit or hand it to someone else.
+        changeable = bool(summary and can_curate and summary["answered"] == 0
+                          and summary["status"] in (LabelAudit.Status.PREPARING, LabelAudit.Status.OPEN))
+        if audit is not None:
+            reassign_to = [u for u in members if u.pk not in (audit.dataset.uploaded_by_id, audit.auditor_id)]
+            reassign_default = next((u for u in reassign_to if u.pk != request.user.pk), None)
+        else:
+            reassign_to, reassign_default = [], None
         return {
             "play3": state,
             "labelled_datasets": project.datasets.exclude(kind=Dataset.Kind.PRODUCTION_SAMPLE),
             "audits": LabelAudit.objects.filter(dataset__project=project).select_related("auditor"),
-            "audit_summary": audit_summary(state["audit"]) if state["audit"] else None,
-            "can_curate": bool(policy.check(request.user, Action.DATA_CURATE, project))
-            and project.status == project.Status.ACTIVE,
-            "possible_auditors": [u for u in members if u.pk != uploader],
+            "audit_summary": summary,
+            "audit_figures": audit_display(summary) if summary and summary["status"] == "complete" else None,
+            "can_curate": can_curate,
+            "possible_auditors": possible,
+            "default_auditor": default.username if default else "",
+            "audit_changeable": changeable,
+            "reassign_to": reassign_to,
+            "reassign_default": reassign_default.username if reassign_default else "",
             "balance_rows": balance_rows, "balance_splits": balance_splits, "imbalance_ratio": ratio,
         }
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import ApplicationError, Conflict, NotAllowed
 from apps.core.views import HtmxHttpRequest, flash_error
 from apps.datasets import curation, play3, selectors
-from apps.datasets.models import Dataset, LabelAudit
+from apps.datasets.models import LabelAudit
 from apps.playbook import selectors as play_selectors
 
 
@@ -82,14 +82,39 @@ def play3_resolve(request: HtmxHttpRequest, play_id: int, audit_id: int):
     return _back(play, "#audit")
 
 
+@login_required
+@require_POST
+def audit_cancel(request: HtmxHttpRequest, audit_id: int):
+    """The data owner withdraws an audit before its first answer; back to the Play 3 page."""
+    audit = selectors.audit_for_user(request.user, audit_id)
+    try:
+        curation.label_audit_cancel(actor=request.user, audit=audit)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Audit #{audit.pk} cancelled: start a new one when ready.")
+    return redirect(selectors.audit_play_url(audit))
+
+
+@login_required
+@require_POST
+def audit_reassign(request: HtmxHttpRequest, audit_id: int):
+    """The data owner hands an audit to another member before its first answer; back to the Play 3 page."""
+    audit = selectors.audit_for_user(request.user, audit_id)
+    try:
+        audit = curation.label_audit_reassign(actor=request.user, audit=audit, auditor=request.POST.get("auditor", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Audit #{audit.pk} handed to {audit.auditor.get_username()}.")
+    return redirect(selectors.audit_play_url(audit))
+
+
 @_play3_dataset_action("#balance")
 def play3_production(request: HtmxHttpRequest, play, dataset) -> None:
-    from apps.datasets.services import dataset_upload
-
     try:
-        production = dataset_upload(actor=request.user, project=dataset.project, upload=request.FILES.get("file"),
-                                    kind=Dataset.Kind.PRODUCTION_SAMPLE, name=f"Production sample for {dataset.name}")
-        curation.production_compare(actor=request.user, dataset=dataset, production=production)
+        production, _ = curation.production_sample_compare(actor=request.user, dataset=dataset,
+                                                           upload=request.FILES.get("file"))
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
@@ -112,9 +137,9 @@ def audit_page(request: HtmxHttpRequest, audit_id: int):
     try:
         nxt = curation.label_audit_next(actor=request.user, audit=audit)
     except Conflict:
-        if audit.status not in (LabelAudit.Status.PREPARING, LabelAudit.Status.FAILED):
+        if audit.status not in (LabelAudit.Status.PREPARING, LabelAudit.Status.FAILED, LabelAudit.Status.CANCELLED):
             raise
-        nxt = None  # the template shows the preparing (polling) or failed state
+        nxt = None  # the template shows the preparing (polling), failed or cancelled state
     context = {"audit": audit, "labels": audit.dataset.labels, "item": nxt[0] if nxt else None,
                "text": nxt[1] if nxt else "", "answered": audit.items.exclude(answered_at=None).count()}
     template = "datasets/audit.html#audit-item" if request.htmx else "datasets/audit.html"

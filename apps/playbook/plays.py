@@ -102,23 +102,32 @@ class PlayModule:
 
 
 def optional_id(value, name: str) -> int | None:
-    """A deliverable's reference to another row: empty (None, "", whitespace) means none."""
+    """A deliverable's reference to another row: empty (None, "", whitespace) means none; anything but
+    an id is refused."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        raise ValidationFailed(f"{name} must be an id")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{name} must be an id") from None
+    found = stored_id(value)
+    if found is None:
+        raise ValidationFailed(f"{name} must be an id, not {value!r}")
+    return found
 
 
 def stored_id(value) -> int | None:
-    """A stored reference as an id, or None for anything else (older drafts may hold "" or junk)."""
-    try:
-        return None if value is None or isinstance(value, bool) else int(value)
-    except (TypeError, ValueError):
+    """A database id from a stored or submitted value: a positive whole number (or its digits as text);
+    None for anything else (empty, junk, a bool, a fraction, a number too large for a key), so an older
+    draft holding "" or junk reads as nothing chosen instead of breaking a page."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdecimal() or not value.isascii():
+            return None
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not 0 < value < 2**63:
+        return None
+    return value
 
 
 def number_value(value, name: str) -> float:

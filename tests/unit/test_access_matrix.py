@@ -59,6 +59,25 @@ def _with_queued_job(team, upload):
     return {"project": team["project"].pk, "play": play.pk, "job": job.pk}
 
 
+def _with_audit(team, upload):
+    """A labelled dataset uploaded by the model owner, and a label audit the data owner handed to `so`."""
+    from apps.datasets.curation import label_audit_start
+    from apps.datasets.services import dataset_upload
+
+    dataset = dataset_upload(actor=team["mo"], project=team["project"], upload=upload())
+    audit = label_audit_start(actor=team["do"], dataset=dataset, size=10, auditor="so")
+    return {"project": team["project"].pk, "play": team["play1"].pk, "dataset": dataset.pk, "audit": audit.pk}
+
+
+def _sealed(team, upload):
+    from apps.datasets.curation import dataset_seal
+    from apps.datasets.services import dataset_upload
+
+    dataset = dataset_upload(actor=team["mo"], project=team["project"], upload=upload())
+    dataset_seal(actor=team["do"], dataset=dataset, train=0.7, val=0.15, test=0.15, seed=0)
+    return {"project": team["project"].pk, "play": team["play1"].pk, "dataset": dataset.pk}
+
+
 MEMBERS_READ = {"mo": 200, "do": 200, "so": 200, "admin": 200, "outsider": 404}
 API_ANON = 401
 PAGE_ANON = 302
@@ -97,6 +116,12 @@ API_ROUTES = [
      {"mo": 409, "do": 409, "so": 403, "admin": 403, "outsider": 404}),
     ("audit", _fresh, ("get", "/api/audit/?project={project}", None),
      {"admin": 200, "mo": 403, "do": 403, "so": 403, "outsider": 403}),
+    ("production sample", _sealed, ("upload", "/api/datasets/{dataset}/production-sample/", None),
+     {"do": 201, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
+    ("cancel label audit", _with_audit, ("post", "/api/audits/{audit}/cancel/", {}),
+     {"do": 200, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
+    ("reassign label audit", _with_audit, ("post", "/api/audits/{audit}/reassign/", {"auditor": "so2"}),
+     {"do": 200, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
 ]
 
 PAGE_ROUTES = [
@@ -131,6 +156,10 @@ PAGE_ROUTES = [
         "name": "c", "source": "some-org/some-encoder", "licence": "MIT", "domain_rating": "3",
         "latency_budget_ms": "20", "memory_budget_mb": "500"}),
      {"mo": 302, "do": 403, "so": 403, "admin": 403, "outsider": 404}),
+    ("cancel label audit", _with_audit, ("post", "/audits/{audit}/cancel/", {}),
+     {"do": 302, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
+    ("reassign label audit", _with_audit, ("post", "/audits/{audit}/reassign/", {"auditor": "so2"}),
+     {"do": 302, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
 ]
 
 

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('training', '0002_candidates_artifacts'),
         ('jobs', '0001_initial'),
-        ('datasets', '0006_splitread_job_in_jobs_app'),
+        ('datasets', '0007_splitread_job_in_jobs_app'),
     ]
 
     operations = [

@@ -213,8 +213,12 @@ def test_audit_results_by_hand():
     assert result["flagged_n"] == 3 and result["flagged_precision"] == pytest.approx(2 / 3)
     answered = items[:13]
     expected_kappa = cohen_kappa_score([i["original"] for i in answered], [i["answer"] for i in answered])
-    assert result["kappa"] == pytest.approx(expected_kappa)
-    assert result["kappa_random"] == pytest.approx(0.6)  # 2x2, po = 0.8, pe = 0.5
+    assert result["kappa_all"] == pytest.approx(expected_kappa)  # over the whole, error-ranked, sample
+    assert result["kappa"] == result["kappa_random"] == pytest.approx(0.6)  # random part: 2x2, po = 0.8, pe = 0.5
+    assert result["error_rate"] == pytest.approx(0.2)  # 2 of the 10 random items disagree
+    assert result["error_rate_ci"][0] == pytest.approx(1 - 0.9433, abs=1e-4)
+    assert result["error_rate_ci"][1] == pytest.approx(1 - 0.4902, abs=1e-4)
+    assert result["flagged_precision_ci"] == pytest.approx(list(wilson_interval(2, 3)))
     assert [d["index"] for d in result["disagreements"]] == [8, 9, 10, 12]
     assert result["disagreements"][2] == {"index": 10, "original": "a", "answer": "b", "part": "flagged"}
     assert result["answered_n"] == 13 and result["unanswered_n"] == 1
@@ -237,5 +241,6 @@ def test_audit_results_edge_cases():
     only_flagged = audit_results([{"index": 1, "part": "flagged", "original": "a", "answer": "a"}])
     assert only_flagged["agreement"] is None and only_flagged["agreement_ci"] is None
     assert only_flagged["flagged_precision"] == 0.0
+    assert only_flagged["kappa"] is None and only_flagged["error_rate"] is None and only_flagged["error_rate_ci"] is None
     with pytest.raises(ValueError, match="part"):
         audit_results([{"index": 1, "part": "other", "original": "a", "answer": "a"}])

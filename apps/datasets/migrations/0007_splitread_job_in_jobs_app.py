@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('datasets', '0005_audit_preparation'),
+        ('datasets', '0006_audit_cancelled'),
         ('jobs', '0001_initial'),
     ]
 

@@ -18,7 +18,7 @@ from apps.core import registry
 from apps.playbook.models import Play
 from apps.playbook.services import play_update_deliverable
 from tests.unit.test_play3 import api, csv_bytes, play3  # noqa: F401  (play3 is a fixture)
-from workers.engine.demo_data import generate
+from demo.generate import generate
 from workers.engine.label_audit import wilson_interval
 
 pytestmark = pytest.mark.django_db

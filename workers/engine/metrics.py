@@ -82,3 +82,45 @@ def meets_target(value: float, *, target: float, direction: str) -> bool:
     if direction == "lower":
         return value <= target
     raise ValueError(f"unknown direction {direction!r}; expected one of {DIRECTIONS}")
+
+
+# -- the committed metric as a training criterion ------------------------------------------------------
+
+# Metrics a training run can select epochs and stages by (latency is measured, not trained for).
+TRAINING_METRICS = ("macro_f1", "accuracy", "false_positive_rate")
+
+
+def check_training_metric(metric: str, positive_label: object | None = None) -> str:
+    """The direction of ``metric`` as a selection criterion; ValueError for an unknown or unusable one.
+
+    False-positive rate needs the positive class; latency cannot pick an epoch.
+    """
+    if metric not in TRAINING_METRICS:
+        raise ValueError(f"metric {metric!r} cannot select a training epoch; expected one of {TRAINING_METRICS}")
+    if metric == "false_positive_rate" and positive_label is None:
+        raise ValueError("metric 'false_positive_rate' needs positive_label")
+    return METRICS[metric]
+
+
+def is_better(value: float, best: float, *, metric: str) -> bool:
+    """True when ``value`` is strictly better than ``best`` in ``metric``'s direction."""
+    return value < best if METRICS[metric] == "lower" else value > best
+
+
+def worsening(value: float, best: float, *, metric: str) -> float:
+    """How far ``value`` is behind ``best`` in ``metric``'s direction (<= 0 when not behind)."""
+    return value - best if METRICS[metric] == "lower" else best - value
+
+
+def metric_standard_error(value: float, n: int) -> float:
+    """Binomial standard error sqrt(p(1-p)/n) of a rate ``value`` measured on ``n`` examples.
+
+    Exact for accuracy (n = validation rows) and false-positive rate (n = validation negatives); used as
+    an approximation for macro-F1, whose bootstrap SE on a few hundred rows is of the same size or larger,
+    so a drop beyond it is a drop beyond noise. ``p`` is clipped to [1/n, 1-1/n] so a perfect score still
+    has a margin of about one example. 0.0 when ``n`` < 1.
+    """
+    if n < 1:
+        return 0.0
+    p = min(max(float(value), 1.0 / n), 1.0 - 1.0 / n) if n > 1 else 0.5
+    return (p * (1.0 - p) / n) ** 0.5

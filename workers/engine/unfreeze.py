@@ -2,8 +2,12 @@
 
 Stage 0 is the head alone on the frozen encoder (trained here only when no head is given). Stage s
 unfreezes layer groups 0..s-1 of ``Encoder.layer_groups()`` (group 0 = top transformer block, the last
-group = embeddings). After every stage validation macro-F1 is measured; the run stops as soon as it
-stops improving (beyond ``patience`` stages) and the best stage's weights are restored and checkpointed.
+group = embeddings). After every stage the committed validation metric (macro-F1, accuracy or
+false-positive rate, in its direction) is measured. A stage counts as worse only when the metric is behind
+the best stage by more than ``noise_se`` standard errors (binomial SE sqrt(p(1-p)/n) at the best value,
+n = validation rows, or validation negatives for false-positive rate; ``workers.engine.metrics``), so a
+one-example wobble never stops a run; it stops after more than ``patience`` worse stages in a row. The best
+stage (any strict improvement counts) is always the one restored and checkpointed.
 
 Batches are random by default (dynamic padding); ``batching="bucketed"`` groups rows of similar length,
 which pads less but made batches less i.i.d. and cost about a point of macro-F1 in bench/RESULTS.md. The
@@ -13,10 +17,8 @@ run once per stage, not once per step (exact, since frozen blocks run without dr
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import math
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,21 +28,28 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from workers.engine.checkpoints import (  # noqa: F401 - load_checkpoint is part of this module's API
+    CHECKPOINT_FORMAT,
+    checkpoint_directory,
+    load_checkpoint,
+    save_checkpoint,
+    verify_checkpoint,
+)
 from workers.engine.data import ReportFn, TrainingData, require_training_data
-from workers.engine.encoders import POOLINGS, Encoder, autocast_for, resolve_device
-from workers.engine.features import atomic_torch_save, file_sha256
-from workers.engine.heads import ClassifierHead, HeadResult, classification_scores, seeded
+from workers.engine.encoders import POOLINGS, Encoder, autocast_for
+from workers.engine.heads import ClassifierHead, HeadResult, seeded, validation_scores
+from workers.engine.metrics import check_training_metric, is_better, metric_standard_error, worsening
 from workers.engine.prefix import PrefixCache, PrefixUnavailable
 
-CHECKPOINT_FORMAT = "playbook.unfreeze-checkpoint/1"
-CHECKPOINT_NAME = "unfreeze-best.pt"
+CHECKPOINT_NAME = "unfreeze-best"  # a folder (see workers.engine.checkpoints)
+FROZEN_CHECKPOINT_NAME = "frozen-head"
 LR_DIVISOR_RANGE = (10.0, 100.0)  # Play 4: "ten to a hundred times lower than normal"
 BATCHINGS = ("random", "bucketed")
 PREFIX_CACHE_MAX_MB = 2048.0
 
-# evaluate(encoder, head, stage) -> {"val_macro_f1": float, "val_accuracy": float}
+# evaluate(encoder, head, stage) -> {"val_macro_f1": float, "val_accuracy": float, ...}: must hold
+# "val_<metric>" for the committed metric; optional "val_n" / "val_negatives" size the noise margin.
 Evaluator = Callable[[Encoder, ClassifierHead, int], dict[str, float]]
 
 # Keyword arguments of progressive_unfreeze that define the recipe (stored in checkpoints, reused on retrain).
@@ -60,6 +69,9 @@ RECIPE_KEYS = (
     "max_grad_norm",
     "dropout",
     "batching",
+    "metric",
+    "positive_label",
+    "noise_se",
 )
 # Keywords that change how a run executes but not its arithmetic; a retrain may override them too.
 RUNTIME_KEYS = ("report", "checkpoint_dir", "evaluate", "prefix_cache", "prefix_cache_max_mb")
@@ -81,6 +93,13 @@ class UnfreezeResult:
     head_config: dict[str, Any] = field(default_factory=dict)
     label_names: list[str] = field(default_factory=list)
     recipe: dict[str, Any] = field(default_factory=dict)
+    metric: str = "macro_f1"
+    best_val_metric: float | None = None
+
+    @property
+    def checkpoint_directory(self) -> Path | None:
+        """The checkpoint folder (what a serving stack loads); ``checkpoint_path`` is its manifest.json."""
+        return checkpoint_directory(self.checkpoint_path) if self.checkpoint_path is not None else None
 
     def build_head(self) -> ClassifierHead:
         """The best head, on CPU, in eval mode."""
@@ -184,16 +203,18 @@ def predict_label_ids(
     return logits.argmax(dim=-1).cpu().numpy()
 
 
-def validation_evaluator(data: TrainingData, *, batch_size: int, max_length: int, pooling: str) -> Evaluator:
-    """The default evaluator: macro-F1 and accuracy on ``data.val``."""
+def validation_evaluator(
+    data: TrainingData, *, batch_size: int, max_length: int, pooling: str, positive_id: int | None = None
+) -> Evaluator:
+    """The default evaluator: ``heads.validation_scores`` on ``data.val`` (macro-F1, accuracy, and the
+    false-positive rate with a positive class id)."""
     y_val = data.label_ids(data.val)
 
     def evaluate(encoder: Encoder, head: ClassifierHead, stage: int) -> dict[str, float]:
         preds = predict_label_ids(
             encoder, head, data.val.texts, batch_size=batch_size, max_length=max_length, pooling=pooling
         )
-        macro_f1, accuracy = classification_scores(y_val, preds)
-        return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
+        return validation_scores(y_val, preds, positive_label=positive_id)
 
     return evaluate
 
@@ -206,8 +227,9 @@ def _cached_scores(
     *,
     batch_size: int,
     pooling: str,
+    positive_id: int | None = None,
 ) -> dict[str, float]:
-    """Validation macro-F1 and accuracy with the frozen prefix replayed from ``cache`` (no grad)."""
+    """``heads.validation_scores`` with the frozen prefix replayed from ``cache`` (no grad)."""
     encoder = cache.encoder
     order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
     preds = np.empty(len(features), dtype=np.int64)
@@ -223,8 +245,7 @@ def _cached_scores(
                 preds[idx] = logits.argmax(dim=-1).cpu().numpy()
         finally:
             head.train(was_training)
-    macro_f1, accuracy = classification_scores(y, preds)
-    return {"val_macro_f1": macro_f1, "val_accuracy": accuracy}
+    return validation_scores(y, preds, positive_label=positive_id)
 
 
 def _prefix_note(train_cache: PrefixCache | None, off: str | None) -> str:
@@ -244,13 +265,20 @@ def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _build_head(
-    head_state: dict[str, torch.Tensor] | HeadResult | None, encoder: Encoder, num_labels: int, dropout: float
+    head_state: dict[str, torch.Tensor] | HeadResult | ClassifierHead | None,
+    encoder: Encoder,
+    num_labels: int,
+    dropout: float,
 ) -> ClassifierHead:
     if head_state is None:
         return ClassifierHead(encoder.hidden_size, num_labels, dropout=dropout)
     if isinstance(head_state, HeadResult):
-        return head_state.build()
-    head = ClassifierHead.from_state_dict(head_state, dropout=dropout)
+        head = head_state.build()
+    elif isinstance(head_state, ClassifierHead):
+        head = ClassifierHead(**head_state.config())
+        head.load_state_dict(_snapshot(head_state))
+    else:
+        head = ClassifierHead.from_state_dict(head_state, dropout=dropout)
     if head.in_dim != encoder.hidden_size or head.num_labels != num_labels:
         raise ValueError(
             f"head maps {head.in_dim} -> {head.num_labels} but the encoder has hidden size "
@@ -273,7 +301,7 @@ class _Progress:
 
 def progressive_unfreeze(
     encoder: Encoder,
-    head_state: dict[str, torch.Tensor] | HeadResult | None,
+    head_state: dict[str, torch.Tensor] | HeadResult | ClassifierHead | None,
     data: TrainingData,
     *,
     head_lr: float = 1e-3,
@@ -296,6 +324,9 @@ def progressive_unfreeze(
     evaluate: Evaluator | None = None,
     prefix_cache: bool = True,
     prefix_cache_max_mb: float = PREFIX_CACHE_MAX_MB,
+    metric: str = "macro_f1",
+    positive_label: str | int | None = None,
+    noise_se: float = 1.0,
 ) -> UnfreezeResult:
     """Unfreeze the encoder top-down, one layer group per stage, keeping the best validation stage.
 
@@ -303,7 +334,11 @@ def progressive_unfreeze(
     ``pooling``/``max_length``); stage 0 then only measures it. With None, stage 0 trains a fresh head on
     the frozen encoder. Stage s (1..max_stages, default all groups) trains the head at ``head_lr`` and
     group g < s at ``head_lr / lr_divisor * layer_decay**g`` with AdamW, linear warm-up then linear decay.
-    The run stops once validation macro-F1 has not improved for more than ``patience`` stages; the best
+    ``metric`` (the committed metric: "macro_f1", "accuracy" or "false_positive_rate", the last with
+    ``positive_label``, a label name or class id) picks the best stage in its direction (ties: the earlier
+    stage). A stage is *worse* when it trails the best stage by more than ``noise_se`` binomial standard
+    errors (module docstring; ``noise_se=0`` makes any drop count); the run stops after more than
+    ``patience`` worse stages in a row (a stage within noise, or better, resets the count). The best
     stage's encoder and head weights are restored in place and, if ``checkpoint_dir`` is given, written
     there atomically once at the end (a run cancelled by ``report`` raising leaves no file).
     ``evaluate`` replaces the validation evaluator (tests plant curves with it). ``batching`` is "random"
@@ -316,6 +351,10 @@ def progressive_unfreeze(
     """
     data = require_training_data(data)
     check_lr_divisor(lr_divisor)
+    positive_id = _positive_id(positive_label, data.label_names)
+    check_training_metric(metric, positive_id)
+    if noise_se < 0:
+        raise ValueError("noise_se must be >= 0")
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
     if epochs_per_stage < 1 or batch_size < 1 or patience < 0 or not 0.0 <= warmup_ratio < 1.0:
@@ -341,6 +380,9 @@ def progressive_unfreeze(
         "max_grad_norm": max_grad_norm,
         "dropout": dropout,
         "batching": batching,
+        "metric": metric,
+        "positive_label": None if positive_id is None else data.label_names[positive_id],
+        "noise_se": noise_se,
     }
 
     device = encoder.device
@@ -362,7 +404,10 @@ def progressive_unfreeze(
     val_features = encoder.tokenize(data.val.texts, max_length=max_length) if cached_evaluation and prefix_cache else []
     y_val = np.asarray(data.label_ids(data.val))
     eval_batch = max(batch_size, 32)
-    uncached_evaluation = validation_evaluator(data, batch_size=eval_batch, max_length=max_length, pooling=pooling)
+    uncached_evaluation = validation_evaluator(
+        data, batch_size=eval_batch, max_length=max_length, pooling=pooling, positive_id=positive_id
+    )
+    val_n = len(data.val) if metric != "false_positive_rate" else int(np.sum(y_val != positive_id))
     # "off": None while caching is allowed, else why not ("" when the caller switched it off).
     prefix: dict[str, Any] = {"train": None, "val": None, "stage_val": None, "off": None if prefix_cache else ""}
     budget = int(prefix_cache_max_mb * 2**20)
@@ -462,17 +507,20 @@ def progressive_unfreeze(
             return evaluate(encoder, head, stage)
         val_cache = prefix["stage_val"]
         if val_cache is not None:
-            return _cached_scores(val_cache, val_features, head, y_val, batch_size=eval_batch, pooling=pooling)
+            return _cached_scores(
+                val_cache, val_features, head, y_val, batch_size=eval_batch, pooling=pooling, positive_id=positive_id
+            )
         return uncached_evaluation(encoder, head, stage)
 
     original_flags = {name: p.requires_grad for name, p in encoder.model.named_parameters()}
     stages: list[dict[str, Any]] = []
+    key = f"val_{metric}"
     try:
         with seeded(seed, device):
-            best_stage, best_f1, best_acc = 0, -1.0, 0.0
+            best_stage, best_record = 0, None
             best_encoder: dict[str, torch.Tensor] = {}
             best_head: dict[str, torch.Tensor] = {}
-            since_best, stopped_early, stop_reason = 0, False, ""
+            worse_in_a_row, stopped_early, stop_reason = 0, False, ""
             for stage in range(last_stage + 1):
                 if stage == 0 and head_state is not None:
                     apply_stage(encoder, 0)
@@ -487,39 +535,45 @@ def progressive_unfreeze(
                     info = train_stage(stage)
                 scores = evaluate_stage(stage)
                 prefix["stage_val"] = None
+                if key not in scores:
+                    raise KeyError(f"the evaluator returned no {key!r} for the committed metric {metric!r}")
+                n = int(scores.get("val_negatives" if metric == "false_positive_rate" else "val_n", val_n))
                 record = {
                     "stage": stage,
                     **info,
-                    "val_macro_f1": float(scores["val_macro_f1"]),
+                    **{k: float(v) for k, v in scores.items() if k.startswith("val_") and k not in ("val_n", "val_negatives")},
+                    "val_macro_f1": float(scores.get("val_macro_f1", float("nan"))),
                     "val_accuracy": float(scores.get("val_accuracy", float("nan"))),
+                    "metric": metric,
+                    "val_metric": float(scores[key]),
                 }
-                stages.append(record)
-                improved = stage == 0 or record["val_macro_f1"] > best_f1
-                if improved:
-                    best_stage, best_f1, best_acc = stage, record["val_macro_f1"], record["val_accuracy"]
+                value = record["val_metric"]
+                if best_record is None or is_better(value, best_record["val_metric"], metric=metric):
+                    best_stage, best_record = stage, record
                     best_encoder, best_head = _snapshot(encoder.model), _snapshot(head)
-                    since_best = 0
+                    record.update(noise_margin=None, worse=False)
+                    worse_in_a_row = 0
                 else:
-                    since_best += 1
+                    margin = noise_se * metric_standard_error(best_record["val_metric"], n)
+                    behind = worsening(value, best_record["val_metric"], metric=metric)
+                    worse = behind > margin
+                    record.update(noise_margin=margin, worse=worse)
+                    worse_in_a_row = worse_in_a_row + 1 if worse else 0
+                stages.append(record)
                 if report is not None:
-                    report(
-                        progress.step,
-                        {
-                            "stage": float(stage),
-                            "val_macro_f1": record["val_macro_f1"],
-                            "val_accuracy": record["val_accuracy"],
-                        },
-                        progress.value,
-                    )
-                if since_best > patience:
+                    shown = {"stage": float(stage), "val_macro_f1": record["val_macro_f1"],
+                             "val_accuracy": record["val_accuracy"], "val_metric": value}
+                    report(progress.step, shown, progress.value)
+                if worse_in_a_row > patience:
                     stopped_early = stage < last_stage
                     stop_reason = (
-                        f"validation macro-F1 turned at stage {stage} ({record['val_macro_f1']:.4f} vs best "
-                        f"{best_f1:.4f} at stage {best_stage}); kept stage {best_stage}"
+                        f"validation {metric} turned at stage {stage}: {worse_in_a_row} stage(s) in a row behind "
+                        f"the best by more than the noise margin ({value:.4f} vs best {best_record['val_metric']:.4f} "
+                        f"at stage {best_stage}, margin {record['noise_margin']:.4f}); kept stage {best_stage}"
                     )
                     break
             else:
-                stop_reason = f"ran all {last_stage} unfreezing stage(s); best was stage {best_stage}"
+                stop_reason = f"ran all {last_stage} unfreezing stage(s); best was stage {best_stage} by {metric}"
             encoder.model.load_state_dict(best_encoder)
             head.load_state_dict(best_head)
     finally:
@@ -528,21 +582,24 @@ def progressive_unfreeze(
         encoder.model.eval()
         head.eval()
 
+    assert best_record is not None
+    best_f1, best_acc, best_value = best_record["val_macro_f1"], best_record["val_accuracy"], best_record["val_metric"]
     if report is not None:
         report(
             progress.step + 1,
-            {"best_stage": float(best_stage), "best_val_macro_f1": best_f1, "best_val_accuracy": best_acc},
+            {"best_stage": float(best_stage), "best_val_macro_f1": best_f1, "best_val_accuracy": best_acc,
+             "best_val_metric": best_value},
             1.0,
         )
 
     head_config = head.config()
     checkpoint_path, checkpoint_sha = None, None
     if checkpoint_dir is not None:
-        checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME
-        payload = _checkpoint_payload(
-            encoder, best_head, head_config, data.label_names, recipe, best_stage, best_f1, stages
+        checkpoint_path, checkpoint_sha = save_checkpoint(
+            Path(checkpoint_dir), CHECKPOINT_NAME, encoder=encoder, head_state=best_head, head_config=head_config,
+            label_names=data.label_names,
+            meta=_checkpoint_meta("unfreeze", recipe, best_stage, best_record, stages),
         )
-        checkpoint_sha = atomic_torch_save(payload, checkpoint_path)
 
     return UnfreezeResult(
         best_stage=best_stage,
@@ -557,84 +614,43 @@ def progressive_unfreeze(
         head_config=head_config,
         label_names=list(data.label_names),
         recipe=recipe,
+        metric=metric,
+        best_val_metric=best_value,
     )
 
 
-# -- checkpoints ----------------------------------------------------------------------------------
+def _positive_id(positive_label: str | int | None, label_names: Sequence[str]) -> int | None:
+    """The class id of ``positive_label`` (a label name or an id), or None."""
+    if positive_label is None:
+        return None
+    if isinstance(positive_label, str):
+        if positive_label not in label_names:
+            raise ValueError(f"positive_label {positive_label!r} is not one of the labels {list(label_names)}")
+        return list(label_names).index(positive_label)
+    if isinstance(positive_label, bool) or not 0 <= int(positive_label) < len(label_names):
+        raise ValueError(f"positive_label must be a label name or a class id in [0, {len(label_names)})")
+    return int(positive_label)
 
 
-def _tokenizer_files(encoder: Encoder) -> dict[str, str]:
-    # base64 text: weights_only unpickling of str is safe on every supported torch; bytes support varies.
-    with tempfile.TemporaryDirectory() as tmp:
-        encoder.tokenizer.save_pretrained(tmp)
-        return {
-            p.name: base64.b64encode(p.read_bytes()).decode("ascii")
-            for p in Path(tmp).iterdir()
-            if p.is_file()
-        }
+# -- checkpoints (format: workers.engine.checkpoints) ----------------------------------------------
 
 
-def _checkpoint_payload(
-    encoder: Encoder,
-    head_state: dict[str, torch.Tensor],
-    head_config: dict[str, Any],
-    label_names: Sequence[str],
-    recipe: dict[str, Any],
-    best_stage: int,
-    best_f1: float,
-    stages: list[dict[str, Any]],
+def _checkpoint_meta(
+    kind: str, recipe: dict[str, Any], best_stage: int, best_record: dict[str, Any], stages: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Everything needed to rebuild encoder + head without the original source: config, tokenizer, weights."""
     return {
-        "format": CHECKPOINT_FORMAT,
-        "encoder": {
-            "source": encoder.source,
-            "config_json": encoder.model.config.to_json_string(),
-            "tokenizer_files": _tokenizer_files(encoder),
-            "state_dict": _snapshot(encoder.model),
-        },
-        "head": {"config": dict(head_config), "state_dict": head_state},
-        "label_names": list(label_names),
+        "kind": kind,
         "recipe": dict(recipe),
+        "metric": recipe.get("metric", "macro_f1"),
+        "positive_label": recipe.get("positive_label"),
+        "pooling": recipe.get("pooling", "mean"),
+        "max_length": recipe.get("max_length", 128),
         "best_stage": best_stage,
-        "best_val_macro_f1": best_f1,
+        "best_val_macro_f1": best_record.get("val_macro_f1"),
+        "best_val_accuracy": best_record.get("val_accuracy"),
+        "best_val_metric": best_record.get("val_metric"),
         "stages": stages,
     }
-
-
-def load_checkpoint(
-    checkpoint_path: Path, *, device: str | torch.device | None = None, expected_sha256: str | None = None
-) -> tuple[Encoder, ClassifierHead, dict[str, Any]]:
-    """Rebuild (encoder, head, metadata) from a progressive_unfreeze checkpoint; no network, no source dir.
-
-    Metadata has label_names, recipe, best_stage, best_val_macro_f1, stages, sha256. With
-    ``expected_sha256`` a mismatching file raises ValueError before it is unpickled.
-    """
-    checkpoint_path = Path(checkpoint_path)
-    sha = file_sha256(checkpoint_path)
-    if expected_sha256 is not None and sha != expected_sha256:
-        raise ValueError(f"checkpoint {checkpoint_path} has sha256 {sha}, expected {expected_sha256}")
-    payload = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{checkpoint_path} is not a {CHECKPOINT_FORMAT} checkpoint")
-    enc = payload["encoder"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, content in enc["tokenizer_files"].items():
-            (Path(tmp) / name).write_bytes(base64.b64decode(content))
-        (Path(tmp) / "config.json").write_text(enc["config_json"])
-        tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
-        config = AutoConfig.from_pretrained(tmp, local_files_only=True)
-    model = AutoModel.from_config(config)
-    model.load_state_dict(enc["state_dict"])
-    resolved = resolve_device(device)
-    model.to(resolved).eval()
-    encoder = Encoder(model, tokenizer, source=enc["source"], device=resolved, fingerprint=sha)
-    head = ClassifierHead(**payload["head"]["config"])
-    head.load_state_dict(payload["head"]["state_dict"])
-    head.to(resolved).eval()
-    meta = {k: payload[k] for k in ("label_names", "recipe", "best_stage", "best_val_macro_f1", "stages")}
-    meta["sha256"] = sha
-    return encoder, head, meta
 
 
 def retrain_from_checkpoint(
@@ -647,9 +663,10 @@ def retrain_from_checkpoint(
 ) -> UnfreezeResult:
     """Play 6 retrain: load encoder + head from a checkpoint and rerun progressive_unfreeze on new data.
 
-    The stored recipe is reused; ``recipe_overrides`` (any progressive_unfreeze keyword, e.g. report,
-    checkpoint_dir, max_stages) replace parts of it. Stage 0 measures the previous model on the new
-    validation split, so a retrain that does not beat it keeps it. The label set must be unchanged.
+    The stored recipe is reused, including its committed metric and positive label; ``recipe_overrides``
+    (any progressive_unfreeze keyword, e.g. report, checkpoint_dir, max_stages, metric) replace parts of
+    it. Stage 0 measures the previous model on the new validation split, so a retrain that does not beat
+    it keeps it. The label set must be unchanged.
     """
     data = require_training_data(data)
     encoder, head, meta = load_checkpoint(checkpoint_path, device=device, expected_sha256=expected_sha256)
@@ -660,8 +677,12 @@ def retrain_from_checkpoint(
     unknown = set(recipe_overrides) - set(RECIPE_KEYS) - set(RUNTIME_KEYS)
     if unknown:
         raise TypeError(f"unknown recipe keyword(s): {sorted(unknown)}")
-    kwargs = {**meta["recipe"], **recipe_overrides}
-    return progressive_unfreeze(encoder, head.state_dict(), data, **kwargs)
+    stored = {k: v for k, v in meta.get("recipe", {}).items() if k in RECIPE_KEYS}
+    kwargs = {**stored, **recipe_overrides}
+    if "metric" in recipe_overrides and "positive_label" not in recipe_overrides:
+        if recipe_overrides["metric"] != "false_positive_rate":
+            kwargs.pop("positive_label", None)
+    return progressive_unfreeze(encoder, head, data, **kwargs)
 
 
 def save_frozen_head_checkpoint(
@@ -669,9 +690,18 @@ def save_frozen_head_checkpoint(
 ) -> tuple[Path, str]:
     """Write a frozen-base head as a full checkpoint (the unchanged encoder plus the head), in the same
     format progressive_unfreeze writes, so load_checkpoint, the unfreeze stage and retrains all read it.
-    Returns (path, sha256)."""
-    path = Path(checkpoint_dir) / "frozen-head.pt"
-    stages = [{"stage": 0, "val_macro_f1": head.best_val_macro_f1, "val_accuracy": head.best_val_accuracy}]
-    payload = _checkpoint_payload(encoder, head.state_dict, head.config, label_names, recipe, 0,
-                                  head.best_val_macro_f1, stages)
-    return path, atomic_torch_save(payload, path)
+    The head's metric (and positive label, as a name) join ``recipe`` unless it names them.
+    Returns (path of the checkpoint's manifest.json, checkpoint sha256)."""
+    recipe = dict(recipe)
+    recipe.setdefault("metric", head.metric)
+    if head.positive_label is not None:
+        recipe.setdefault("positive_label", list(label_names)[head.positive_label])
+    record = {"val_macro_f1": head.best_val_macro_f1, "val_accuracy": head.best_val_accuracy,
+              "val_metric": head.best_val_metric if head.best_val_metric is not None else head.best_val_macro_f1}
+    stages = [{"stage": 0, **record, "metric": head.metric}]
+    meta = _checkpoint_meta("frozen_head", recipe, 0, record, stages)
+    meta["head_training"] = {"solver": head.solver, "best_epoch": head.best_epoch, "best_c": head.best_c}
+    return save_checkpoint(
+        Path(checkpoint_dir), FROZEN_CHECKPOINT_NAME, encoder=encoder, head_state=head.state_dict,
+        head_config=head.config, label_names=label_names, meta=meta,
+    )

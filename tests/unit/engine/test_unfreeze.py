@@ -30,9 +30,16 @@ FAST = {"batch_size": 16, "max_length": 32}
 
 
 def _planted(
-    curve: list[float], calls: list[int], snapshots: dict[int, Any] | None = None
+    curve: list[float],
+    calls: list[int],
+    snapshots: dict[int, Any] | None = None,
+    *,
+    n: int | None = None,
+    fpr: list[float] | None = None,
 ) -> unfreeze.Evaluator:
-    """An evaluator returning a planted validation curve, recording which stages were evaluated."""
+    """An evaluator returning a planted validation curve, recording which stages were evaluated.
+
+    ``n`` plants the validation size (the noise margin's n); ``fpr`` a false-positive-rate curve."""
 
     def evaluate(encoder: Encoder, head: ClassifierHead, stage: int) -> dict[str, float]:
         calls.append(stage)
@@ -41,7 +48,13 @@ def _planted(
                 {k: v.clone() for k, v in encoder.model.state_dict().items()},
                 {k: v.clone() for k, v in head.state_dict().items()},
             )
-        return {"val_macro_f1": curve[stage], "val_accuracy": curve[stage]}
+        scores = {"val_macro_f1": curve[stage], "val_accuracy": curve[stage]}
+        if n is not None:
+            scores["val_n"] = float(n)
+        if fpr is not None:
+            scores["val_false_positive_rate"] = fpr[stage]
+            scores["val_negatives"] = float(n or 100)
+        return scores
 
     return evaluate
 
@@ -149,12 +162,15 @@ def test_stops_when_validation_turns_and_keeps_the_best_stage(
     calls: list[int] = []
     snapshots: dict[int, Any] = {}
     head = _head_state(encoder, training_data)
+    # 0.40 on 400 validation rows has a standard error of 0.0245: 0.60 -> 0.40 is a drop beyond noise.
     result = progressive_unfreeze(
-        encoder, head, training_data, evaluate=_planted([0.4, 0.5, 0.6, 0.55, 0.9], calls, snapshots), **FAST
+        encoder, head, training_data, evaluate=_planted([0.4, 0.5, 0.6, 0.4, 0.9], calls, snapshots, n=400),
+        patience=0, **FAST
     )
     assert calls == [0, 1, 2, 3]  # stage 4 never runs: validation turned at stage 3
     assert result.best_stage == 2 and result.best_val_macro_f1 == 0.6
     assert result.stopped_early and "turned at stage 3" in result.stop_reason
+    assert result.stages[3]["worse"] and result.stages[3]["noise_margin"] == pytest.approx((0.6 * 0.4 / 400) ** 0.5)
     assert result.stages[0]["train_loss"] is None  # a given head is only measured at stage 0
     best_encoder, best_head = snapshots[2]
     state = encoder.model.state_dict()
@@ -171,10 +187,79 @@ def test_patience_allows_non_improving_stages(encoder: Encoder, training_data: T
         None,
         training_data,
         patience=1,
-        evaluate=_planted([0.4, 0.5, 0.6, 0.55, 0.58], calls),
+        evaluate=_planted([0.4, 0.5, 0.6, 0.3, 0.58], calls, n=400),
         **FAST,
     )
     assert calls == [0, 1, 2, 3, 4] and result.best_stage == 2 and not result.stopped_early
+
+
+def test_a_one_example_wobble_does_not_stop_the_run(encoder: Encoder, training_data: TrainingData) -> None:
+    """The reported failure: 0.81114 -> 0.81107 (one example of ~270) ended the run and kept stage 0."""
+    calls: list[int] = []
+    curve = [0.81114, 0.81107, 0.8300, 0.8250, 0.8500]
+    result = progressive_unfreeze(encoder, None, training_data, patience=0, evaluate=_planted(curve, calls, n=270),
+                                  **FAST)
+    assert calls == [0, 1, 2, 3, 4] and not result.stopped_early
+    assert result.best_stage == 4 and result.best_val_macro_f1 == 0.85
+    assert [s["worse"] for s in result.stages] == [False, False, False, False, False]
+    assert result.stages[1]["noise_margin"] > 0.02  # one SE at 0.81 on 270 rows
+
+
+def test_a_real_drop_for_patience_plus_one_stages_stops_and_keeps_the_best(
+    encoder: Encoder, training_data: TrainingData
+) -> None:
+    calls: list[int] = []
+    snapshots: dict[int, Any] = {}
+    # Two drops beyond noise in a row with patience=1: stops after stage 3, keeps stage 1.
+    result = progressive_unfreeze(encoder, None, training_data, patience=1,
+                                  evaluate=_planted([0.70, 0.80, 0.70, 0.69, 0.95], calls, snapshots, n=300), **FAST)
+    assert calls == [0, 1, 2, 3] and result.stopped_early and result.best_stage == 1
+    assert [s["worse"] for s in result.stages] == [False, False, True, True]
+    state = encoder.model.state_dict()
+    assert all(torch.equal(state[k], snapshots[1][0][k]) for k in state)
+    # A drop, a recovery within noise, a drop: not "in a row", so the run goes on to the end.
+    calls.clear()
+    again = progressive_unfreeze(encoder, None, training_data, patience=1,
+                                 evaluate=_planted([0.70, 0.80, 0.70, 0.79, 0.70], calls, n=300), **FAST)
+    assert calls == [0, 1, 2, 3, 4] and not again.stopped_early and again.best_stage == 1
+    assert [s["worse"] for s in again.stages] == [False, False, True, False, True]
+    # noise_se=0: any drop counts (the old rule), so the wobble stops a patience-0 run.
+    calls.clear()
+    strict = progressive_unfreeze(encoder, None, training_data, patience=0, noise_se=0.0,
+                                  evaluate=_planted([0.81114, 0.81107, 0.9, 0.9, 0.9], calls, n=270), **FAST)
+    assert calls == [0, 1] and strict.best_stage == 0
+
+
+def test_stages_are_chosen_by_the_committed_metric_in_its_direction(
+    encoder: Encoder, training_data: TrainingData
+) -> None:
+    calls: list[int] = []
+    f1 = [0.50, 0.70, 0.80, 0.75, 0.60]
+    fpr = [0.20, 0.10, 0.15, 0.05, 0.30]  # lower is better: stage 3, although macro-F1 peaks at stage 2
+    result = progressive_unfreeze(
+        encoder, None, training_data, patience=3, metric="false_positive_rate", positive_label="billing",
+        evaluate=_planted(f1, calls, n=100, fpr=fpr), **FAST,
+    )
+    assert result.best_stage == 3 and result.metric == "false_positive_rate" and result.best_val_metric == 0.05
+    assert result.best_val_macro_f1 == 0.75
+    assert all(s["metric"] == "false_positive_rate" for s in result.stages)
+    assert [s["val_metric"] for s in result.stages] == fpr
+    assert result.recipe["metric"] == "false_positive_rate" and result.recipe["positive_label"] == "billing"
+    by_f1 = progressive_unfreeze(encoder, None, training_data, patience=3, evaluate=_planted(f1, [], n=100), **FAST)
+    assert by_f1.best_stage == 2
+    with pytest.raises(ValueError, match="positive_label"):
+        progressive_unfreeze(encoder, None, training_data, metric="false_positive_rate", **FAST)
+    with pytest.raises(ValueError, match="not one of the labels"):
+        progressive_unfreeze(encoder, None, training_data, metric="false_positive_rate", positive_label="nope")
+
+
+def test_default_evaluator_scores_the_false_positive_rate(encoder: Encoder, training_data: TrainingData) -> None:
+    result = progressive_unfreeze(encoder, None, training_data, max_stages=1, patience=3,
+                                  metric="false_positive_rate", positive_label="shipping", **FAST)
+    preds = predict_label_ids(encoder, result.build_head(), training_data.val.texts, max_length=32)
+    y = training_data.label_ids(training_data.val)
+    positive = training_data.label_names.index("shipping")
+    assert result.best_val_metric == pytest.approx(float(np.mean(preds[y != positive] == positive)))
 
 
 def test_real_validation_run_reports_monotone_progress(encoder: Encoder, training_data: TrainingData) -> None:
@@ -238,7 +323,8 @@ def test_checkpoint_round_trip_and_retrain(
     assert result.checkpoint_path is not None and result.checkpoint_sha256 == file_sha256(
         result.checkpoint_path
     )
-    assert [p.name for p in (tmp_path / "v1").iterdir()] == [result.checkpoint_path.name]
+    assert [p.name for p in (tmp_path / "v1").iterdir()] == [result.checkpoint_directory.name]
+    assert result.checkpoint_path.name == "manifest.json"
 
     loaded, head, meta = load_checkpoint(result.checkpoint_path, expected_sha256=result.checkpoint_sha256)
     assert meta["label_names"] == training_data.label_names and meta["recipe"]["max_stages"] == 1

@@ -134,15 +134,24 @@ def _retrain_params(play, params: dict) -> dict:
 # --- runners -----------------------------------------------------------------------------------------
 
 
-def _committed(job) -> dict:
-    """Play 1's committed metric and positive label, from the cycle's hand-offs (or the draft)."""
+def _committed(job, label_names=None) -> dict:
+    """Play 1's committed metric and positive label, from the cycle's hand-offs (or the draft), as the
+    engine selects and stops on them. A false-positive rate without a positive class among these labels
+    falls back to macro-F1."""
     from apps.playbook.selectors import cycle_inputs
 
     inputs = cycle_inputs(job.play.cycle)
     if 1 in inputs:
-        return {"metric": inputs[1].metric, "positive_label": inputs[1].positive_label or None}
-    d1 = job.play.cycle.plays.get(number=1).deliverable
-    return {"metric": d1.get("metric") or "macro_f1", "positive_label": d1.get("positive_label") or None}
+        metric, positive = inputs[1].metric, inputs[1].positive_label or None
+    else:
+        d1 = job.play.cycle.plays.get(number=1).deliverable
+        metric, positive = d1.get("metric") or "macro_f1", d1.get("positive_label") or None
+    if label_names is not None and positive not in label_names:
+        positive = None
+    if metric not in ("macro_f1", "accuracy", "false_positive_rate") or (
+            metric == "false_positive_rate" and positive is None):
+        metric = "macro_f1"
+    return {"metric": metric, "positive_label": positive}
 
 
 def _training_data(job, split_set_id: int):
@@ -201,10 +210,14 @@ def _run_frozen_head(job, report) -> JobOutcome:
                               split_key=splits[name].sha256, pooling=p["pooling"], max_length=p["max_length"])
         for name, part in (("train", data.train), ("val", data.val))
     }
+    committed = _committed(job, data.label_names)
+    positive = committed["positive_label"]
     head = train_frozen_head(cached["train"].tensor, data.label_ids(data.train), cached["val"].tensor,
                              data.label_ids(data.val), num_labels=len(data.label_names), hidden=p["hidden"],
                              lr=p["lr"], epochs=p["epochs"], patience=p["patience"], batch_size=p["batch_size"],
-                             seed=p["seed"], report=lambda step, metrics, progress: report(step, metrics, progress))
+                             seed=p["seed"], report=lambda step, metrics, progress: report(step, metrics, progress),
+                             metric=committed["metric"],
+                             positive_label=data.label_names.index(positive) if positive else None)
     recipe = {"pooling": p["pooling"], "max_length": p["max_length"], "seed": p["seed"]}
     path, sha = save_frozen_head_checkpoint(encoder, head, data.label_names, recipe, storage.checkpoint_dir(job.pk))
     summary = {
@@ -238,6 +251,7 @@ def _run_unfreeze(job, report) -> JobOutcome:
         batch_size=p["batch_size"], max_length=max_length, patience=p["patience"], seed=p["seed"],
         report=report, checkpoint_dir=storage.checkpoint_dir(job.pk), pooling=pooling,
         batching=p.get("batching", "random"),  # params stored before the option existed get the default
+        **_committed(job, data.label_names),
     )
     predicted = predict_label_ids(encoder, outcome.build_head(), list(data.val.texts), batch_size=64,
                                   max_length=max_length, pooling=pooling)

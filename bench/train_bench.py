@@ -547,7 +547,8 @@ def ours_frozen(encoder: Any, data: TrainingData, cfg: argparse.Namespace, cache
         )
 
     def head(tr: Any, va: Any, hidden: int | None, seed: int) -> Any:
-        # patience = epochs: never stop early, so both comparators run exactly cfg.epochs epochs.
+        # patience = epochs: never stop early, so both comparators run exactly cfg.epochs epochs. solver adamw:
+        # the same epoch loop as Trainer's (the engine's default linear head is an L-BFGS fit instead).
         return train_frozen_head(
             tr.tensor,
             y_tr,
@@ -560,6 +561,7 @@ def ours_frozen(encoder: Any, data: TrainingData, cfg: argparse.Namespace, cache
             patience=cfg.epochs,
             batch_size=cfg.head_batch_size,
             seed=seed,
+            solver="adamw",
         )
 
     with Measured(device) as first:

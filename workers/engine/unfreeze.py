@@ -47,6 +47,12 @@ FROZEN_CHECKPOINT_NAME = "frozen-head"
 LR_DIVISOR_RANGE = (10.0, 100.0)  # Play 4: "ten to a hundred times lower than normal"
 BATCHINGS = ("random", "bucketed")
 PREFIX_CACHE_MAX_MB = 2048.0
+# Defaults chosen on the demo data and on man-page descriptions (bench/RESULTS.md, "Play 4 defaults on real
+# data"): one epoch per stage at a 30x lower rate gained +0.01 or nothing; two epochs at 10x gained +0.03.
+DEFAULT_LR_DIVISOR = 10.0
+DEFAULT_EPOCHS_PER_STAGE = 2
+DEFAULT_PATIENCE = 1
+DEFAULT_NOISE_SE = 1.0
 
 # evaluate(encoder, head, stage) -> {"val_macro_f1": float, "val_accuracy": float, ...}: must hold
 # "val_<metric>" for the committed metric; optional "val_n" / "val_negatives" size the noise margin.
@@ -136,7 +142,7 @@ def apply_stage(encoder: Encoder, stage: int) -> list[str]:
 
 
 def stage_learning_rates(
-    stage: int, *, head_lr: float = 1e-3, lr_divisor: float = 30.0, layer_decay: float = 0.8
+    stage: int, *, head_lr: float = 1e-3, lr_divisor: float = DEFAULT_LR_DIVISOR, layer_decay: float = 0.8
 ) -> dict[str, float]:
     """Peak LRs at ``stage``: {"head": head_lr, "group_g": head_lr / lr_divisor * layer_decay**g}."""
     check_lr_divisor(lr_divisor)
@@ -305,14 +311,14 @@ def progressive_unfreeze(
     data: TrainingData,
     *,
     head_lr: float = 1e-3,
-    lr_divisor: float = 30.0,
+    lr_divisor: float = DEFAULT_LR_DIVISOR,
     layer_decay: float = 0.8,
     max_stages: int | None = None,
-    epochs_per_stage: int = 1,
+    epochs_per_stage: int = DEFAULT_EPOCHS_PER_STAGE,
     batch_size: int = 16,
     max_length: int = 128,
     warmup_ratio: float = 0.1,
-    patience: int = 0,
+    patience: int = DEFAULT_PATIENCE,
     seed: int = 0,
     report: ReportFn | None = None,
     checkpoint_dir: Path | None = None,
@@ -326,7 +332,7 @@ def progressive_unfreeze(
     prefix_cache_max_mb: float = PREFIX_CACHE_MAX_MB,
     metric: str = "macro_f1",
     positive_label: str | int | None = None,
-    noise_se: float = 1.0,
+    noise_se: float = DEFAULT_NOISE_SE,
 ) -> UnfreezeResult:
     """Unfreeze the encoder top-down, one layer group per stage, keeping the best validation stage.
 

@@ -18,7 +18,7 @@ from workers.engine.features import file_sha256
 from workers.engine.heads import train_frozen_head
 from workers.engine.unfreeze import predict_label_ids, progressive_unfreeze, retrain_from_checkpoint, save_frozen_head_checkpoint
 
-FAST = {"batch_size": 16, "max_length": 32}
+FAST = {"batch_size": 16, "max_length": 32, "epochs_per_stage": 1}
 
 
 def _frozen(encoder: Encoder, data: TrainingData, tmp: Path, **kwargs):

@@ -26,7 +26,7 @@ from workers.engine.unfreeze import (
     warmup_then_linear_decay,
 )
 
-FAST = {"batch_size": 16, "max_length": 32}
+FAST = {"batch_size": 16, "max_length": 32, "epochs_per_stage": 1}
 
 
 def _planted(

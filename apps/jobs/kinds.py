@@ -18,6 +18,7 @@ class ArtifactFile:
     path: str
     sha256: str
     label: str = ""
+    size_bytes: int | None = None  # when the path stands for more than one file (a manifest), their total
 
 
 @dataclass

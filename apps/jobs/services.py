@@ -150,7 +150,7 @@ def job_succeed(*, job_id: int, outcome: JobOutcome) -> bool:
         job.save(update_fields=["status", "progress", "result", "finished_at", "message"])
         for artifact in outcome.artifacts:
             path = storage.absolute(artifact.path) if not os.path.isabs(artifact.path) else artifact.path
-            size = _size(path)
+            size = artifact.size_bytes if artifact.size_bytes is not None else _size(path)
             Artifact.objects.get_or_create(job=job, kind=artifact.kind, sha256=artifact.sha256,
                                            defaults={"path": storage.relative(path), "size_bytes": size,
                                                      "label": artifact.label[:200]})

@@ -3,20 +3,19 @@ cached once), then progressive unfreezing, checkpoints with hashes, cancellation
 import pytest
 from django.test import Client
 
+from apps.core import registry
 from apps.core.errors import ValidationFailed
 from apps.datasets.curation import dataset_seal
 from apps.datasets.models import SplitRead
 from apps.datasets.services import dataset_upload
-from apps.core import registry
-from apps.playbook.models import Play
-from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
-from apps.training.candidates import candidate_register
-from apps.jobs.models import Artifact, Job
 from apps.jobs import runner
+from apps.jobs.models import Artifact, Job
 from apps.jobs.runner import job_execute
 from apps.jobs.services import job_claim
-from apps.playbook.services import job_cancel
+from apps.playbook.models import Play
+from apps.playbook.services import gate_decide, job_cancel, play_submit, play_update_deliverable
 from apps.playbook.services import play_job_start as job_start
+from apps.training.candidates import candidate_register
 from tests.conftest import PASSWORD
 from tests.helpers import submitted_play1, walk_past
 from tests.unit.engine.conftest import build_tiny_bert
@@ -134,3 +133,16 @@ def test_retrain_continues_from_an_approved_checkpoint_with_the_same_recipe(team
     assert retrain.result["from_job"] == unfrozen.pk and retrain.result["stages"][0]["stage"] == 0
     assert Artifact.objects.get(job=retrain, kind="checkpoint").sha256 == retrain.result["checkpoint"]["sha256"]
     assert frozen.pk != retrain.pk
+
+
+def test_choosing_a_checkpoint_whose_weights_were_altered_is_refused(team, play4, settings):
+    play = play4["play"]
+    frozen = run(team, play, "frozen_head", epochs=2, **play4["inputs"])
+    artifact = Artifact.objects.get(job=frozen, kind="checkpoint")
+    # The row's size is the whole folder's (every file the manifest lists), not the manifest's alone.
+    weights = (settings.DATA_DIR / artifact.path).parent / "model.safetensors"
+    assert artifact.size_bytes > weights.stat().st_size
+    weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
+    with pytest.raises(ValidationFailed, match="model.safetensors was altered"):
+        play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": frozen.pk})
+    assert "checkpoint_job" not in Play.objects.get(pk=play.pk).deliverable

@@ -22,6 +22,7 @@ urlpatterns = [
     path("projects/<int:project_id>/datasets/", DatasetUploadApi.as_view(), name="project-datasets"),
     path("projects/<int:project_id>/candidates/", training.CandidateListCreateApi.as_view(), name="project-candidates"),
     path("datasets/<int:dataset_id>/seal/", datasets.DatasetSealApi.as_view(), name="dataset-seal"),
+    path("datasets/<int:dataset_id>/splits/", datasets.DatasetSplitsApi.as_view(), name="dataset-splits"),
     path("datasets/<int:dataset_id>/audit/", datasets.LabelAuditStartApi.as_view(), name="dataset-audit"),
     path("datasets/<int:dataset_id>/production-sample/", datasets.ProductionSampleApi.as_view(),
          name="dataset-production-sample"),

@@ -5,6 +5,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api import component_names
+from apps.core.errors import NotFound
+from apps.playbook.apis import JobSerializer
 from apps.datasets import curation, selectors
 from apps.datasets.models import Dataset
 from apps.datasets.services import dataset_upload
@@ -69,13 +71,27 @@ class DatasetSealApi(APIView):
         test = serializers.FloatField()
         seed = serializers.IntegerField(required=False, default=0)
 
-    @extend_schema(request=InputSerializer, responses={201: SplitSetSerializer})
+    @extend_schema(request=InputSerializer, responses={202: JobSerializer},
+                   description="Starts a seal job (split, store, leakage scan). Poll GET /api/jobs/{id}/; when it "
+                               "has succeeded, GET /api/datasets/{id}/splits/ returns the sealed split set.")
     def post(self, request, dataset_id: int):
         dataset = selectors.dataset_for_user(request.user, dataset_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        split_set = curation.dataset_seal(actor=request.user, dataset=dataset, **data.validated_data)
-        return Response(SplitSetSerializer(split_set).data, status=status.HTTP_201_CREATED)
+        job = curation.dataset_seal(actor=request.user, dataset=dataset, **data.validated_data)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+@component_names
+class DatasetSplitsApi(APIView):
+    @extend_schema(responses={200: SplitSetSerializer})
+    def get(self, request, dataset_id: int):
+        """The dataset version's latest sealed split set (404 until a seal job has succeeded)."""
+        dataset = selectors.dataset_for_user(request.user, dataset_id)
+        split_set = dataset.split_sets.order_by("-sealed_at").first()
+        if split_set is None:
+            raise NotFound("This dataset version has no sealed splits yet.")
+        return Response(SplitSetSerializer(split_set).data)
 
 
 @component_names
@@ -193,13 +209,15 @@ class ProductionSampleApi(APIView):
         text_column = serializers.CharField(required=False, default="text")
         label_column = serializers.CharField(required=False, default="label")
 
-    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: dict})
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={202: dict},
+                   description="Stores the sample and starts a compare_production job; its result holds the "
+                               "report id and the statistics when it has succeeded.")
     def post(self, request, dataset_id: int):
         dataset = selectors.dataset_for_user(request.user, dataset_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        production, report = curation.production_sample_compare(
+        production, job = curation.production_sample_compare(
             actor=request.user, dataset=dataset, upload=data.validated_data["file"],
             text_column=data.validated_data["text_column"], label_column=data.validated_data["label_column"])
-        return Response({"production_dataset": DatasetSerializer(production).data, "report": report.pk,
-                         "stats": report.stats}, status=status.HTTP_201_CREATED)
+        return Response({"production_dataset": DatasetSerializer(production).data, "job": JobSerializer(job).data},
+                        status=status.HTTP_202_ACCEPTED)

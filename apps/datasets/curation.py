@@ -17,15 +17,15 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.audit.services import audit_record
+from apps.core import storage
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.ingest import Ingested
 from apps.datasets.models import Dataset, LabelAudit, LabelAuditItem, ResemblanceReport, Split, SplitRead, SplitSet
-from apps.datasets.services import DATASETS_DIR, _dataset_create, dataset_upload
+from apps.datasets.services import _dataset_create, dataset_upload
 from apps.playbook import policy
 from apps.playbook.policy import Action
 
 User = get_user_model()
-SPLITS_DIR = Path("artifacts") / "splits"
 
 
 def _require_curator(actor, dataset: Dataset) -> None:
@@ -41,18 +41,6 @@ def _labelled(dataset: Dataset) -> None:
         raise ValidationFailed("This needs a labelled dataset (every row labelled), not a production sample.")
 
 
-def _write_content_addressed(folder: Path, payload: bytes, sha256: str) -> str:
-    relative = folder / f"{sha256}.jsonl"
-    target = settings.DATA_DIR / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".split-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, target)
-    return str(relative)
-
-
 # --- sealed splits ----------------------------------------------------------------------------------
 
 
@@ -64,41 +52,88 @@ def _ratio(value, name: str) -> float:
     return number
 
 
-def dataset_seal(*, actor, dataset: Dataset, train, val, test, seed) -> SplitSet:
-    """Split a labelled dataset version into stratified train/val/test, deterministically for the same
-    version, ratios and seed, store each split under its sha256, scan the splits for leakage, and seal."""
-    from workers.engine.leakage import scan_leakage
-    from workers.engine.splits import canonical_jsonl, split_sha256, stratified_split
+def seal_params(dataset: Dataset, params: dict) -> dict:
+    """The seal job's parameter check: shares that split this dataset (tried on its labels, so a split a
+    class is too small for is refused now, not by a failed job) and a seed."""
+    from workers.engine.splits import stratified_split
 
-    _require_curator(actor, dataset)
     _labelled(dataset)
-    ratios = {"train": _ratio(train, "train"), "val": _ratio(val, "val"), "test": _ratio(test, "test")}
+    if unknown := sorted(set(params) - {"train", "val", "test", "seed"}):
+        raise ValidationFailed(f"Unknown seal param(s): {', '.join(unknown)} (allowed: train, val, test, seed)")
+    ratios = {name: _ratio(params.get(name), name) for name in ("train", "val", "test")}
+    seed = params.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise ValidationFailed("seed must be a whole number from 0 to 2147483647")
     rows = dataset.read_rows()
     try:
-        indices = stratified_split([r["text"] for r in rows], [r["label"] for r in rows], seed=seed, **ratios)
+        stratified_split([r["text"] for r in rows], [r["label"] for r in rows], seed=seed, **ratios)
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
-    parts = {name: [rows[i] for i in idx] for name, idx in indices.items()}
-    leakage = scan_leakage({name: [r["text"] for r in part] for name, part in parts.items()})
+    return {**ratios, "seed": seed}
+
+
+def dataset_seal(*, actor, dataset: Dataset, train, val, test, seed):
+    """Start sealing a labelled dataset version into stratified train/val/test splits (a ``seal`` job:
+    split deterministically for the same version, ratios and seed, store each split under its sha256, scan
+    the splits for leakage, and seal). Bad shares are refused here and nothing is queued. Returns the job;
+    the split set appears when it succeeds."""
+    from apps.jobs.services import job_enqueue
+
+    _require_curator(actor, dataset)
     with transaction.atomic(durable=True):
-        split_set = SplitSet.objects.create(dataset=dataset, ratios=ratios, seed=seed, leakage=leakage,
-                                            sealed_by=actor)
-        summary = {}
-        for name, part in parts.items():
-            sha = split_sha256(part)
-            path = _write_content_addressed(SPLITS_DIR, canonical_jsonl(part), sha)
-            counts: dict[str, int] = {}
-            for r in part:
-                counts[r["label"]] = counts.get(r["label"], 0) + 1
-            Split.objects.create(split_set=split_set, name=name, rows=len(part), sha256=sha, path=path,
-                                 label_counts=dict(sorted(counts.items())))
-            summary[name] = {"rows": len(part), "sha256": sha}
-        audit_record(actor=actor, action="dataset.sealed", project=dataset.project, obj=split_set,
-                     after={"dataset": dataset.pk, "dataset_sha256": dataset.sha256, "ratios": ratios, "seed": seed,
-                            "splits": summary, "leakage_rate": leakage.get("rate")})
-    return split_set
+        return job_enqueue("seal", dataset, {"train": train, "val": val, "test": test, "seed": seed},
+                           requested_by=actor, play=_play3_of(dataset))
+
+
+def _play3_of(dataset: Dataset):
+    """The current cycle's Play 3 of the dataset's project: its page shows the dataset's jobs."""
+    from apps.playbook.selectors import current_cycle
+
+    cycle = current_cycle(dataset.project)
+    return cycle.plays.filter(number=3).first() if cycle else None
+
+
+def seal_run(job, report):
+    """Worker side of dataset_seal: split, store the splits, scan for leakage; the split set and its audit
+    event are written when the job succeeds, in the same transaction."""
+    from apps.jobs.kinds import JobOutcome
+    from workers.engine.leakage import scan_leakage
+    from workers.engine.splits import canonical_jsonl, split_sha256, stratified_split
+
+    dataset = Dataset.objects.select_related("project").get(pk=int(job.subject_id))
+    p = job.params
+    ratios = {name: p[name] for name in ("train", "val", "test")}
+    rows = dataset.read_rows()
+    report(0, {"rows": len(rows)}, 0.05, "Splitting")
+    indices = stratified_split([r["text"] for r in rows], [r["label"] for r in rows], seed=p["seed"], **ratios)
+    parts = {name: [rows[i] for i in idx] for name, idx in indices.items()}
+    stored = {}
+    for name, part in parts.items():
+        sha = split_sha256(part)
+        path, _ = storage.write_content_addressed(storage.SPLITS, sha, suffix=".jsonl", data=canonical_jsonl(part))
+        counts: dict[str, int] = {}
+        for r in part:
+            counts[r["label"]] = counts.get(r["label"], 0) + 1
+        stored[name] = {"rows": len(part), "sha256": sha, "path": path, "label_counts": dict(sorted(counts.items()))}
+    report(1, {}, 0.3, "Scanning the splits for leakage")
+    leakage = scan_leakage({name: [r["text"] for r in part] for name, part in parts.items()})
+    report(2, {"leakage_rate": leakage.get("rate") or 0.0}, 1.0, "Sealed")
+    summary = {name: {"rows": info["rows"], "sha256": info["sha256"]} for name, info in stored.items()}
+
+    def record(job):
+        split_set = SplitSet.objects.create(dataset=dataset, ratios=ratios, seed=p["seed"], leakage=leakage,
+                                            sealed_by=job.created_by)
+        for name, info in stored.items():
+            Split.objects.create(split_set=split_set, name=name, rows=info["rows"], sha256=info["sha256"],
+                                 path=info["path"], label_counts=info["label_counts"])
+        audit_record(actor=job.created_by or "system", action="dataset.sealed", project=dataset.project,
+                     obj=split_set, after={"dataset": dataset.pk, "dataset_sha256": dataset.sha256, "ratios": ratios,
+                                           "seed": p["seed"], "splits": summary, "leakage_rate": leakage.get("rate"),
+                                           "job": job.pk})
+        job.result = {**job.result, "split_set": split_set.pk}
+        job.save(update_fields=["result"])
+
+    return JobOutcome({"dataset": dataset.pk, "splits": summary, "leakage": leakage}, record=record)
 
 
 def split_rows(split: Split, *, job=None, purpose: str) -> list[dict]:
@@ -392,11 +427,11 @@ def _relabelled_version(*, actor, audit: LabelAudit, relabels: dict[int, str]) -
     for index, label in relabels.items():
         rows[index] = {**rows[index], "label": label}
     payload = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
-    folder = settings.DATA_DIR / DATASETS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".relabel-")
+    fd, tmp = storage.incoming_file(storage.DATASETS)
     with os.fdopen(fd, "wb") as handle:
         handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["label"]] = counts.get(r["label"], 0) + 1
@@ -448,12 +483,13 @@ def _sealed_split_set(dataset: Dataset) -> SplitSet:
 
 
 def production_sample_compare(*, actor, dataset: Dataset, upload, text_column: str = "text",
-                              label_column: str = "label") -> tuple[Dataset, ResemblanceReport]:
-    """Store an uploaded production sample and compare it with the dataset's sealed test split.
+                              label_column: str = "label"):
+    """Store an uploaded production sample and start comparing it with the dataset's sealed test split.
 
-    Check, then store, then compare: a caller who may not curate this project's data, a closed project or
+    Check, then store, then queue: a caller who may not curate this project's data, a closed project or
     a dataset without sealed splits is refused before the upload is read, so a refusal writes nothing (no
-    dataset row, no file, no audit event). A bad file is refused by the upload itself, likewise."""
+    dataset row, no file, no audit event). A bad file is refused by the upload itself, likewise. Returns
+    (the production dataset, the comparison job)."""
     _require_curator(actor, dataset)
     _sealed_split_set(dataset)
     production = dataset_upload(actor=actor, project=dataset.project, upload=upload,
@@ -462,31 +498,65 @@ def production_sample_compare(*, actor, dataset: Dataset, upload, text_column: s
     return production, production_compare(actor=actor, dataset=dataset, production=production)
 
 
-def production_compare(*, actor, dataset: Dataset, production: Dataset) -> ResemblanceReport:
-    """Compare a production sample with the test split of the dataset's latest sealed splits."""
-    from workers.engine.resemblance import compare
+def compare_params(dataset: Dataset, params: dict) -> dict:
+    if set(params) != {"production"}:
+        raise ValidationFailed("A production comparison takes one param: production (a production sample's id).")
+    production = Dataset.objects.filter(pk=params["production"]).first()
+    if (production is None or production.kind != Dataset.Kind.PRODUCTION_SAMPLE
+            or production.project_id != dataset.project_id):
+        raise ValidationFailed("Compare with a production sample of this project.")
+    _sealed_split_set(dataset)
+    return {"production": production.pk}
+
+
+def production_compare(*, actor, dataset: Dataset, production: Dataset):
+    """Start comparing a production sample with the test split of the dataset's latest sealed splits (a
+    ``compare_production`` job: text statistics, label mix, and a classifier two-sample test on encoder
+    embeddings, which takes a worker tens of seconds). Returns the job; the report appears when it
+    succeeds."""
+    from apps.jobs.services import job_enqueue
 
     _require_curator(actor, dataset)
-    if production.kind != Dataset.Kind.PRODUCTION_SAMPLE or production.project_id != dataset.project_id:
-        raise ValidationFailed("Compare with a production sample of this project.")
+    with transaction.atomic(durable=True):
+        return job_enqueue("compare_production", dataset, {"production": production.pk}, requested_by=actor,
+                           play=_play3_of(dataset))
+
+
+def production_compare_run(job, report):
+    """Worker side of production_compare; the report and its audit event are written when the job
+    succeeds, in the same transaction."""
+    from apps.jobs.kinds import JobOutcome
+    from workers.engine.resemblance import compare
+
+    dataset = Dataset.objects.select_related("project").get(pk=int(job.subject_id))
+    production = Dataset.objects.get(pk=job.params["production"])
     test = _sealed_split_set(dataset).splits.get(name=Split.Name.TEST)
     # Reading the test split's texts for a distribution comparison is not training; it is recorded all the same.
-    with open(settings.DATA_DIR / test.path, encoding="utf-8") as handle:
+    with open(storage.absolute(test.path), encoding="utf-8") as handle:
         test_rows = [json.loads(line) for line in handle if line.strip()]
     prod_rows = production.read_rows()
     labelled = all("label" in r for r in prod_rows)
+    report(0, {"test_rows": len(test_rows), "production_rows": len(prod_rows)}, 0.05, "Comparing text statistics")
     stats = compare([r["text"] for r in test_rows], [r["text"] for r in prod_rows],
                     test_labels=[r["label"] for r in test_rows] if labelled else None,
                     prod_labels=[r["label"] for r in prod_rows] if labelled else None)
+    report(1, {}, 0.3, "Embedding both samples")
     stats["embedding"] = _embedding_score(dataset, [r["text"] for r in test_rows], [r["text"] for r in prod_rows])
     if stats["embedding"].get("interpretation"):
         stats.setdefault("verdict", []).append(
             f"embeddings ({stats['embedding']['encoder_name']}): a classifier tells production from test with "
             f"AUC {stats['embedding']['auc']:.2f} — {stats['embedding']['interpretation']}")
-    with transaction.atomic(durable=True):
-        report = ResemblanceReport.objects.create(split=test, production=production, stats=stats, created_by=actor)
-        SplitRead.objects.create(split=test, purpose="production resemblance")
-        audit_record(actor=actor, action="dataset.production_compared", project=dataset.project, obj=report,
+    report(2, {}, 1.0, "Compared")
+
+    def record(job):
+        created = ResemblanceReport.objects.create(split=test, production=production, stats=stats,
+                                                   created_by=job.created_by)
+        SplitRead.objects.create(split=test, job=job, purpose="production resemblance")
+        audit_record(actor=job.created_by or "system", action="dataset.production_compared",
+                     project=dataset.project, obj=created,
                      after={"test_split": test.sha256, "production": production.pk,
-                            "verdict": stats.get("verdict", [])})
-    return report
+                            "verdict": stats.get("verdict", []), "job": job.pk})
+        job.result = {**job.result, "report": created.pk}
+        job.save(update_fields=["result"])
+
+    return JobOutcome({"production": production.pk, "stats": stats}, record=record)

@@ -3,7 +3,9 @@ audit the labels blind, shows the test set resembles production and that class b
 from dataclasses import dataclass, field
 
 from apps.core.errors import ValidationFailed
+from apps.datasets import curation
 from apps.datasets.models import Dataset
+from apps.jobs.kinds import DEFAULT, JobKind
 from apps.playbook import policy
 from apps.playbook.plays import Check, PlayModule, optional_id, stored_id
 from apps.playbook.policy import Action
@@ -55,6 +57,15 @@ class BuildDataPipeline(PlayModule):
     workspace_template = "datasets/_play3_workspace.html"
     evidence_template = "datasets/_play3_evidence.html"
     Outputs = Play3Outputs
+    # Curation work on a dataset version, started from this play's page or the API by a data curator (it
+    # does not move the play's state; its page shows the progress).
+    job_kinds = {
+        "seal": JobKind("seal", "Seal splits and scan for leakage", run=curation.seal_run,
+                        clean=curation.seal_params, queue=DEFAULT, subject="dataset"),
+        "compare_production": JobKind("compare_production", "Production resemblance",
+                                      run=curation.production_compare_run, clean=curation.compare_params,
+                                      queue=DEFAULT, subject="dataset"),
+    }
     keys = ("dataset", "audit", "balance_note", "representativeness_note", "leakage_justification")
     MIN_NOTE = 20
 

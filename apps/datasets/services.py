@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.audit.services import audit_record
+from apps.core import storage
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.ingest import Ingested, Options, ingest
 from apps.datasets.models import Dataset
@@ -12,18 +13,11 @@ from apps.playbook import policy
 from apps.playbook.models import Project
 from apps.playbook.policy import Action
 
-DATASETS_DIR = Path("artifacts") / "datasets"
 
 
 def store_canonical(tmp: Path, sha256: str) -> tuple[str, bool]:
     """Move a canonical temporary file to its content address. Returns (relative path, newly created)."""
-    relative = DATASETS_DIR / f"{sha256}.jsonl"
-    target = settings.DATA_DIR / relative
-    if target.exists():
-        tmp.unlink(missing_ok=True)
-        return str(relative), False
-    os.replace(tmp, target)
-    return str(relative), True
+    return storage.write_content_addressed(storage.DATASETS, sha256, suffix=".jsonl", tmp_path=tmp)
 
 
 def dataset_upload(*, actor, project: Project, upload, name: str = "", kind: str = Dataset.Kind.BASELINE_SAMPLE,
@@ -51,7 +45,7 @@ def dataset_upload(*, actor, project: Project, upload, name: str = "", kind: str
         raise ValidationFailed("A new version extends a dataset of the same project and kind.")
     upload.seek(0)
     ingested = ingest(upload.file, filename=upload.name or "upload", size=upload.size,
-                      max_bytes=settings.PLAYBOOK_UPLOAD_MAX_BYTES, dest_dir=settings.DATA_DIR / DATASETS_DIR,
+                      max_bytes=settings.PLAYBOOK_UPLOAD_MAX_BYTES, dest_dir=storage.absolute(storage.DATASETS),
                       options=options)
     if parent is not None:
         ingested = _appended(parent, ingested)
@@ -107,6 +101,6 @@ def _dataset_create(*, actor, project, ingested, name, kind, original_filename, 
     except BaseException:
         ingested.path.unlink(missing_ok=True)
         if created_file:
-            (settings.DATA_DIR / relative).unlink(missing_ok=True)
+            storage.absolute(relative).unlink(missing_ok=True)
         raise
     return dataset

@@ -41,13 +41,14 @@ def _play3_dataset_action(anchor: str):
 def play3_seal(request: HtmxHttpRequest, play, dataset) -> None:
     seed = request.POST.get("seed", "0").strip()
     try:
-        split_set = curation.dataset_seal(actor=request.user, dataset=dataset, train=request.POST.get("train"),
-                                          val=request.POST.get("val"), test=request.POST.get("test"),
-                                          seed=int(seed) if seed.isdigit() else seed)
+        job = curation.dataset_seal(actor=request.user, dataset=dataset, train=request.POST.get("train"),
+                                    val=request.POST.get("val"), test=request.POST.get("test"),
+                                    seed=int(seed) if seed.isdigit() else seed)
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
-        messages.success(request, f"Splits sealed (seed {split_set.seed}).")
+        messages.success(request, f"Sealing the splits (job #{job.pk}, seed {job.params['seed']}): a worker "
+                                  "splits them and scans for leakage; the page updates when it is done.")
 
 
 @_play3_dataset_action("#audit")
@@ -113,12 +114,13 @@ def audit_reassign(request: HtmxHttpRequest, audit_id: int):
 @_play3_dataset_action("#balance")
 def play3_production(request: HtmxHttpRequest, play, dataset) -> None:
     try:
-        production, _ = curation.production_sample_compare(actor=request.user, dataset=dataset,
-                                                           upload=request.FILES.get("file"))
+        production, job = curation.production_sample_compare(actor=request.user, dataset=dataset,
+                                                             upload=request.FILES.get("file"))
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
-        messages.success(request, f"Production sample compared: {production.rows} rows.")
+        messages.success(request, f"Production sample stored ({production.rows} rows); a worker compares it with "
+                                  f"the test split (job #{job.pk}) and the page updates when it is done.")
 
 
 @login_required

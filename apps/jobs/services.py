@@ -38,25 +38,28 @@ def _subject_of(subject) -> tuple[str, str, object, object]:
     return subject._meta.model_name, str(subject.pk), subject.project, None
 
 
-def job_enqueue(kind: str, subject, params: dict | None = None, requested_by=None) -> Job:
+def job_enqueue(kind: str, subject, params: dict | None = None, requested_by=None, *, play=None) -> Job:
     """Queue a job of a registered `kind` on `subject` (a play, or a project-level object such as a
     dataset). The kind's parameter check runs first; a second active job of the same kind on the same
     subject is refused. ``requested_by`` is the person, or None when the system starts it.
 
-    Runs inside the caller's transaction when there is one (a play's guard has locked the play); the
-    task is sent after commit."""
+    For a project-level subject, ``play`` names the play whose page shows the job's progress (it does not
+    move the play's state). Runs inside the caller's transaction when there is one (a play's guard has
+    locked the play); the task is sent after commit."""
     params = params if params is not None else {}
     if not isinstance(params, dict):
         raise ValidationFailed("params must be an object")
     spec = registry.job_kind(kind)
-    subject_type, subject_id, project, play = _subject_of(subject)
+    subject_type, subject_id, project, subject_play = _subject_of(subject)
+    play = subject_play or play
     if subject_type != ("" if spec.subject == "play" else spec.subject):
         raise ValidationFailed(f"{kind} jobs work on a {spec.subject}, not on a {subject_type or 'play'}.")
     with transaction.atomic():
         cleaned = spec.clean(subject, params)
+        same_subject = ({"subject_type": subject_type, "subject_id": subject_id} if subject_type
+                        else {"play": play, "subject_type": ""})
         active = Job.objects.select_for_update().filter(kind=kind, status__in=Job.ACTIVE, project=project,
-                                                        play=play, subject_type=subject_type,
-                                                        subject_id=subject_id)
+                                                        **same_subject)
         if active.exists():
             raise Conflict(f"A {kind} job for this {spec.subject} is already queued or running.")
         job = Job.objects.create(project=project, play=play, kind=kind, subject_type=subject_type,

@@ -8,13 +8,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from apps.accounts.services import token_issue
-from apps.datasets.curation import dataset_seal
 from apps.datasets.models import SplitRead
 from apps.datasets.services import dataset_upload
 from apps.playbook.services import gate_decide
 from demo.generate import generate
 from tests.conftest import wait_for_job
-from tests.helpers import submitted_play1, walk_past
+from tests.helpers import seal_now, submitted_play1, walk_past
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +33,7 @@ def test_frozen_head_then_unfreeze_on_minilm_with_a_real_worker(celery_worker_pr
     writer.writerows(rows)
     dataset = dataset_upload(actor=team["do"], project=team["project"],
                              upload=SimpleUploadedFile("t.csv", out.getvalue().encode()))
-    split_set = dataset_seal(actor=team["do"], dataset=dataset, train=0.7, val=0.15, test=0.15, seed=0)
+    split_set = seal_now(team["do"], dataset)
 
     mo = Client(HTTP_AUTHORIZATION=f"Token {token_issue(user=team['mo']).key}")
     candidate = mo.post(f"/api/projects/{team['project'].pk}/candidates/", {

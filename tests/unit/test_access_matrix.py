@@ -70,11 +70,11 @@ def _with_audit(team, upload):
 
 
 def _sealed(team, upload):
-    from apps.datasets.curation import dataset_seal
+    from tests.helpers import seal_now
     from apps.datasets.services import dataset_upload
 
     dataset = dataset_upload(actor=team["mo"], project=team["project"], upload=upload())
-    dataset_seal(actor=team["do"], dataset=dataset, train=0.7, val=0.15, test=0.15, seed=0)
+    seal_now(team["do"], dataset)
     return {"project": team["project"].pk, "play": team["play1"].pk, "dataset": dataset.pk}
 
 
@@ -117,7 +117,10 @@ API_ROUTES = [
     ("audit", _fresh, ("get", "/api/audit/?project={project}", None),
      {"admin": 200, "mo": 403, "do": 403, "so": 403, "outsider": 403}),
     ("production sample", _sealed, ("upload", "/api/datasets/{dataset}/production-sample/", None),
-     {"do": 201, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
+     {"do": 202, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
+    ("seal splits", _sealed, ("post", "/api/datasets/{dataset}/seal/", {"train": 0.7, "val": 0.15, "test": 0.15}),
+     {"do": 202, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
+    ("sealed splits", _sealed, ("get", "/api/datasets/{dataset}/splits/", None), MEMBERS_READ),
     ("cancel label audit", _with_audit, ("post", "/api/audits/{audit}/cancel/", {}),
      {"do": 200, "mo": 403, "so": 403, "admin": 403, "outsider": 404}),
     ("reassign label audit", _with_audit, ("post", "/api/audits/{audit}/reassign/", {"auditor": "so2"}),

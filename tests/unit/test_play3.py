@@ -21,7 +21,7 @@ from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
 from apps.jobs.models import Job
 from demo.generate import generate
-from tests.helpers import submitted_play1, walk_past
+from tests.helpers import run_job, submitted_play1, walk_past
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +64,16 @@ def tickets(team):
 
 
 def seal(user, dataset, **body):
-    return api(user).post(f"/api/datasets/{dataset.pk}/seal/", {"train": 0.7, "val": 0.15, "test": 0.15, "seed": 3, **body},
-                          content_type="application/json")
+    """Seal through the API as a client would: start the seal job (202), let the worker run it, then read
+    the sealed split set. A refusal's response is returned as it came."""
+    started = api(user).post(f"/api/datasets/{dataset.pk}/seal/",
+                             {"train": 0.7, "val": 0.15, "test": 0.15, "seed": 3, **body},
+                             content_type="application/json")
+    if started.status_code != 202:
+        return started
+    assert started.json()["kind"] == "seal" and started.json()["status"] == "queued"
+    assert run_job(started.json()["id"]).status == "succeeded"
+    return api(user).get(f"/api/datasets/{dataset.pk}/splits/")
 
 
 def test_sealing_is_deterministic_and_only_for_the_data_owner(team, tickets):
@@ -204,8 +212,13 @@ def test_the_data_gate_checks_all_four_items_and_approval_unlocks_play4(team, ti
 
     compared = api(team["do"]).post(f"/api/datasets/{dataset.pk}/production-sample/",
                                     {"file": SimpleUploadedFile("prod.csv", csv_bytes(tickets["production"]))})
-    assert compared.status_code == 201, compared.json()
-    assert compared.json()["stats"]["verdict"]
+    assert compared.status_code == 202, compared.json()
+    assert compared.json()["production_dataset"]["kind"] == "production_sample"
+    job_id = compared.json()["job"]["id"]
+    # Until the comparison job has run, the gate's production check cannot pass.
+    assert not {c.key: c for c in registry.play_module(3).checks(play)}["test_like_production"].passed
+    assert run_job(job_id).status == "succeeded"
+    assert api(team["do"]).get(f"/api/jobs/{job_id}/").json()["result"]["stats"]["verdict"]
     play = play_update_deliverable(actor=team["do"], play=play, deliverable={
         "audit": audit_id, "balance_note": "Classes are within 2:1; we weight the loss, no resampling.",
         "representativeness_note": "Production is shorter and chattier; the test split keeps a chat-like slice."})
@@ -323,7 +336,8 @@ def test_production_comparison_adds_an_embedding_two_sample_score(team, tickets,
 
     production = dataset_upload(actor=team["do"], project=team["project"], kind="production_sample",
                                 upload=SimpleUploadedFile("p.csv", csv_bytes(tickets["production"])))
-    report = production_compare(actor=team["do"], dataset=dataset, production=production)
+    job = production_compare(actor=team["do"], dataset=dataset, production=production)
+    report = production.resemblance_reports.get(pk=run_job(job.pk).result["report"])
     embedding = report.stats["embedding"]
     assert 0 <= embedding["auc"] <= 1 and embedding["n_prod"] == 120 and embedding["interpretation"]
     assert any("AUC" in line for line in report.stats["verdict"])

@@ -17,6 +17,7 @@ from apps.datasets.services import dataset_upload
 from apps.core import registry
 from apps.playbook.models import Play
 from apps.playbook.services import play_update_deliverable
+from tests.helpers import run_job, seal_now
 from tests.unit.test_play3 import api, csv_bytes, play3  # noqa: F401  (play3 is a fixture)
 from demo.generate import generate
 from workers.engine.label_audit import wilson_interval
@@ -84,7 +85,7 @@ def test_any_value_already_stored_in_the_deliverable_never_breaks_the_page_or_th
 @pytest.fixture
 def sealed(team, play3):
     dataset = labelled_dataset(team, rows=120)
-    curation.dataset_seal(actor=team["do"], dataset=dataset, train=0.7, val=0.15, test=0.15, seed=0)
+    seal_now(team["do"], dataset)
     play_update_deliverable(actor=team["do"], play=play3, deliverable={"dataset": dataset.pk})
     return dataset
 
@@ -122,8 +123,13 @@ def test_a_production_sample_before_the_splits_are_sealed_writes_nothing(team, p
 
 
 def test_the_data_owner_still_compares_a_production_sample_from_the_page(team, play3, sealed):
+    from apps.jobs.models import Job
+
     shown = page_for(team["do"]).post(f"/plays/{play3.pk}/production/", {"file": production_file()}, follow=True)
-    assert "Production sample compared: 40 rows." in shown.content.decode()
+    assert "Production sample stored (40 rows); a worker compares it" in shown.content.decode()
+    job = Job.objects.get(kind="compare_production")
+    assert job.play_id == play3.pk and job.created_by == team["do"]  # shown on the Play 3 page
+    assert run_job(job.pk).status == "succeeded"
     production = Dataset.objects.get(kind="production_sample")
     assert production.resemblance_reports.count() == 1
     assert AuditEvent.objects.filter(action="dataset.production_compared").count() == 1

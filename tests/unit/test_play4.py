@@ -5,7 +5,6 @@ from django.test import Client
 
 from apps.core import registry
 from apps.core.errors import ValidationFailed
-from apps.datasets.curation import dataset_seal
 from apps.datasets.models import SplitRead
 from apps.datasets.services import dataset_upload
 from apps.jobs import runner
@@ -17,7 +16,7 @@ from apps.playbook.services import gate_decide, job_cancel, play_submit, play_up
 from apps.playbook.services import play_job_start as job_start
 from apps.training.candidates import candidate_register
 from tests.conftest import PASSWORD
-from tests.helpers import submitted_play1, walk_past
+from tests.helpers import seal_now, submitted_play1, walk_past
 from tests.unit.engine.conftest import build_tiny_bert
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +35,7 @@ def play4(team, sample_upload, monkeypatch, tiny_model):
     candidate = candidate_register(actor=team["mo"], project=team["project"], name="tiny", source=str(tiny_model),
                                    licence="MIT", domain_rating=2, latency_budget_ms=100, memory_budget_mb=100)
     dataset = dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())
-    split_set = dataset_seal(actor=team["do"], dataset=dataset, train=0.6, val=0.2, test=0.2, seed=1)
+    split_set = seal_now(team["do"], dataset, train=0.6, val=0.2, test=0.2, seed=1)
     return {"play": Play.objects.get(cycle=play.cycle, number=4),
             "inputs": {"candidate": candidate.pk, "split_set": split_set.pk}, "split_set": split_set}
 

@@ -196,7 +196,6 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.run_training_job": {"queue": "gpu"},
     "workers.tasks.run_light_job": {"queue": "default"},
     "workers.tasks.check_stale_jobs": {"queue": "default"},
-    "workers.tasks.prepare_label_audit": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False

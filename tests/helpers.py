@@ -25,6 +25,17 @@ def run_job(job_id: int):
     return Job.objects.get(pk=job_id)
 
 
+def prepare_audit(audit_id: int) -> str:
+    """Let the worker run a label audit's prepare_audit job (again, if it already ran: a redelivered
+    message changes nothing); returns the audit's status afterwards."""
+    from apps.datasets.models import LabelAudit
+    from apps.jobs.models import Job
+
+    job = Job.objects.get(kind="prepare_audit", subject_type="labelaudit", subject_id=str(audit_id))
+    run_job(job.pk)
+    return LabelAudit.objects.get(pk=audit_id).status
+
+
 def seal_now(actor, dataset, *, train=0.7, val=0.15, test=0.15, seed=0):
     """Seal a dataset version through its service and the seal job; returns the sealed split set."""
     from apps.datasets.curation import dataset_seal

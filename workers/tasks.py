@@ -30,25 +30,6 @@ def run_training_job(job_id: int) -> str:
     return job_execute(job_id, device=_device())
 
 
-@shared_task(name="workers.tasks.prepare_label_audit", acks_late=True, ignore_result=True)
-def prepare_label_audit(audit_id: int) -> str:
-    """Pick a label audit's sample (out-of-fold ranking of every row): seconds to minutes on a large dataset.
-
-    Idempotent (only an audit still "preparing" is filled in), so acks_late is safe; any error is recorded
-    on the audit, which the data owner then sees as failed and can start again.
-    """
-    import logging
-
-    from apps.datasets.curation import label_audit_prepare, label_audit_prepare_failed
-
-    try:
-        return label_audit_prepare(audit_id)
-    except Exception as exc:  # the failure must be visible on the audit, whatever it was
-        logging.getLogger(__name__).exception("preparing label audit %s failed", audit_id)
-        label_audit_prepare_failed(audit_id, f"{type(exc).__name__}: {exc}")
-        return "failed"
-
-
 @shared_task(name="workers.tasks.check_stale_jobs", ignore_result=True)
 def check_stale_jobs() -> list[int]:
     from apps.jobs.services import jobs_fail_stale

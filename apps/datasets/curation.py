@@ -6,7 +6,6 @@ transaction and appends its audit event there.
 """
 import json
 import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -157,7 +156,7 @@ def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int 
     """Hand an audit of ``dataset`` to a second person, who must be a project member other than whoever
     uploaded the labels. The sample (a uniform random part and a part ranked by likely label error from
     out-of-fold TF-IDF probabilities) takes a worker seconds to minutes on a large dataset, so the audit
-    starts as "preparing" and a worker task (``label_audit_prepare``) fills it in."""
+    starts as "preparing" and a ``prepare_audit`` job fills it in."""
     _require_curator(actor, dataset)
     _labelled(dataset)
     try:
@@ -178,7 +177,10 @@ def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int 
                                           status=LabelAudit.Status.PREPARING)
         audit_record(actor=actor, action="label_audit.started", project=dataset.project, obj=audit,
                      after={"dataset": dataset.pk, "auditor": auditor, "size": audit.size, "seed": seed})
-        transaction.on_commit(lambda: _enqueue_preparation(audit.pk))
+        from apps.jobs.services import job_enqueue
+
+        # Picking the sample ranks every row out of fold: a job, with its progress on the Play 3 page.
+        job_enqueue("prepare_audit", audit, {}, requested_by=actor, play=_play3_of(dataset))
     return audit
 
 
@@ -237,12 +239,6 @@ def label_audit_reassign(*, actor, audit: LabelAudit, auditor: str) -> LabelAudi
     return audit
 
 
-def _enqueue_preparation(audit_id: int) -> None:
-    from workers import tasks
-
-    tasks.prepare_label_audit.apply_async(args=[audit_id], queue="default")
-
-
 def _fail_stalled_preparations(dataset: Dataset) -> None:
     """Inside the caller's transaction: mark failed any preparation older than the timeout."""
     cutoff = timezone.now() - timedelta(seconds=settings.PLAYBOOK_AUDIT_PREPARE_TIMEOUT_SECONDS)
@@ -259,37 +255,71 @@ def _mark_failed(audit: LabelAudit, message: str) -> None:
                  after={"status": audit.status, "message": message[:500]})
 
 
-def label_audit_prepare(audit_id: int) -> str:
-    """Worker side of ``label_audit_start``: rank every row by likely label error, pick the sample and open
-    the audit. Idempotent: an audit that is no longer preparing is left alone (a redelivered task, or one
-    given up as stalled). Returns the audit's status afterwards."""
+def _rank_sample(audit: LabelAudit, report=None) -> tuple[list[dict], list[str], str]:
+    """Rank every row by likely label error and pick the sample: (chosen items, labels, how it was ranked)."""
     from workers.engine.label_audit import out_of_fold_probabilities, select_audit_sample
 
-    audit = LabelAudit.objects.select_related("dataset").filter(pk=audit_id).first()
-    if audit is None or audit.status != LabelAudit.Status.PREPARING:
-        return audit.status if audit else "missing"
+    report = report or (lambda step, metrics, progress, message="": None)
     rows = audit.dataset.read_rows()
     labels, texts = [r["label"] for r in rows], [r["text"] for r in rows]
+    report(0, {"rows": len(rows)}, 0.05, "Encoding with the chosen base model")
     features, ranked_by = _chosen_encoder_features(audit.dataset, texts)
+    report(1, {}, 0.4, "Ranking every row out of fold")
     probs, classes = out_of_fold_probabilities(texts, labels, seed=audit.seed, features=features)
     chosen = select_audit_sample(labels, probs, classes, size=min(audit.size, len(rows)), seed=audit.seed)
-    with transaction.atomic(durable=True):
-        audit = LabelAudit.objects.select_for_update().select_related("dataset__project").get(pk=audit_id)
-        if audit.status != LabelAudit.Status.PREPARING:
-            return audit.status
-        LabelAuditItem.objects.bulk_create([
-            LabelAuditItem(audit=audit, position=i, row_index=item["index"], part=item["part"],
-                           original_label=labels[item["index"]])
-            for i, item in enumerate(chosen)
-        ])
-        audit.status, audit.size = LabelAudit.Status.OPEN, len(chosen)
-        audit.results = {"ranked_by": ranked_by}
-        audit.save(update_fields=["status", "size", "results"])
-        parts = {part: sum(1 for item in chosen if item["part"] == part) for part in ("random", "flagged")}
-        audit_record(actor="worker", action="label_audit.prepared", project=audit.dataset.project, obj=audit,
-                     before={"status": LabelAudit.Status.PREPARING},
-                     after={"status": audit.status, "ranked_by": ranked_by, **parts})
+    report(2, {"sample": len(chosen)}, 1.0, "Sample picked")
+    return chosen, labels, ranked_by
+
+
+def _open_prepared(audit_id: int, chosen: list[dict], labels: list[str], ranked_by: str) -> str:
+    """Inside the caller's transaction: fill in the sample and open the audit, unless it is no longer
+    preparing (cancelled, or given up as stalled). Returns the audit's status."""
+    audit = LabelAudit.objects.select_for_update().select_related("dataset__project").get(pk=audit_id)
+    if audit.status != LabelAudit.Status.PREPARING:
+        return audit.status
+    LabelAuditItem.objects.bulk_create([
+        LabelAuditItem(audit=audit, position=i, row_index=item["index"], part=item["part"],
+                       original_label=labels[item["index"]])
+        for i, item in enumerate(chosen)
+    ])
+    audit.status, audit.size = LabelAudit.Status.OPEN, len(chosen)
+    audit.results = {"ranked_by": ranked_by}
+    audit.save(update_fields=["status", "size", "results"])
+    parts = {part: sum(1 for item in chosen if item["part"] == part) for part in ("random", "flagged")}
+    audit_record(actor="worker", action="label_audit.prepared", project=audit.dataset.project, obj=audit,
+                 before={"status": LabelAudit.Status.PREPARING},
+                 after={"status": audit.status, "ranked_by": ranked_by, **parts})
     return audit.status
+
+
+def prepare_audit_run(job, report):
+    """The ``prepare_audit`` job: the sample is filled in when the job succeeds, in the same transaction."""
+    from apps.jobs.kinds import JobOutcome
+
+    audit = LabelAudit.objects.select_related("dataset").get(pk=int(job.subject_id))
+    if audit.status != LabelAudit.Status.PREPARING:  # cancelled or given up before a worker got to it
+        return JobOutcome({"audit": audit.pk, "status": audit.status})
+    chosen, labels, ranked_by = _rank_sample(audit, report)
+
+    def record(job):
+        job.result = {**job.result, "status": _open_prepared(audit.pk, chosen, labels, ranked_by)}
+        job.save(update_fields=["result"])
+
+    return JobOutcome({"audit": audit.pk, "ranked_by": ranked_by}, record=record)
+
+
+def prepare_audit_params(audit: LabelAudit, params: dict) -> dict:
+    if params:
+        raise ValidationFailed("Preparing an audit takes no params.")
+    return {}
+
+
+def prepare_audit_failed(job, error: str) -> None:
+    """Inside the transaction that fails the job: the audit shows the failure, and a new one may start."""
+    audit = LabelAudit.objects.select_for_update().select_related("dataset__project").filter(
+        pk=int(job.subject_id)).first()
+    if audit is not None and audit.status == LabelAudit.Status.PREPARING:
+        _mark_failed(audit, error.split("\n\n")[0])  # the error without the job's traceback
 
 
 def _chosen_candidate(project):
@@ -320,14 +350,6 @@ def _chosen_encoder_features(dataset: Dataset, texts: list[str]):
     except Exception as exc:  # an encoder that cannot be loaded or run must not stop the audit
         return None, f"{tfidf}; the chosen base model {candidate.name!r} was not used ({type(exc).__name__}: {exc})"
     return features.tensor.numpy(), f"{tfidf}, averaged with a linear probe on {candidate.name} embeddings"
-
-
-def label_audit_prepare_failed(audit_id: int, error: str) -> None:
-    """Record that preparing the sample failed; the data owner can then start another audit."""
-    with transaction.atomic(durable=True):
-        audit = LabelAudit.objects.select_for_update().select_related("dataset__project").filter(pk=audit_id).first()
-        if audit is not None and audit.status == LabelAudit.Status.PREPARING:
-            _mark_failed(audit, error)
 
 
 def label_audit_next(*, actor, audit: LabelAudit) -> tuple[LabelAuditItem, str] | None:

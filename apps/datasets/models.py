@@ -121,6 +121,11 @@ class LabelAudit(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    @property
+    def project(self):
+        return self.dataset.project
+
+
 
 class LabelAuditItem(models.Model):
     class Part(models.TextChoices):

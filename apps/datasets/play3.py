@@ -65,6 +65,9 @@ class BuildDataPipeline(PlayModule):
         "compare_production": JobKind("compare_production", "Production resemblance",
                                       run=curation.production_compare_run, clean=curation.compare_params,
                                       queue=DEFAULT, subject="dataset"),
+        "prepare_audit": JobKind("prepare_audit", "Label audit sample", run=curation.prepare_audit_run,
+                                 clean=curation.prepare_audit_params, queue=DEFAULT, subject="labelaudit",
+                                 on_failure=curation.prepare_audit_failed),
     }
     keys = ("dataset", "audit", "balance_note", "representativeness_note", "leakage_justification")
     MIN_NOTE = 20

@@ -47,3 +47,6 @@ class JobKind:
     queue: str = DEFAULT
     subject: str = "play"
     charted: bool = False  # its metric points draw training curves on the page
+    # on_failure(job, error): runs inside the transaction that fails (or cancels) the job, so the subject
+    # shows the failure too (a label audit whose sample could not be prepared, say).
+    on_failure: Callable | None = None

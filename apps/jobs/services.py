@@ -184,6 +184,9 @@ def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = Fals
         job.save(update_fields=["status", "error", "finished_at", "message"])
         audit_record(actor=WORKER, action=f"job.{status}", project=job.project, obj=job, before=before,
                      after={"status": status, "error": error[:500]})
+        kind = registry.job_kinds().get(job.kind)
+        if kind is not None and kind[1].on_failure is not None:
+            kind[1].on_failure(job, error)
     return True
 
 

@@ -198,9 +198,10 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
     expect(page.locator("#splits")).to_contain_text("Not sealed yet.")
 
     page.locator("#splits").get_by_role("button", name="Seal splits").click()
-    expect(page.locator(".messages")).to_contain_text("Splits sealed (seed 0).")
+    # Sealing (split, store, leakage scan) is a job: the page shows its progress, then the sealed splits.
+    expect(page.locator(".messages")).to_contain_text(re.compile(r"Sealing the splits \(job #\d+, seed 0\)"))
     splits = page.locator("#splits")
-    expect(splits.locator("tbody tr")).to_have_count(3)
+    expect(splits.locator("tbody tr")).to_have_count(3, timeout=JOB_TIMEOUT_MS)
     expect(splits).to_contain_text(re.compile(r"Leakage: \d+ exact and \d+ near duplicates"))
     gate = page.locator("#gate-panel")
     expect(gate.locator(".checks li.pass", has_text="splits are fixed and never mixed")).to_be_visible()
@@ -262,8 +263,10 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
     balance = page.locator("#balance")
     balance.get_by_label("production sample").set_input_files(str(production_csv))
     balance.get_by_role("button", name="Upload a production sample and compare").click()
-    expect(page.locator(".messages")).to_contain_text(f"Production sample compared: {len(production)} rows.")
-    expect(page.locator("#balance")).to_contain_text(f"Compared {len(production)} production rows")
+    expect(page.locator(".messages")).to_contain_text(
+        f"Production sample stored ({len(production)} rows); a worker compares it")
+    expect(page.locator("#balance")).to_contain_text(f"Compared {len(production)} production rows",
+                                                     timeout=JOB_TIMEOUT_MS)
 
     deliverable = page.locator("#deliverable")
     deliverable.get_by_label("How class imbalance is handled").fill(BALANCE_NOTE)

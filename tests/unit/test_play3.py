@@ -13,7 +13,6 @@ from django.utils import timezone
 from apps.accounts.services import token_issue
 from apps.audit.models import AuditEvent
 from apps.core.errors import NotAllowed
-from apps.datasets import curation
 from apps.datasets.curation import split_rows
 from apps.datasets.models import Dataset, LabelAudit, SplitRead
 from apps.core import registry
@@ -21,7 +20,7 @@ from apps.playbook.models import Play
 from apps.playbook.services import gate_decide, play_submit, play_update_deliverable
 from apps.jobs.models import Job
 from demo.generate import generate
-from tests.helpers import run_job, submitted_play1, walk_past
+from tests.helpers import prepare_audit, run_job, submitted_play1, walk_past
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +151,7 @@ def run_audit(team, dataset, *, size=100, truth=None):
     assert LabelAudit.objects.get(pk=audit_id).status == "preparing"
     waiting = auditor.get(f"/api/audits/{audit_id}/next/")
     assert waiting.status_code == 409 and "being prepared" in waiting.json()["error"]
-    assert curation.label_audit_prepare(audit_id) == "open"
+    assert prepare_audit(audit_id) == "open"
     assert api(team["mo"]).get(f"/api/audits/{audit_id}/next/").status_code == 403  # only the auditor
     rows = dataset.read_rows()
     while True:
@@ -241,7 +240,7 @@ def test_the_auditor_relabels_blind_in_the_browser_page(team, tickets):
     not_the_auditor = Client()
     not_the_auditor.force_login(team["mo"])
     assert not_the_auditor.get(f"/audits/{audit_id}/").status_code == 403  # preparing or not
-    curation.label_audit_prepare(audit_id)
+    prepare_audit(audit_id)
     html = page.get(f"/audits/{audit_id}/").content.decode()
     assert 'id="audit-text"' in html and "0 of 10 done" in html
     item = LabelAudit.objects.get(pk=audit_id).items.order_by("position").first()
@@ -256,7 +255,7 @@ def test_the_auditor_relabels_blind_in_the_browser_page(team, tickets):
 
 
 def test_a_failed_or_stalled_preparation_is_shown_and_does_not_block_a_new_audit(team, tickets, monkeypatch):
-    from workers import tasks
+    from apps.jobs.models import Job
     from workers.engine import label_audit
 
     dataset = tickets["dataset"]
@@ -269,7 +268,8 @@ def test_a_failed_or_stalled_preparation_is_shown_and_does_not_block_a_new_audit
         raise MemoryError("out of memory while ranking")
 
     monkeypatch.setattr(label_audit, "out_of_fold_probabilities", broken)
-    assert tasks.prepare_label_audit(first) == "failed"  # the task records any error on the audit
+    job = Job.objects.get(kind="prepare_audit", subject_type="labelaudit", subject_id=str(first))
+    assert run_job(job.pk).status == "failed"  # the job's failure is recorded on the audit too
     audit = LabelAudit.objects.get(pk=first)
     assert audit.status == "failed" and "out of memory" in audit.message and not audit.items.exists()
     refused = api(team["so"]).get(f"/api/audits/{first}/next/")
@@ -287,11 +287,11 @@ def test_a_failed_or_stalled_preparation_is_shown_and_does_not_block_a_new_audit
     assert LabelAudit.objects.get(pk=second.json()["id"]).status == "failed"
     # Preparing is idempotent: a redelivered task leaves the opened audit as it is.
     third_id = third.json()["id"]
-    assert curation.label_audit_prepare(third_id) == "open"
+    assert prepare_audit(third_id) == "open"
     items = list(LabelAudit.objects.get(pk=third_id).items.values_list("pk", flat=True))
-    assert curation.label_audit_prepare(third_id) == "open"
+    assert prepare_audit(third_id) == "open"
     assert list(LabelAudit.objects.get(pk=third_id).items.values_list("pk", flat=True)) == items and len(items) == 10
-    assert curation.label_audit_prepare(second.json()["id"]) == "failed"  # given up: not filled in late
+    assert prepare_audit(second.json()["id"]) == "failed"  # given up: not filled in late
 
 
 @pytest.mark.parametrize("model_present", [True, False])
@@ -313,7 +313,7 @@ def test_the_audit_also_ranks_with_the_base_model_play2_chose(team, sample_uploa
     start = api(team["do"]).post(f"/api/datasets/{tickets['dataset'].pk}/audit/", {"size": 20, "auditor": "so"},
                                  content_type="application/json")
     audit_id = start.json()["id"]
-    assert curation.label_audit_prepare(audit_id) == "open"  # with or without the encoder, the audit opens
+    assert prepare_audit(audit_id) == "open"  # with or without the encoder, the audit opens
     ranked_by = api(team["do"]).get(f"/api/audits/{audit_id}/").json()["ranked_by"]
     assert ranked_by.startswith("TF-IDF")
     if model_present:

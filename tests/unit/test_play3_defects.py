@@ -17,7 +17,7 @@ from apps.datasets.services import dataset_upload
 from apps.core import registry
 from apps.playbook.models import Play
 from apps.playbook.services import play_update_deliverable
-from tests.helpers import run_job, seal_now
+from tests.helpers import prepare_audit, run_job, seal_now
 from tests.unit.test_play3 import api, csv_bytes, play3  # noqa: F401  (play3 is a fixture)
 from demo.generate import generate
 from workers.engine.label_audit import wilson_interval
@@ -142,7 +142,7 @@ def finished_audit(team, dataset, *, size=100, random_disagree=2, flagged_agree=
     """An audit by `so` in which the random part disagrees `random_disagree` times and the flagged part
     agrees only `flagged_agree` times; every disagreement then kept by the data owner with a note."""
     audit = curation.label_audit_start(actor=team["do"], dataset=dataset, size=size, auditor="so")
-    assert curation.label_audit_prepare(audit.pk) == "open"
+    assert prepare_audit(audit.pk) == "open"
     other = {label: next(x for x in dataset.labels if x != label) for label in dataset.labels}
     seen = {"random": 0, "flagged": 0}
     for item in audit.items.order_by("position"):
@@ -235,7 +235,7 @@ def test_an_audit_is_cancelled_by_the_data_owner_until_the_first_answer(team, pl
     cancelled = curation.label_audit_cancel(actor=team["do"], audit=audit)  # while still preparing
     assert cancelled.status == "cancelled"
     assert AuditEvent.objects.filter(action="label_audit.cancelled", object_id=str(audit.pk)).count() == 1
-    assert curation.label_audit_prepare(audit.pk) == "cancelled"  # a late worker leaves it alone
+    assert prepare_audit(audit.pk) == "cancelled"  # a late worker leaves it alone
     assert not cancelled.items.exists()
     html = page_for(team["so"]).get(f"/audits/{audit.pk}/").content.decode()
     assert 'id="audit-cancelled"' in html and "cancelled" in html
@@ -243,7 +243,7 @@ def test_an_audit_is_cancelled_by_the_data_owner_until_the_first_answer(team, pl
         curation.label_audit_cancel(actor=team["do"], audit=audit)
     # A cancelled audit does not block the next one.
     second = curation.label_audit_start(actor=team["do"], dataset=dataset, size=10, auditor="so")
-    curation.label_audit_prepare(second.pk)
+    prepare_audit(second.pk)
     item = second.items.order_by("position").first()
     curation.label_audit_answer(actor=team["so"], audit=second, item_id=item.pk, label=item.original_label)
     events = AuditEvent.objects.count()
@@ -258,7 +258,7 @@ def test_an_audit_is_cancelled_by_the_data_owner_until_the_first_answer(team, pl
 def test_an_audit_is_reassigned_under_the_same_rules_as_starting_one(team, play3):
     dataset = labelled_dataset(team, rows=60)
     audit = curation.label_audit_start(actor=team["do"], dataset=dataset, size=10, auditor="so")
-    curation.label_audit_prepare(audit.pk)
+    prepare_audit(audit.pk)
     events = AuditEvent.objects.count()
     with pytest.raises(ValidationFailed, match="second person"):
         curation.label_audit_reassign(actor=team["do"], audit=audit, auditor="do")  # the uploader

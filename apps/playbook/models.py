@@ -72,6 +72,9 @@ class Play(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         SKIPPED = "skipped", "Skipped"
+        # A retrain cycle's plays that carry over from earlier cycles (scope, base model): their hand-offs
+        # are read through cycle_inputs.
+        INHERITED = "inherited", "Carried over"
 
     cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="plays")
     number = models.PositiveSmallIntegerField()

@@ -69,12 +69,12 @@ def project_create(*, actor, name: str, request: str) -> Project:
 def _cycle_open(*, actor, project: Project, reason: str, trigger: dict | None = None,
                 start_at: int = 1) -> Cycle:
     """Inside the caller's transaction: a new cycle with its six plays; those before ``start_at`` are
-    inherited from earlier cycles (skipped here, their outputs read through cycle_inputs)."""
+    inherited from earlier cycles (carried over: their outputs are read through cycle_inputs)."""
     number = (project.cycles.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     cycle = Cycle.objects.create(project=project, number=number, started_reason=reason,
                                  trigger=trigger or {"kind": "request"})
     for definition in PLAYS.values():
-        status = Play.Status.SKIPPED if definition.number < start_at else Play.Status.LOCKED
+        status = Play.Status.INHERITED if definition.number < start_at else Play.Status.LOCKED
         Play.objects.create(cycle=cycle, number=definition.number, owner_role=definition.owner_role, status=status)
     audit_record(actor=actor, action="cycle.opened", project=project, obj=cycle,
                  after={"number": number, "reason": reason, "trigger": cycle.trigger,
@@ -318,7 +318,7 @@ def _cycle_close(*, actor, cycle: Cycle, reason: str) -> None:
     """Inside the caller's transaction: skip the plays the cycle did not reach and close it."""
     project = cycle.project
     for later in Play.objects.select_for_update().filter(cycle=cycle).exclude(
-            status__in=[Play.Status.APPROVED, Play.Status.SKIPPED]):
+            status__in=[Play.Status.APPROVED, Play.Status.SKIPPED, Play.Status.INHERITED]):
         before = _play_state(later)
         later.status = Play.Status.SKIPPED
         later.save(update_fields=["status", "updated_at"])

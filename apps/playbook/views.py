@@ -48,7 +48,7 @@ def project_detail(request: HtmxHttpRequest, project_id: int):
     cycle = selectors.current_cycle(project)
     plays = selectors.cycle_plays(cycle)
     current = next((p for p in plays if p.status not in (Play.Status.APPROVED, Play.Status.SKIPPED,
-                                                         Play.Status.LOCKED)), None)
+                                                         Play.Status.INHERITED, Play.Status.LOCKED)), None)
     active = project.status == project.Status.ACTIVE
     return render(request, "playbook/project_detail.html", {
         "project": project,

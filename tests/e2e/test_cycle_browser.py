@@ -388,3 +388,23 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
         assert Play.objects.get(pk=plays[number].pk).status == Play.Status.APPROVED
     assert Play.objects.get(cycle=play1.cycle, number=5).status == Play.Status.READY
     assert Play.objects.get(pk=play4.pk).deliverable["checkpoint_job"] == unfreeze_id
+
+    # --- The cycle goes round: the model owner opens a retrain cycle from the project page. ---------------
+    from apps.playbook.selectors import cycle_inputs
+
+    assert cycle_inputs(play1.cycle)[4].checkpoint_job == unfreeze_id  # the hand-off a retrain starts from
+    page.goto(f"{base}/projects/{project.pk}/")
+    lifecycle = page.locator("#lifecycle")
+    lifecycle.get_by_label("Retrain from the approved checkpoint because").fill(
+        "New labelled tickets arrived after the spring release.")
+    lifecycle.get_by_role("button", name="Open a retrain cycle").click()
+    expect(page.locator(".messages")).to_contain_text("Cycle 2 opened: the data pipeline (Play 3) is ready again.")
+    plays_table = page.locator("#plays")
+    for number in (1, 2):
+        expect(plays_table.locator(f"tr[data-play='{number}'] .status")).to_have_text("Carried over")
+    expect(plays_table.locator("tr[data-play='3'] .status")).to_have_text("Ready")
+    expect(page.locator("body")).to_contain_text("Plays 1 and 2 (scope, target, base model) carry over")
+    page.screenshot(path=str(artifacts_dir / "retrain-cycle.png"), full_page=True)
+    second = project.cycles.get(number=2)
+    assert second.trigger["by"] == "mo" and cycle_inputs(second)[4].checkpoint_job == unfreeze_id
+    assert project.cycles.get(number=1).status == "closed"

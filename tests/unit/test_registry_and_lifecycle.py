@@ -114,7 +114,7 @@ def test_a_retrain_opens_a_new_cycle_at_play3_that_inherits_scope_and_checkpoint
     assert second.trigger == {"kind": "retrain", "by": "system", "from_cycle": 1,
                               "signal": {"kind": "input_drift", "auc": 0.81}}
     assert [p.status for p in second.plays.order_by("number")] == [
-        "skipped", "skipped", "ready", "locked", "locked", "locked"]
+        "inherited", "inherited", "ready", "locked", "locked", "locked"]
     # Plays 5 and 6 of the first cycle were never reached: skipped with the cycle.
     assert list(first.plays.filter(number__gte=5).values_list("status", flat=True)) == ["skipped", "skipped"]
     inherited = cycle_inputs(second)

@@ -43,7 +43,7 @@ from workers.engine.unfreeze import progressive_unfreeze
 
 def load_rows(dataset: str, seed: int, rows: int) -> list[dict[str, str]]:
     if dataset == "demo":
-        from workers.engine.demo_data import generate
+        from demo.generate import generate
 
         sample, _ = generate(seed=seed, rows=rows, production_rows=10)
         return sample

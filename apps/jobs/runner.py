@@ -38,7 +38,8 @@ class _Heartbeat(threading.Thread):
 
 class Reporter:
     """The engine's report callback. Every metric point is kept; they are buffered and written, with the
-    progress, at most about once a second (and always at progress 1.0 and when the run ends)."""
+    progress, at most about once a second, and always at progress 1.0, when a runner names a new stage
+    (a message: the engine's per-step reports carry none) and when the run ends."""
 
     def __init__(self, job_id: int):
         self.job_id = job_id
@@ -49,7 +50,7 @@ class Reporter:
     def __call__(self, step: int, metrics: dict, progress: float, message: str = "") -> None:
         self.points.append((step, metrics))
         self.progress = max(self.progress, progress)
-        if progress >= 1.0 or time.monotonic() - self.last >= REPORT_EVERY_SECONDS:
+        if progress >= 1.0 or message or time.monotonic() - self.last >= REPORT_EVERY_SECONDS:
             self.flush(message)
 
     def flush(self, message: str = "") -> None:

@@ -145,7 +145,7 @@ def split_rows(split: Split, *, job=None, purpose: str) -> list[dict]:
             SplitRead.objects.create(split=split, job=job, purpose=purpose[:100])
             audit_record(actor="worker", action="split.test_read", project=split.split_set.dataset.project,
                          obj=split, after={"job": job.pk, "purpose": purpose, "sha256": split.sha256})
-    with open(settings.DATA_DIR / split.path, encoding="utf-8") as handle:
+    with open(storage.absolute(split.path), encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 

@@ -39,7 +39,9 @@ class Dataset(models.Model):
 
     @property
     def absolute_path(self):
-        return settings.DATA_DIR / self.path
+        from apps.core import storage
+
+        return storage.absolute(self.path)
 
     def read_rows(self) -> list[dict]:
         import json

@@ -348,12 +348,14 @@ class FreezeThenUnfreeze(PlayModule):
 
     @staticmethod
     def target(play) -> tuple[str | None, str | None, float | None]:
-        d1 = play.cycle.plays.get(number=1).deliverable
+        """Play 1's committed metric, direction and target: its hand-off (inherited by a retrain cycle), or
+        the draft before Play 1 is approved."""
         from apps.playbook.selectors import cycle_inputs
 
         inputs = cycle_inputs(play.cycle)
-        if 1 in inputs:  # a retrain cycle inherits Play 1
+        if 1 in inputs:
             return inputs[1].metric, inputs[1].direction, inputs[1].target
+        d1 = play.cycle.plays.get(number=1).deliverable
         target = d1.get("target")
         return d1.get("metric"), d1.get("direction"), float(target) if target not in (None, "") else None
 

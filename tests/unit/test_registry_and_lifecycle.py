@@ -1,10 +1,13 @@
 """The play registry, typed hand-offs between plays, jobs the system starts, and the cycle's lifecycle."""
+from dataclasses import dataclass
+
 import pytest
 from django.conf import settings
 
 from apps.audit.models import AuditEvent
 from apps.core import registry
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.jobs.kinds import JobKind
 from apps.jobs.models import Job
 from apps.jobs.services import job_enqueue
 from apps.playbook.models import Cycle, GateDecision, Play, Project
@@ -167,3 +170,71 @@ def test_the_broker_keeps_its_control_files_under_the_data_folder(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=settings.BASE_DIR, check=True).stdout.strip()
     assert out == str(tmp_path / "broker" / "control") and (tmp_path / "broker" / "control").is_dir()
+
+
+@dataclass(frozen=True)
+class _VerdictOutputs:
+    verdict: str
+    delta: float
+
+
+def _clean_verdict_params(play, params):
+    if set(params) - {"margin"}:
+        raise ValidationFailed("only margin")
+    return {"margin": float(params.get("margin", 0.02))}
+
+
+def _run_verdict(job, report):
+    from apps.jobs.kinds import JobOutcome
+    from apps.playbook.services import play_record_evidence
+
+    report(0, {"delta": 0.05}, 1.0)
+    evidence = {"job": job.pk, "delta": 0.05, "margin": job.params["margin"]}
+    return JobOutcome({"delta": 0.05}, record=lambda job: play_record_evidence(
+        actor="worker", play=job.play, key="verdict", value=evidence))
+
+
+class _PluggedPlay5(PlayModule):
+    """A Play 5 written only as a module: its deliverable, a job kind, its checks and its hand-off."""
+
+    number = 5
+    keys = ("recommendation",)
+    Outputs = _VerdictOutputs
+    job_kinds = {"verdict": JobKind("verdict", "Verdict", run=_run_verdict, clean=_clean_verdict_params)}
+
+    def checks(self, play):
+        measured = "verdict" in play.evidence
+        return [Check("measured", "Delta measured", measured),
+                Check("recommended", "Recommendation written", bool(play.deliverable.get("recommendation")))]
+
+    def outputs(self, play):
+        return _VerdictOutputs(verdict=play.deliverable["recommendation"], delta=play.evidence["verdict"]["delta"])
+
+
+def test_a_play_plugs_in_through_its_module_alone(team, sample_upload, monkeypatch):
+    """What the Play 5 and 6 issues will do: register a module; the core's pages, API, jobs and hand-offs
+    serve it without a change of their own."""
+    from django.test import Client
+
+    from apps.jobs.runner import job_execute
+    from apps.playbook.services import play_job_start
+    from tests.conftest import PASSWORD
+
+    cycle = _through_play4(team, sample_upload, monkeypatch)
+    use_plays(monkeypatch, {5: _PluggedPlay5()})
+    play5 = Play.objects.get(cycle=cycle, number=5)
+    assert play5.status == "ready"
+    with pytest.raises(ValidationFailed, match="does not run baseline jobs"):
+        play_job_start(actor=team["so"], play=play5, kind="baseline", params={})
+    job = play_job_start(actor=team["so"], play=play5, kind="verdict", params={"margin": 0.03})
+    assert job_execute(job.pk) == "succeeded"
+    play5 = play_update_deliverable(actor=team["so"], play=Play.objects.get(pk=play5.pk),
+                                    deliverable={"recommendation": "ship the model"})
+    page = Client()
+    assert page.login(username="so", password=PASSWORD)
+    assert "Delta measured" in page.get(f"/plays/{play5.pk}/").content.decode()
+    assert page.get(f"/api/plays/{play5.pk}/").json()["evidence"]["verdict"]["margin"] == 0.03
+    play_submit(actor=team["so"], play=play5)
+    gate_decide(actor=team["so2"], play=play5, decision="approve")  # not the person who ran it
+    assert cycle_inputs(cycle)[5] == _VerdictOutputs(verdict="ship the model", delta=0.05)
+    assert Play.objects.get(cycle=cycle, number=6).status == "ready"

@@ -1,0 +1,120 @@
+"""Play 5's statistics: agreement with scikit-learn, a seeded and honest paired interval, the verdict,
+McNemar, calibration, PSI and the label-free estimate."""
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+from sklearn.metrics import accuracy_score, f1_score
+
+from workers.engine import evaluation as ev
+
+
+def _two_models(rng, n, k, p_ref, p_cand, *, shared=0.8):
+    """Truth and two models' predictions, each row right with its model's probability, else a wrong class at
+    random. Like real models, they tend to fail on the same hard rows: with probability ``shared`` a row's
+    outcome for both comes from one difficulty draw (which keeps each model's accuracy)."""
+    y = rng.integers(0, k, size=n)
+    difficulty = rng.random(n)
+    linked = rng.random(n) < shared
+
+    def model(p):
+        right = np.where(linked, difficulty < p, rng.random(n) < p)
+        wrong = (y + rng.integers(1, k, size=n)) % k
+        return np.where(right, y, wrong)
+
+    return y, model(p_ref), model(p_cand)
+
+
+def test_metrics_equal_scikit_learn():
+    rng = np.random.default_rng(0)
+    y, a, b = _two_models(rng, 500, 5, 0.7, 0.8)
+    b[b == 4] = 3  # a class never predicted: its F1 is 0, as scikit-learn's zero_division=0 says
+    for pred in (a, b):
+        assert ev.metric_value(y, pred, "accuracy", num_labels=5) == pytest.approx(accuracy_score(y, pred))
+        assert ev.metric_value(y, pred, "macro_f1", num_labels=5) == pytest.approx(
+            f1_score(y, pred, average="macro", labels=range(5), zero_division=0))
+        negatives = y != 2
+        fpr = np.mean(pred[negatives] == 2)
+        assert ev.metric_value(y, pred, "false_positive_rate", num_labels=5, positive=2) == pytest.approx(fpr)
+
+
+def test_the_paired_interval_is_seeded_and_centred_on_the_difference():
+    rng = np.random.default_rng(1)
+    y, ref, cand = _two_models(rng, 400, 4, 0.75, 0.85)
+    first = ev.paired_bootstrap(y, ref, cand, "macro_f1", num_labels=4, resamples=10_000, seed=3)
+    again = ev.paired_bootstrap(y, ref, cand, "macro_f1", num_labels=4, resamples=10_000, seed=3)
+    assert first == again
+    assert first.delta == pytest.approx(first.candidate - first.reference)
+    assert first.delta_ci[0] < first.delta < first.delta_ci[1]
+    assert first.reference_ci[0] < first.reference < first.reference_ci[1]
+    other = ev.paired_bootstrap(y, ref, cand, "macro_f1", num_labels=4, resamples=10_000, seed=4)
+    assert other.delta_ci != first.delta_ci and abs(other.delta_ci[0] - first.delta_ci[0]) < 0.01
+    # The same model against itself: no difference, and no width to the interval on it.
+    same = ev.paired_bootstrap(y, ref, ref, "accuracy", num_labels=4, resamples=2_000, seed=0)
+    assert same.delta == 0 and same.delta_ci == (0.0, 0.0)
+
+
+def test_the_95_percent_interval_covers_a_known_difference_about_95_percent_of_the_time():
+    """500 simulated test sets where the candidate is truly 5 points more accurate than the reference:
+    the paired 95% interval must contain the true difference in 93-97% of them."""
+    rng = np.random.default_rng(2026)
+    true_delta, covered, simulations = 0.85 - 0.80, 0, 500
+    for i in range(simulations):
+        y, ref, cand = _two_models(rng, 300, 3, 0.80, 0.85)
+        result = ev.paired_bootstrap(y, ref, cand, "accuracy", num_labels=3, resamples=1_000, seed=i)
+        covered += result.delta_ci[0] <= true_delta <= result.delta_ci[1]
+    assert 0.93 <= covered / simulations <= 0.97, covered / simulations
+
+
+def test_mcnemar_counts_the_discordant_pairs():
+    y = np.array([0] * 20)
+    ref = np.array([0] * 10 + [1] * 10)   # right on the first 10
+    cand = np.array([0] * 8 + [1] * 2 + [0] * 4 + [1] * 6)  # right on 8 of those and on 4 others
+    result = ev.mcnemar(y, ref, cand)
+    assert (result["b"], result["c"]) == (2, 4)
+    assert result["p"] == pytest.approx(binomtest(4, 6, 0.5).pvalue)
+    assert ev.mcnemar(y, ref, ref) == {"b": 0, "c": 0, "p": 1.0}
+
+
+@pytest.mark.parametrize("ci, margin, direction, expected", [
+    ((0.031, 0.08), 0.02, "higher", ev.BEATS),
+    ((0.005, 0.06), 0.02, "higher", ev.BETTER),
+    ((-0.01, 0.04), 0.02, "higher", ev.INDISTINGUISHABLE),
+    ((-0.05, -0.01), 0.02, "higher", ev.WORSE),
+    # False-positive rate: lower is better, so a drop of 3-6 points beats a 2-point margin.
+    ((-0.06, -0.03), 0.02, "lower", ev.BEATS),
+    ((0.01, 0.03), 0.02, "lower", ev.WORSE),
+])
+def test_the_verdict_reads_the_interval_against_the_margin(ci, margin, direction, expected):
+    assert ev.verdict(ci, margin=margin, direction=direction) == expected
+
+
+def test_temperature_scaling_fitted_on_validation_calibrates_an_overconfident_model():
+    rng = np.random.default_rng(5)
+    n, k = 4_000, 4
+    true_logits = rng.normal(size=(n, k)) * 1.5
+    probabilities = ev.calibrated(true_logits, 1.0)
+    y = np.array([rng.choice(k, p=p) for p in probabilities])  # labels drawn from the model: calibrated
+    calibrated_ece = ev.expected_calibration_error(probabilities, y)
+    overconfident = true_logits * 3  # the same ranking, far too sure of itself
+    assert ev.expected_calibration_error(ev.calibrated(overconfident, 1.0), y) > calibrated_ece + 0.1
+    val, test = slice(0, n // 2), slice(n // 2, n)
+    temperature = ev.fit_temperature(overconfident[val], y[val])
+    assert temperature == pytest.approx(3.0, rel=0.15)
+    after = ev.calibrated(overconfident[test], temperature)
+    assert ev.expected_calibration_error(after, y[test]) < 0.04
+    assert ev.brier_score(after, y[test]) < ev.brier_score(ev.calibrated(overconfident[test], 1.0), y[test])
+    bins = ev.reliability(after, y[test])
+    assert sum(b["rows"] for b in bins) == n // 2 and all(0 <= b["accuracy"] <= 1 for b in bins)
+    # Without labels, calibrated probabilities estimate the accuracy they will have.
+    estimate = ev.confidence_based_estimate(after)
+    realised = float(np.mean(after.argmax(axis=1) == y[test]))
+    assert estimate["accuracy"] == pytest.approx(realised, abs=0.03)
+
+
+def test_population_stability_index():
+    assert ev.population_stability_index([50, 30, 20], [50, 30, 20]) == 0.0
+    shifted = ev.population_stability_index([50, 30, 20], [20, 30, 50])
+    assert shifted == pytest.approx((0.2 - 0.5) * np.log(0.2 / 0.5) + (0.5 - 0.2) * np.log(0.5 / 0.2))
+    assert shifted > 0.25
+    with pytest.raises(ValueError):
+        ev.population_stability_index([0, 0], [1, 1])

@@ -235,3 +235,106 @@ def confidence_based_estimate(probabilities) -> dict:
     return {"accuracy": float(metric_from_confusions(expected, "accuracy")),
             "macro_f1": float(metric_from_confusions(expected, "macro_f1")),
             "mean_confidence": float(probabilities.max(axis=1).mean()), "rows": int(len(probabilities))}
+
+
+# --- where it fails ------------------------------------------------------------------------------------
+
+TOO_FEW = 30  # a slice smaller than this is reported as "too few to judge"
+
+
+def paired_confusions(y_true, reference_pred, candidate_pred, *, num_labels: int, resamples: int = 10_000,
+                      seed: int = 0, chunk: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
+    """The two models' confusion matrices on the same stratified resamples: two (resamples, k, k) arrays."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    reference_pred = np.asarray(reference_pred, dtype=np.int64)
+    candidate_pred = np.asarray(candidate_pred, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    ref, cand = [], []
+    for start in range(0, resamples, chunk):
+        rows = stratified_resamples(y_true, min(chunk, resamples - start), rng)
+        ref.append(_confusions(y_true, reference_pred, num_labels, rows).astype(np.int32))
+        cand.append(_confusions(y_true, candidate_pred, num_labels, rows).astype(np.int32))
+    return np.concatenate(ref), np.concatenate(cand)
+
+
+def _class_scores(confusions: np.ndarray) -> dict[str, np.ndarray]:
+    c = np.asarray(confusions, dtype=np.float64)
+    tp = np.diagonal(c, axis1=-2, axis2=-1)
+    support, predicted = c.sum(axis=-1), c.sum(axis=-2)
+    return {
+        "precision": np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0),
+        "recall": np.divide(tp, support, out=np.zeros_like(tp), where=support > 0),
+        "f1": np.divide(2 * tp, support + predicted, out=np.zeros_like(tp), where=support + predicted > 0),
+    }
+
+
+def per_class(y_true, reference_pred, candidate_pred, *, label_names: list[str], resamples: int = 10_000,
+              seed: int = 0, level: float = 0.95) -> dict[str, dict]:
+    """Per class: precision, recall and F1 of both models with intervals, and the candidate's change with
+    its interval, all from one set of paired stratified resamples."""
+    k = len(label_names)
+    y = np.asarray(y_true, dtype=np.int64)
+    point = {name: _class_scores(_confusions(y, np.asarray(pred, dtype=np.int64), k, np.arange(len(y))[None, :]))
+             for name, pred in (("reference", reference_pred), ("candidate", candidate_pred))}
+    ref_c, cand_c = paired_confusions(y, reference_pred, candidate_pred, num_labels=k, resamples=resamples,
+                                      seed=seed)
+    boot = {"reference": _class_scores(ref_c), "candidate": _class_scores(cand_c)}
+    report = {}
+    for i, label in enumerate(label_names):
+        entry = {"support": int(np.sum(y == i))}
+        for score in ("precision", "recall", "f1"):
+            entry[score] = {
+                model: {"value": float(point[model][score][0, i]),
+                        "ci": list(_percentile_ci(boot[model][score][:, i], level))}
+                for model in ("reference", "candidate")
+            }
+            difference = boot["candidate"][score][:, i] - boot["reference"][score][:, i]
+            entry[score]["delta"] = {"value": entry[score]["candidate"]["value"] - entry[score]["reference"]["value"],
+                                     "ci": list(_percentile_ci(difference, level))}
+        report[label] = entry
+    return report
+
+
+def slice_report(slice_of, y_true, reference_pred, candidate_pred, metric: str, *, num_labels: int,
+                 positive: int | None = None, resamples: int = 2_000, seed: int = 0) -> dict[str, dict]:
+    """The committed metric and the difference with its interval within each slice (rows sharing a value
+    of ``slice_of``); a slice under TOO_FEW rows is marked too few to judge instead."""
+    slice_of = np.asarray(slice_of, dtype=object)
+    y = np.asarray(y_true, dtype=np.int64)
+    ref, cand = np.asarray(reference_pred, dtype=np.int64), np.asarray(candidate_pred, dtype=np.int64)
+    report = {}
+    for value in sorted(set(slice_of.tolist()), key=str):
+        members = slice_of == value
+        rows = int(members.sum())
+        if rows < TOO_FEW:
+            report[str(value)] = {"rows": rows, "too_few": True}
+            continue
+        result = paired_bootstrap(y[members], ref[members], cand[members], metric, num_labels=num_labels,
+                                  positive=positive, resamples=resamples, seed=seed)
+        report[str(value)] = {"rows": rows, "too_few": False, **result.as_dict()}
+    return report
+
+
+def length_quartiles(texts: list[str]) -> list[str]:
+    """Each text's length quartile by word count, as a readable slice name ("Q1 (≤ 7 words)", …)."""
+    lengths = np.array([len(t.split()) for t in texts])
+    edges = np.quantile(lengths, [0.25, 0.5, 0.75])
+    quartile = np.searchsorted(edges, lengths, side="left")
+    bounds = [f"≤ {edges[0]:g}", f"{edges[0]:g}–{edges[1]:g}", f"{edges[1]:g}–{edges[2]:g}", f"> {edges[2]:g}"]
+    return [f"Q{q + 1} ({bounds[q]} words)" for q in quartile]
+
+
+def changed_rows(y_true, reference_pred, candidate_pred) -> dict[str, list[int]]:
+    """Row indices the candidate broke (the reference was right, the candidate is wrong) and fixed."""
+    y = np.asarray(y_true)
+    ref_right, cand_right = np.asarray(reference_pred) == y, np.asarray(candidate_pred) == y
+    return {"regressions": np.flatnonzero(ref_right & ~cand_right).tolist(),
+            "improvements": np.flatnonzero(~ref_right & cand_right).tolist()}
+
+
+def most_confident_errors(probabilities, y_true, *, top: int = 20) -> list[int]:
+    """Row indices of the wrong predictions made with the highest confidence, most confident first."""
+    probabilities, y = np.asarray(probabilities, dtype=np.float64), np.asarray(y_true)
+    wrong = np.flatnonzero(probabilities.argmax(axis=1) != y)
+    order = np.argsort(-probabilities[wrong].max(axis=1), kind="stable")
+    return wrong[order][:top].tolist()

@@ -118,3 +118,42 @@ def test_population_stability_index():
     assert shifted > 0.25
     with pytest.raises(ValueError):
         ev.population_stability_index([0, 0], [1, 1])
+
+
+def test_per_class_scores_and_their_changes_match_scikit_learn():
+    from sklearn.metrics import precision_recall_fscore_support
+
+    rng = np.random.default_rng(7)
+    y, ref, cand = _two_models(rng, 600, 3, 0.7, 0.8)
+    report = ev.per_class(y, ref, cand, label_names=["a", "b", "c"], resamples=2_000, seed=1)
+    for model, pred in (("reference", ref), ("candidate", cand)):
+        precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=range(3), zero_division=0)
+        for i, label in enumerate("abc"):
+            assert report[label]["precision"][model]["value"] == pytest.approx(precision[i])
+            assert report[label]["recall"][model]["value"] == pytest.approx(recall[i])
+            assert report[label]["f1"][model]["value"] == pytest.approx(f1[i])
+            assert report[label]["support"] == support[i]
+    for label in "abc":
+        delta = report[label]["f1"]["delta"]
+        assert delta["ci"][0] <= delta["value"] <= delta["ci"][1]
+
+
+def test_slices_report_too_few_under_30_rows_and_the_rows_that_changed():
+    rng = np.random.default_rng(8)
+    y, ref, cand = _two_models(rng, 200, 3, 0.7, 0.8)
+    texts = [" ".join(["word"] * int(n)) for n in rng.integers(1, 40, size=200)]
+    quartiles = ev.length_quartiles(texts)
+    assert len(set(quartiles)) == 4 and all(q.startswith("Q") for q in quartiles)
+    channel = np.where(np.arange(200) < 20, "chat", "email")  # 20 chat rows: too few to judge
+    report = ev.slice_report(channel, y, ref, cand, "accuracy", num_labels=3, resamples=500)
+    assert report["chat"] == {"rows": 20, "too_few": True}
+    email = report["email"]
+    assert email["rows"] == 180 and email["delta"]["ci"][0] <= email["delta"]["value"] <= email["delta"]["ci"][1]
+    changed = ev.changed_rows(y, ref, cand)
+    assert len(changed["regressions"]) == ev.mcnemar(y, ref, cand)["b"]
+    assert len(changed["improvements"]) == ev.mcnemar(y, ref, cand)["c"]
+    assert all(ref[i] == y[i] != cand[i] for i in changed["regressions"])
+    probabilities = np.full((200, 3), 0.1)
+    probabilities[np.arange(200), cand] = np.linspace(0.4, 0.8, 200)
+    errors = ev.most_confident_errors(probabilities, y, top=5)
+    assert errors == sorted(np.flatnonzero(cand != y).tolist(), key=lambda i: -probabilities[i].max())[:5]

@@ -338,3 +338,30 @@ def most_confident_errors(probabilities, y_true, *, top: int = 20) -> list[int]:
     wrong = np.flatnonzero(probabilities.argmax(axis=1) != y)
     order = np.argsort(-probabilities[wrong].max(axis=1), kind="stable")
     return wrong[order][:top].tolist()
+
+
+def latency_profile(predict, texts: list[str], *, calls: int = 200, warmup: int = 10,
+                    batch_size: int = 32) -> dict:
+    """Latency of ``predict(list_of_texts)`` on this worker: after ``warmup`` calls, ``calls`` single-example
+    calls (p50 and p95 in ms), then the throughput of batches of ``batch_size`` (texts per second)."""
+    import time
+
+    if not texts:
+        raise ValueError("need texts to time")
+    cycle = [texts[i % len(texts)] for i in range(max(calls, warmup, batch_size * 4))]
+    for text in cycle[:warmup]:
+        predict([text])
+    timings = []
+    for text in cycle[:calls]:
+        started = time.perf_counter()
+        predict([text])
+        timings.append((time.perf_counter() - started) * 1000.0)
+    batches = [cycle[i:i + batch_size] for i in range(0, batch_size * 4, batch_size)]
+    started = time.perf_counter()
+    for batch in batches:
+        predict(batch)
+    elapsed = time.perf_counter() - started
+    p50, p95 = np.percentile(timings, [50, 95])
+    return {"calls": calls, "p50_ms": float(p50), "p95_ms": float(p95),
+            "throughput_per_s": float(batch_size * len(batches) / elapsed) if elapsed > 0 else None,
+            "batch_size": batch_size}

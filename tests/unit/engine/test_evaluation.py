@@ -157,3 +157,31 @@ def test_slices_report_too_few_under_30_rows_and_the_rows_that_changed():
     probabilities[np.arange(200), cand] = np.linspace(0.4, 0.8, 200)
     errors = ev.most_confident_errors(probabilities, y, top=5)
     assert errors == sorted(np.flatnonzero(cand != y).tolist(), key=lambda i: -probabilities[i].max())[:5]
+
+
+def test_baselines_refit_on_train_predict_the_test_rows_with_probabilities():
+    from workers.engine.baselines import refit_and_predict
+
+    train = ["refund my money", "charged twice", "cannot log in", "password reset fails", "refund please",
+             "log in broken"]
+    labels = ["billing", "billing", "access", "access", "billing", "access"]
+    test = ["I want a refund", "reset my password", "login page broken"]
+    out = refit_and_predict(train, labels, test, ["access", "billing", "bug"])
+    assert out["majority"]["predictions"] == ["access"] * 3  # tie broken alphabetically
+    assert out["majority"]["probabilities"][:, 0].tolist() == [1.0, 1.0, 1.0]
+    tfidf = out["tfidf_logreg"]
+    assert tfidf["probabilities"].shape == (3, 3) and np.allclose(tfidf["probabilities"].sum(axis=1), 1)
+    assert tfidf["probabilities"][:, 2].tolist() == [0.0, 0.0, 0.0]  # a label never seen in training
+    assert tfidf["predictions"][0] == "billing" and tfidf["predictions"][1] == "access"
+
+
+def test_latency_profile_times_single_calls_and_batches():
+    calls = []
+
+    def predict(texts):
+        calls.append(len(texts))
+        return ["x"] * len(texts)
+
+    profile = ev.latency_profile(predict, ["a", "b", "c"], calls=200, warmup=5, batch_size=32)
+    assert calls.count(1) == 205 and calls.count(32) == 4
+    assert 0 <= profile["p50_ms"] <= profile["p95_ms"] and profile["throughput_per_s"] > 0

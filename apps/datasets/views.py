@@ -173,7 +173,7 @@ def play_dataset_upload(request: HtmxHttpRequest, play_id: int):
     else:
         note = f" Warnings: {' '.join(dataset.warnings)}" if dataset.warnings else ""
         messages.success(request, f"Uploaded “{dataset.name}”: {dataset.rows} rows, {len(dataset.labels)} labels.{note}")
-        key = getattr(registry.play_module(play.number), "upload_key", None)
+        key = registry.play_module(play.number).upload_key
         if key and not play.deliverable.get(key):
             try:
                 play_update_deliverable(actor=request.user, play=play, deliverable={key: dataset.pk})

@@ -88,6 +88,14 @@ def check(user, action: Action, project, *, play=None, hat_switch: bool = False)
     return Verdict(True)
 
 
+def check_job_cancel(user, job) -> Verdict:
+    """May `user` cancel `job`? Whoever owns its play; for a project-level job (no play), the project's
+    data curators."""
+    if job.play_id:
+        return check(user, Action.JOB_CANCEL, job.project, play=job.play)
+    return check(user, Action.DATA_CURATE, job.project)
+
+
 def _describe(roles: set[str]) -> str:
     labels = dict(Role.choices)
     names = [f"the project's {labels[r].lower()}" for r in sorted(roles) if r in labels]

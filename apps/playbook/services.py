@@ -428,8 +428,7 @@ def play_job_start(*, actor, play: Play, kind: str, params: dict | None = None) 
 
 def job_cancel(*, actor, job: Job) -> Job:
     """Ask a job to stop: whoever owns its play (or, for a project-level job, its project's curators)."""
-    verdict = (policy.check(actor, Action.JOB_CANCEL, job.project, play=job.play) if job.play_id
-               else policy.check(actor, Action.DATA_CURATE, job.project))
+    verdict = policy.check_job_cancel(actor, job)
     if not verdict:
         raise NotAllowed(verdict.reason)
     return job_request_cancel(actor=actor, job=job)

@@ -120,12 +120,11 @@ def _play_context(request, play: Play, form: dict | None = None) -> dict:
 
 def job_context(user, job) -> dict:
     """What the progress fragment shows: the job, whether this user may cancel it, its curves."""
-    charted = job.kind in registry.job_kinds() and registry.job_kind(job.kind).charted
-    may_cancel = (policy.check(user, Action.JOB_CANCEL, job.project, play=job.play) if job.play_id
-                  else policy.check(user, Action.DATA_CURATE, job.project))
+    registered = registry.job_kinds().get(job.kind)
+    charted = registered is not None and registered[1].charted
     return {
         "job": job,
-        "can_cancel": not job.is_finished and bool(may_cancel),
+        "can_cancel": not job.is_finished and bool(policy.check_job_cancel(user, job)),
         "series": job_metric_series(job) if charted else None,
         "series_id": f"series-{job.pk}",
     }

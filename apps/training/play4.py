@@ -138,7 +138,7 @@ def _retrain_params(play, params: dict) -> dict:
 # --- runners -----------------------------------------------------------------------------------------
 
 
-def _committed(job, label_names=None) -> dict:
+def _committed(job, label_names) -> dict:
     """Play 1's committed metric and positive label, from the cycle's hand-offs (or the draft), as the
     engine selects and stops on them. A false-positive rate without a positive class among these labels
     falls back to macro-F1."""
@@ -150,7 +150,7 @@ def _committed(job, label_names=None) -> dict:
     else:
         d1 = job.play.cycle.plays.get(number=1).deliverable
         metric, positive = d1.get("metric") or "macro_f1", d1.get("positive_label") or None
-    if label_names is not None and positive not in label_names:
+    if positive not in label_names:
         positive = None
     if metric not in ("macro_f1", "accuracy", "false_positive_rate") or (
             metric == "false_positive_rate" and positive is None):
@@ -177,14 +177,13 @@ def _training_data(job, split_set_id: int):
     return data, splits
 
 
-def _val_scores(job, data, predicted_ids) -> dict:
-    """Validation metrics of the run, including the committed metric of Play 1 where it is a quality one."""
+def _val_scores(data, predicted_ids, positive: str | None) -> dict:
+    """Validation metrics of the run, including the false-positive rate when Play 1 named the positive
+    class (``positive``, from _committed)."""
     from workers.engine.metrics import classification_metrics
 
-    positive = _committed(job)["positive_label"]
     predicted = [data.label_names[i] for i in predicted_ids]
-    scores = classification_metrics(list(data.val.labels), predicted,
-                                    positive_label=positive if positive in data.label_names else None)
+    scores = classification_metrics(list(data.val.labels), predicted, positive_label=positive)
     return {k: scores[k] for k in ("accuracy", "macro_f1", "false_positive_rate") if k in scores}
 
 
@@ -238,7 +237,7 @@ def _run_frozen_head(job, report) -> JobOutcome:
         "job": job.pk, "kind": job.kind, "candidate": candidate.pk, "split_set": p["split_set"],
         "best_epoch": head.best_epoch, "stopped_early": head.stopped_early,
         "metric": head.metric, "best_val_metric": head.best_val_metric, "solver": head.solver, "best_c": head.best_c,
-        "val": _val_scores(job, data, head.predict(cached["val"].tensor)),
+        "val": _val_scores(data, head.predict(cached["val"].tensor), positive),
         "checkpoint": {"path": storage.relative(path), "sha256": sha}, "device": encoder.device_description,
         "feature_cache_hits": {name: c.hit for name, c in cached.items()},
         "splits": {name: s.sha256 for name, s in splits.items()},
@@ -263,20 +262,21 @@ def _run_unfreeze(job, report) -> JobOutcome:
     if list(meta["label_names"]) != data.label_names:
         raise JobInputError("The frozen-head checkpoint was trained on another label set than these splits.")
     pooling, max_length = meta["recipe"].get("pooling", "mean"), p["max_length"]
+    committed = _committed(job, data.label_names)
     outcome = progressive_unfreeze(
         encoder, head.state_dict(), data, head_lr=p["head_lr"], lr_divisor=p["lr_divisor"],
         layer_decay=p["layer_decay"], max_stages=p["max_stages"], epochs_per_stage=p["epochs_per_stage"],
         batch_size=p["batch_size"], max_length=max_length, patience=p["patience"], seed=p["seed"],
         report=report, checkpoint_dir=storage.checkpoint_dir(job.pk), pooling=pooling,
         batching=p.get("batching", "random"),  # params stored before the option existed get the default
-        noise_se=p.get("noise_se", 1.0), **_committed(job, data.label_names),
+        noise_se=p.get("noise_se", 1.0), **committed,
     )
     predicted = predict_label_ids(encoder, outcome.build_head(), list(data.val.texts), batch_size=64,
                                   max_length=max_length, pooling=pooling)
     summary = {
         "job": job.pk, "kind": job.kind, "candidate": frozen.params["candidate"], "split_set": frozen.params["split_set"],
         "from_job": frozen.pk, "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early,
-        "stop_reason": outcome.stop_reason, "val": _val_scores(job, data, predicted),
+        "stop_reason": outcome.stop_reason, "val": _val_scores(data, predicted, committed["positive_label"]),
         "metric": outcome.metric, "best_val_metric": outcome.best_val_metric,
         "checkpoint": {"path": storage.relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
         "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
@@ -309,7 +309,7 @@ def _run_retrain(job, report) -> JobOutcome:
     summary = {
         "job": job.pk, "kind": job.kind, "from_job": p["from_job"], "split_set": p["split_set"],
         "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early, "stop_reason": outcome.stop_reason,
-        "val": _val_scores(job, data, predicted),
+        "val": _val_scores(data, predicted, _committed(job, data.label_names)["positive_label"]),
         "checkpoint": {"path": storage.relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
         "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
     }

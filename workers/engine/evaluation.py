@@ -74,6 +74,21 @@ def stratified_resamples(y_true: np.ndarray, resamples: int, rng: np.random.Gene
     return np.concatenate(columns, axis=1)
 
 
+def paired_confusions(y_true, reference_pred, candidate_pred, *, num_labels: int, resamples: int = 10_000,
+                      seed: int = 0, chunk: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
+    """The two models' confusion matrices on the same stratified resamples: two (resamples, k, k) arrays."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    reference_pred = np.asarray(reference_pred, dtype=np.int64)
+    candidate_pred = np.asarray(candidate_pred, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    ref, cand = [], []
+    for start in range(0, resamples, chunk):
+        rows = stratified_resamples(y_true, min(chunk, resamples - start), rng)
+        ref.append(_confusions(y_true, reference_pred, num_labels, rows).astype(np.int32))
+        cand.append(_confusions(y_true, candidate_pred, num_labels, rows).astype(np.int32))
+    return np.concatenate(ref), np.concatenate(cand)
+
+
 @dataclass(frozen=True)
 class PairedResult:
     metric: str
@@ -111,13 +126,11 @@ def paired_bootstrap(y_true, reference_pred, candidate_pred, metric: str, *, num
     candidate_pred = np.asarray(candidate_pred, dtype=np.int64)
     if not (len(y_true) == len(reference_pred) == len(candidate_pred)) or len(y_true) == 0:
         raise ValueError("the truth and both models' predictions must be non-empty and of equal length")
-    rng = np.random.default_rng(seed)
-    ref_values, cand_values = [], []
-    for start in range(0, resamples, chunk):  # bounded memory: chunk × n indices at a time
-        rows = stratified_resamples(y_true, min(chunk, resamples - start), rng)
-        ref_values.append(metric_from_confusions(_confusions(y_true, reference_pred, num_labels, rows), metric, positive))
-        cand_values.append(metric_from_confusions(_confusions(y_true, candidate_pred, num_labels, rows), metric, positive))
-    ref_values, cand_values = np.concatenate(ref_values), np.concatenate(cand_values)
+    ref_confusions, cand_confusions = paired_confusions(y_true, reference_pred, candidate_pred,
+                                                        num_labels=num_labels, resamples=resamples, seed=seed,
+                                                        chunk=chunk)
+    ref_values = metric_from_confusions(ref_confusions, metric, positive)
+    cand_values = metric_from_confusions(cand_confusions, metric, positive)
     reference = metric_value(y_true, reference_pred, metric, num_labels=num_labels, positive=positive)
     candidate = metric_value(y_true, candidate_pred, metric, num_labels=num_labels, positive=positive)
     return PairedResult(metric, reference, candidate, candidate - reference, _percentile_ci(ref_values, level),
@@ -156,21 +169,6 @@ def verdict(delta_ci: tuple[float, float], *, margin: float, direction: str) -> 
 # --- calibration ---------------------------------------------------------------------------------------
 
 
-def expected_calibration_error(probabilities, y_true, *, bins: int = 15) -> float:
-    """Mean |accuracy − confidence| over equal-width confidence bins, weighted by the rows in each."""
-    probabilities, y_true = np.asarray(probabilities, dtype=np.float64), np.asarray(y_true)
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == y_true
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(error)
-
-
 def reliability(probabilities, y_true, *, bins: int = 15) -> list[dict]:
     """The reliability diagram's bins: rows, mean confidence and accuracy in each non-empty bin."""
     probabilities, y_true = np.asarray(probabilities, dtype=np.float64), np.asarray(y_true)
@@ -181,6 +179,13 @@ def reliability(probabilities, y_true, *, bins: int = 15) -> list[dict]:
     return [{"low": float(edges[b]), "high": float(edges[b + 1]), "rows": int((which == b).sum()),
              "confidence": float(confidence[which == b].mean()), "accuracy": float(correct[which == b].mean())}
             for b in range(bins) if (which == b).any()]
+
+
+def expected_calibration_error(probabilities, y_true, *, bins: int = 15) -> float:
+    """Mean |accuracy − confidence| over equal-width confidence bins, weighted by the rows in each."""
+    filled = reliability(probabilities, y_true, bins=bins)
+    total = sum(b["rows"] for b in filled)
+    return float(sum(b["rows"] / total * abs(b["accuracy"] - b["confidence"]) for b in filled))
 
 
 def brier_score(probabilities, y_true) -> float:
@@ -240,21 +245,6 @@ def confidence_based_estimate(probabilities) -> dict:
 # --- where it fails ------------------------------------------------------------------------------------
 
 TOO_FEW = 30  # a slice smaller than this is reported as "too few to judge"
-
-
-def paired_confusions(y_true, reference_pred, candidate_pred, *, num_labels: int, resamples: int = 10_000,
-                      seed: int = 0, chunk: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
-    """The two models' confusion matrices on the same stratified resamples: two (resamples, k, k) arrays."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    reference_pred = np.asarray(reference_pred, dtype=np.int64)
-    candidate_pred = np.asarray(candidate_pred, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    ref, cand = [], []
-    for start in range(0, resamples, chunk):
-        rows = stratified_resamples(y_true, min(chunk, resamples - start), rng)
-        ref.append(_confusions(y_true, reference_pred, num_labels, rows).astype(np.int32))
-        cand.append(_confusions(y_true, candidate_pred, num_labels, rows).astype(np.int32))
-    return np.concatenate(ref), np.concatenate(cand)
 
 
 def _class_scores(confusions: np.ndarray) -> dict[str, np.ndarray]:

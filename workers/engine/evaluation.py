@@ -259,15 +259,17 @@ def _class_scores(confusions: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def per_class(y_true, reference_pred, candidate_pred, *, label_names: list[str], resamples: int = 10_000,
-              seed: int = 0, level: float = 0.95) -> dict[str, dict]:
+              seed: int = 0, level: float = 0.95, confusions: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> dict[str, dict]:
     """Per class: precision, recall and F1 of both models with intervals, and the candidate's change with
-    its interval, all from one set of paired stratified resamples."""
+    its interval, all from one set of paired stratified resamples (``confusions``: the two models'
+    resampled confusion matrices when the caller has drawn them already)."""
     k = len(label_names)
     y = np.asarray(y_true, dtype=np.int64)
     point = {name: _class_scores(_confusions(y, np.asarray(pred, dtype=np.int64), k, np.arange(len(y))[None, :]))
              for name, pred in (("reference", reference_pred), ("candidate", candidate_pred))}
-    ref_c, cand_c = paired_confusions(y, reference_pred, candidate_pred, num_labels=k, resamples=resamples,
-                                      seed=seed)
+    ref_c, cand_c = confusions or paired_confusions(y, reference_pred, candidate_pred, num_labels=k,
+                                                    resamples=resamples, seed=seed)
     boot = {"reference": _class_scores(ref_c), "candidate": _class_scores(cand_c)}
     report = {}
     for i, label in enumerate(label_names):

@@ -5,6 +5,7 @@ from apps.accounts.apis import TokenObtainApi
 from apps.audit.apis import AuditListApi
 from apps.datasets import apis as datasets
 from apps.datasets.apis import DatasetUploadApi
+from apps.evaluation import apis as evaluation
 from apps.playbook import apis as playbook
 from apps.training import apis as training
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("projects/<int:project_id>/", playbook.ProjectDetailApi.as_view(), name="project"),
     path("projects/<int:project_id>/members/", playbook.ProjectMemberAddApi.as_view(), name="project-members"),
     path("projects/<int:project_id>/solo/", playbook.ProjectSoloApi.as_view(), name="project-solo"),
+    path("projects/<int:project_id>/signoff-approvals/", playbook.ProjectSignoffApprovalsApi.as_view(),
+         name="project-signoff-approvals"),
     path("projects/<int:project_id>/close/", playbook.ProjectCloseApi.as_view(), name="project-close"),
     path("projects/<int:project_id>/retrain/", playbook.ProjectRetrainApi.as_view(), name="project-retrain"),
     path("projects/<int:project_id>/plays/", playbook.ProjectPlayListApi.as_view(), name="project-plays"),
@@ -35,6 +38,11 @@ urlpatterns = [
     path("plays/<int:play_id>/", playbook.PlayDetailApi.as_view(), name="play"),
     path("plays/<int:play_id>/submit/", playbook.PlaySubmitApi.as_view(), name="play-submit"),
     path("plays/<int:play_id>/decision/", playbook.GateDecisionApi.as_view(), name="play-decision"),
+    path("evaluations/<int:evaluation_id>/", evaluation.EvaluationDetailApi.as_view(), name="evaluation"),
+    path("evaluations/<int:evaluation_id>/predictions/", evaluation.EvaluationPredictionsApi.as_view(),
+         name="evaluation-predictions"),
+    path("evaluations/<int:evaluation_id>/record.<str:fmt>", evaluation.EvaluationRecordApi.as_view(),
+         name="evaluation-record"),
     path("jobs/", playbook.JobCreateApi.as_view(), name="jobs"),
     path("jobs/<int:job_id>/", playbook.JobDetailApi.as_view(), name="job"),
     path("jobs/<int:job_id>/cancel/", playbook.JobCancelApi.as_view(), name="job-cancel"),

@@ -6,6 +6,7 @@ the play apps.
 from django.urls import path
 
 from apps.datasets import views as data_views
+from apps.evaluation import views as evaluation_views
 from apps.playbook import views
 from apps.training import views as training_views
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("projects/<int:project_id>/", views.project_detail, name="project"),
     path("projects/<int:project_id>/members/", views.project_member_add, name="project-member-add"),
     path("projects/<int:project_id>/solo/", views.project_solo, name="project-solo"),
+    path("projects/<int:project_id>/signoff-approvals/", views.project_signoff_approvals,
+         name="project-signoff-approvals"),
     path("plays/<int:play_id>/", views.play_detail, name="play"),
     path("plays/<int:play_id>/submit/", views.play_submit, name="play-submit"),
     path("plays/<int:play_id>/decide/", views.play_decide, name="play-decide"),
@@ -29,6 +32,10 @@ urlpatterns = [
     path("plays/<int:play_id>/audit/", data_views.play3_audit, name="play3-audit"),
     path("plays/<int:play_id>/audits/<int:audit_id>/resolve/", data_views.play3_resolve, name="play3-resolve"),
     path("plays/<int:play_id>/production/", data_views.play3_production, name="play3-production"),
+    path("evaluations/<int:evaluation_id>/record.<str:fmt>", evaluation_views.evaluation_record,
+         name="evaluation-record"),
+    path("evaluations/<int:evaluation_id>/predictions.jsonl", evaluation_views.evaluation_predictions,
+         name="evaluation-predictions"),
     path("jobs/<int:job_id>/progress/", views.job_progress, name="job-progress"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
 ]

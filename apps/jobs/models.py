@@ -105,6 +105,8 @@ class Artifact(models.Model):
         FEATURE_CACHE = "feature_cache", "Feature cache"
         CHECKPOINT = "checkpoint", "Checkpoint"
         REPORT = "report", "Report"
+        PREDICTIONS = "predictions", "Per-example predictions"
+        SIGNOFF_RECORD = "signoff_record", "Sign-off record"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="artifacts")
     kind = models.CharField(max_length=16, choices=Kind.choices)

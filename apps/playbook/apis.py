@@ -48,6 +48,7 @@ class ProjectSerializer(serializers.Serializer):
     request = serializers.CharField()
     status = serializers.CharField()
     solo_mode = serializers.BooleanField()
+    signoff_approvals = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     closed_reason = serializers.CharField()
     closed_at = serializers.DateTimeField(allow_null=True)
@@ -118,6 +119,21 @@ class ProjectSoloApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_set_solo(actor=request.user, project=project, solo=data.validated_data["solo_mode"])
+        return Response(ProjectSerializer(project).data)
+
+
+@component_names
+class ProjectSignoffApprovalsApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        approvals = serializers.ChoiceField(choices=[1, 2])
+
+    @extend_schema(request=InputSerializer, responses=ProjectSerializer)
+    def post(self, request, project_id: int):
+        project = selectors.project_for_user(request.user, project_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_set_signoff_approvals(actor=request.user, project=project,
+                                                         approvals=data.validated_data["approvals"])
         return Response(ProjectSerializer(project).data)
 
 

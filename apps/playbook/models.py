@@ -19,6 +19,9 @@ class Project(models.Model):
     # Set by an admin only: one person may then hold every role, and may decide their own gate after
     # explicitly switching hats to sign-off owner (recorded in the audit trail).
     solo_mode = models.BooleanField(default=False)
+    # Set by an admin: how many distinct sign-off owners must approve a model for production (Play 5).
+    signoff_approvals = models.PositiveSmallIntegerField(
+        default=1, choices=[(1, "One sign-off owner"), (2, "Two distinct sign-off owners")])
     # Why and when it closed (shipped, baseline shipped or abandoned).
     closed_reason = models.TextField(blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -27,6 +30,9 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(signoff_approvals__in=[1, 2]), name="playbook_project_approvals_1_2"),
+        ]
 
     def __str__(self):
         return self.name
@@ -126,6 +132,9 @@ class GateDecision(models.Model):
         APPROVE = "approve", "Approve"
         REJECT = "reject", "Reject"
         SHIP_BASELINE = "ship_baseline", "Ship the baseline"
+        # Play 5 sends a candidate back to training, or back to the data.
+        REJECT_TO_PLAY4 = "reject_to_play4", "Reject: train again (Play 4)"
+        REJECT_TO_PLAY3 = "reject_to_play3", "Reject: a data problem (Play 3)"
 
     play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="decisions")
     decision = models.CharField(max_length=16, choices=Decision.choices)

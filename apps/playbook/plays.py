@@ -9,8 +9,10 @@ A module declares:
   none, never a crash; a stored deliverable can never break a page.
 - ``checks(play)``: the gate's automatic checks, each with pass/fail, whether it blocks, and evidence.
 - ``decisions(play)``: the decisions the gate offers now, each with the reason it is unavailable ("" when
-  available). The core applies them: approve unlocks the next play, reject sends the play back,
-  ship_baseline closes the project with the baseline.
+  available), and ``outcomes``: what each decision does, which the core applies (advance to the next
+  play, close the project with the baseline, or send the work back to this play or an earlier one).
+- ``conflict_of_interest(play, user)``: why ``user`` may not decide this gate (by default: they submitted
+  it; Play 5: they trained the candidate), and ``approvals_needed(play, decision)``.
 - ``job_kinds``: the kinds of job it runs (apps.jobs.kinds.JobKind), with their parameter checks and
   runners.
 - ``workspace_template`` / ``evidence_template`` and ``workspace(request, play)``: its page.
@@ -20,6 +22,21 @@ A module declares:
 from dataclasses import asdict, dataclass, field
 
 from apps.core.errors import ValidationFailed
+
+
+ADVANCE = "advance"  # the play is approved and the next one unlocks
+CLOSE_WITH_BASELINE = "close_with_baseline"  # the project closes by shipping the baseline
+SEND_BACK = "send_back"  # the work goes back: to this play, or to an earlier one (and the plays after it lock)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a gate decision does to the cycle."""
+
+    effect: str
+    back_to: int | None = None  # SEND_BACK: the play that reworks (None: this play)
+    needs_reason: bool = False
+    hands_on: bool = False  # the play's Outputs are frozen on the decision (approvals, shipping a baseline)
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,11 @@ class PlayModule:
     # The typed hand-off (a frozen dataclass) and its version; None for a play that hands nothing on.
     Outputs: type | None = None
     outputs_version: int = 1
+    outcomes: dict[str, Outcome] = {
+        "approve": Outcome(ADVANCE, hands_on=True),
+        "reject": Outcome(SEND_BACK, needs_reason=True),
+        "ship_baseline": Outcome(CLOSE_WITH_BASELINE, hands_on=True),
+    }
 
     def clean(self, play, updates: dict) -> dict:
         if not isinstance(updates, dict):
@@ -74,6 +96,26 @@ class PlayModule:
         """The decisions the gate offers now, each with a reason when it is unavailable ("" = available)."""
         return {"approve": "", "reject": ""}
 
+    # How the page's buttons name the decisions (a module may say more, e.g. where approval leads).
+    button_labels: dict[str, str] = {"approve": "Approve", "reject": "Reject",
+                                     "ship_baseline": "Ship the baseline and close the project"}
+
+    def conflict_of_interest(self, play, user) -> str:
+        """Why ``user`` may not decide this gate, as a fact about them ("You submitted this play."), or ""
+        when they may: nobody decides on work they submitted. In solo mode the decider may go ahead after
+        the recorded hat switch."""
+        if play.submitted_by_id is not None and play.submitted_by_id == user.pk:
+            return "You submitted this play."
+        return ""
+
+    def approvals_needed(self, play, decision: str) -> int:
+        """How many distinct sign-off owners must take ``decision`` before it takes effect."""
+        return 1
+
+    def on_decided(self, play, record) -> None:
+        """Called inside the decision's transaction once it took effect (Play 5 starts writing its
+        sign-off record here)."""
+
     def on_unlock(self, play) -> None:
         """Called inside the transaction that makes the play ready: a play may start the system's own
         work here (Play 5 starts its evaluation), through apps.jobs.services.job_enqueue."""
@@ -89,6 +131,11 @@ class PlayModule:
     def outputs(self, play):
         """The hand-off to freeze when the gate approves (an instance of ``Outputs``), or None."""
         return None
+
+    def outputs_for(self, play, decision: str):
+        """The hand-off a decision that hands on (``Outcome.hands_on``) freezes; a play whose decisions
+        hand on different things (Play 5: the candidate, or the baseline) tells them apart here."""
+        return self.outputs(play)
 
     def load_outputs(self, data: dict, version: int):
         """Rebuild a stored hand-off. A module that changes its Outputs bumps ``outputs_version`` and

@@ -16,6 +16,7 @@ class Action(StrEnum):
     PROJECT_VIEW = "project.view"
     PROJECT_MANAGE_MEMBERS = "project.manage_members"
     PROJECT_SET_SOLO = "project.set_solo"
+    PROJECT_SET_APPROVALS = "project.set_approvals"  # how many sign-off owners a production approval needs
     DATASET_UPLOAD = "dataset.upload"
     CANDIDATE_REGISTER = "candidate.register"
     DATA_CURATE = "dataset.curate"  # seal splits, start label audits, resolve disagreements, compare with production
@@ -26,6 +27,7 @@ class Action(StrEnum):
     AUDIT_VIEW = "audit.view"
     PROJECT_CLOSE = "project.close"  # ship, ship the baseline, or abandon
     CYCLE_RETRAIN = "cycle.retrain"  # open a retrain cycle by hand
+    EVALUATION_PREDICTIONS = "evaluation.predictions"  # download the test rows' per-example predictions
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -34,6 +36,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.PROJECT_VIEW: ALL_ROLES | {STAFF},
     Action.PROJECT_MANAGE_MEMBERS: frozenset({Role.MODEL_OWNER, STAFF}),
     Action.PROJECT_SET_SOLO: frozenset({STAFF}),
+    Action.PROJECT_SET_APPROVALS: frozenset({STAFF}),
     Action.DATASET_UPLOAD: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
     Action.CANDIDATE_REGISTER: frozenset({Role.MODEL_OWNER}),
     Action.DATA_CURATE: frozenset({Role.DATA_OWNER}),
@@ -44,6 +47,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.AUDIT_VIEW: frozenset({STAFF}),
     Action.PROJECT_CLOSE: frozenset({Role.MODEL_OWNER, STAFF}),
     Action.CYCLE_RETRAIN: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
+    Action.EVALUATION_PREDICTIONS: frozenset({Role.SIGNOFF_OWNER, STAFF}),
 }
 
 
@@ -105,16 +109,21 @@ def _describe(roles: set[str]) -> str:
 
 
 def _four_eyes(user, project, play, hat_switch: bool) -> Verdict:
-    """Nobody decides the gate on work they submitted; in solo mode, only after switching hats."""
-    if play.submitted_by_id is None or play.submitted_by_id != user.pk:
+    """Nobody decides a gate on their own work (what counts as their work is the play module's rule:
+    having submitted the play, or for Play 5 having trained the candidate); in solo mode, only after
+    switching hats."""
+    from apps.core import registry
+
+    conflict = registry.play_module(play.number).conflict_of_interest(play, user)
+    if not conflict:
         return Verdict(True)
     if not project.solo_mode:
-        return Verdict(False, "You submitted this play: another sign-off owner must decide its gate.")
+        return Verdict(False, f"{conflict} Only another sign-off owner may decide this gate.")
     if not hat_switch:
         return Verdict(
             False,
-            "You submitted this play. In solo mode you may decide it only after confirming that you are "
-            "switching hats to sign-off owner.",
+            f"{conflict} In solo mode you may decide it only after confirming that you are switching hats to "
+            "sign-off owner.",
             needs_hat_switch=True,
         )
     return Verdict(True)

@@ -113,12 +113,14 @@ def my_work(user) -> dict:
 
 
 def cycle_inputs(cycle: Cycle) -> dict[int, object]:
-    """What the cycle's plays handed on: {play number: that play's Outputs}, from the newest approving
-    decision of each play in this cycle, else inherited from the newest earlier cycle that has one (a
-    retrain cycle inherits Plays 1 and 2). Plays not yet approved anywhere are absent."""
+    """What the cycle's plays handed on: {play number: that play's Outputs}, from the newest decision that
+    handed it on (an approval, or shipping the baseline) of each play that stands approved in this cycle,
+    else inherited from the newest earlier cycle that has one (a retrain cycle inherits Plays 1 and 2). A
+    play sent back by a later gate no longer hands anything on; plays not yet approved anywhere are absent."""
     found: dict[int, object] = {}
-    decisions = (GateDecision.objects.filter(play__cycle__project_id=cycle.project_id, play__cycle__number__lte=cycle.number)
-                 .exclude(outputs={}).exclude(decision=GateDecision.Decision.REJECT)
+    decisions = (GateDecision.objects.filter(play__cycle__project_id=cycle.project_id, play__cycle__number__lte=cycle.number,
+                                             play__status=Play.Status.APPROVED)
+                 .exclude(outputs={})
                  .select_related("play__cycle").order_by("-play__cycle__number", "-created_at"))
     for decision in decisions:
         number = decision.play.number

@@ -164,6 +164,25 @@ def project_set_solo(*, actor, project: Project, solo: bool) -> Project:
     return project
 
 
+def project_set_signoff_approvals(*, actor, project: Project, approvals) -> Project:
+    """Admins only: how many distinct sign-off owners must approve a model for production at Play 5
+    (1 or 2)."""
+    _require(actor, Action.PROJECT_SET_APPROVALS, project)
+    if isinstance(approvals, bool) or approvals not in (1, 2, "1", "2"):
+        raise ValidationFailed("approvals must be 1 or 2")
+    approvals = int(approvals)
+    with transaction.atomic(durable=True):
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.signoff_approvals == approvals:
+            return project
+        before = {"signoff_approvals": project.signoff_approvals}
+        project.signoff_approvals = approvals
+        project.save(update_fields=["signoff_approvals"])
+        audit_record(actor=actor, action="project.signoff_approvals_set", project=project, obj=project,
+                     before=before, after={"signoff_approvals": approvals})
+    return project
+
+
 # --- plays ------------------------------------------------------------------------------------------
 
 
@@ -246,10 +265,15 @@ def play_submit(*, actor, play: Play) -> Play:
 def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switch: bool = False) -> GateDecision:
     """The sign-off owner's decision on a submitted play.
 
-    approve: the play is approved and the next play unlocks if its trigger holds. reject: back to the
-    owner with the reason (required). ship_baseline: the project closes by shipping the baseline; the
-    remaining plays are skipped. Nobody decides on work they submitted (solo mode: after a hat switch).
+    What a decision does is the play module's ``outcomes``: approve unlocks the next play; reject sends the
+    play back to its owner with the reason; ship_baseline closes the project with the baseline (Play 1) or
+    hands the baseline on to Play 6 (Play 5); reject_to_play4 / reject_to_play3 send the work back to an
+    earlier play and lock the plays after it. Nobody decides on their own work (the module's rule; solo
+    mode: after a hat switch). Where a decision needs several sign-off owners (a production approval under
+    a two-approval project), each records theirs and the last one makes it take effect.
     """
+    from apps.playbook.plays import ADVANCE, CLOSE_WITH_BASELINE
+
     reason = (reason or "").strip()
     if decision not in GateDecision.Decision.values:
         raise ValidationFailed(f"decision must be one of: {', '.join(GateDecision.Decision.values)}")
@@ -260,43 +284,86 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
         if play.status != Play.Status.SUBMITTED:
             raise Conflict(f"Play {play.number} is {play.get_status_display().lower()}: only a submitted "
                            "play's gate can be decided.")
-        if decision == GateDecision.Decision.REJECT and not reason:
-            raise ValidationFailed("A rejection needs a reason: it goes back to the play's owner.")
         spec = registry.play_module(play.number)
         unavailable = spec.decisions(play).get(decision)
-        if unavailable is None:
-            raise ValidationFailed(f"'{decision}' is not a decision Play {play.number}'s gate offers.")
+        outcome = spec.outcomes.get(decision)
+        if unavailable is None or outcome is None:
+            raise ValidationFailed(f"'{decision}' is not a decision Play {play.number}'s gate offers "
+                                   f"(it offers: {', '.join(spec.decisions(play))}).")
         if unavailable:
             raise Conflict(unavailable)
-        hat_switched = bool(hat_switch and play.submitted_by_id == actor.pk)
+        if outcome.needs_reason and not reason:
+            raise ValidationFailed("This decision needs a reason: it goes back to the people who do the work.")
+        hat_switched = bool(hat_switch and spec.conflict_of_interest(play, actor))
         if hat_switched:
             audit_record(actor=actor, action="gate.hat_switched", project=project, obj=play,
                          after={"acting_as": Role.SIGNOFF_OWNER, "submitted_by": play.submitted_by_id})
+        earlier = _approvals_so_far(play, decision)
+        if actor.pk in earlier:
+            raise Conflict("You have already recorded this decision: another sign-off owner must add theirs.")
+        needed = spec.approvals_needed(play, decision)
         checks = [c.as_dict() for c in spec.checks(play)]
-        outputs = {}
-        if decision != GateDecision.Decision.REJECT and (handed := spec.outputs(play)) is not None:
-            outputs = {"version": spec.outputs_version, "data": asdict(handed)}
         record = GateDecision.objects.create(
             play=play, decision=decision, reason=reason, decided_by=actor, hat_switch=hat_switched,
-            checks=checks, deliverable=play.deliverable, outputs=outputs,
+            checks=checks, deliverable=play.deliverable,
         )
+        outputs = {}
+        if outcome.hands_on and (handed := spec.outputs_for(play, decision)) is not None:
+            outputs = {"version": spec.outputs_version, "data": asdict(handed)}
+            record.outputs = outputs
+            record.save(update_fields=["outputs"])
+        if len(earlier) + 1 < needed:
+            audit_record(actor=actor, action="gate.approval_recorded", project=project, obj=play,
+                         after={"decision": decision, "reason": reason, "decision_id": record.pk,
+                                "approvals": len(earlier) + 1, "needed": needed, "hat_switch": hat_switched})
+            return record
         before = _play_state(play)
-        if decision == GateDecision.Decision.REJECT:
-            play.status = Play.Status.REJECTED
-            play.rejection_reason = reason
+        if outcome.effect == ADVANCE or outcome.effect == CLOSE_WITH_BASELINE:
+            play.status, play.rejection_reason = Play.Status.APPROVED, ""
+        elif outcome.back_to is None or outcome.back_to == play.number:
+            play.status, play.rejection_reason = Play.Status.REJECTED, reason
         else:
-            play.status = Play.Status.APPROVED
-            play.rejection_reason = ""
+            play.status, play.rejection_reason = Play.Status.LOCKED, reason
         play.save(update_fields=["status", "rejection_reason", "updated_at"])
         audit_record(actor=actor, action=f"gate.{decision}", project=project, obj=play, before=before,
                      after={**_play_state(play), "decision": decision, "reason": reason,
                             "hat_switch": hat_switched, "decision_id": record.pk,
+                            **({"approvals": len(earlier) + 1} if needed > 1 else {}),
                             **({"outputs": outputs} if outputs else {})})
-        if decision == GateDecision.Decision.APPROVE:
+        if outcome.effect == ADVANCE:
             _unlock_next(actor=actor, play=play)
-        elif decision == GateDecision.Decision.SHIP_BASELINE:
+        elif outcome.effect == CLOSE_WITH_BASELINE:
             _close_shipping_baseline(actor=actor, play=play)
+        elif outcome.back_to not in (None, play.number):
+            _send_back(actor=actor, play=play, to=outcome.back_to, reason=reason)
+        spec.on_decided(play, record)
     return record
+
+
+def _approvals_so_far(play: Play, decision: str) -> set[int]:
+    """Who has already recorded ``decision`` on the play's current submission."""
+    return set(GateDecision.objects.filter(play=play, decision=decision, created_at__gte=play.submitted_at)
+               .values_list("decided_by_id", flat=True))
+
+
+def _send_back(*, actor, play: Play, to: int, reason: str) -> None:
+    """Inside the decision's transaction: the earlier play ``to`` goes back to its owner as rejected, with
+    the reason, and the plays between it and ``play`` lock again until it is approved anew."""
+    project = play.cycle.project
+    target = Play.objects.select_for_update().get(cycle=play.cycle, number=to)
+    if target.status != Play.Status.APPROVED:
+        raise Conflict(f"Play {to} is not approved in this cycle: there is nothing to send back to.")
+    before = _play_state(target)
+    target.status, target.rejection_reason = Play.Status.REJECTED, f"Sent back from Play {play.number}: {reason}"
+    target.save(update_fields=["status", "rejection_reason", "updated_at"])
+    audit_record(actor=actor, action="play.sent_back", project=project, obj=target, before=before,
+                 after={**_play_state(target), "from_play": play.number, "reason": reason})
+    for between in Play.objects.select_for_update().filter(cycle=play.cycle, number__gt=to, number__lt=play.number):
+        before = _play_state(between)
+        between.status = Play.Status.LOCKED
+        between.save(update_fields=["status", "updated_at"])
+        audit_record(actor=actor, action="play.relocked", project=project, obj=between, before=before,
+                     after={**_play_state(between), "until": f"Play {to} is approved again"})
 
 
 def _unlock_next(*, actor, play: Play) -> None:

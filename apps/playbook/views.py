@@ -15,6 +15,7 @@ from apps.jobs.selectors import job_metric_series
 from apps.playbook import policy, selectors, services
 from apps.playbook.catalogue import PLAYS
 from apps.playbook.models import GateDecision, Play
+from apps.playbook.plays import PlayModule
 from apps.playbook.policy import Action
 
 
@@ -93,28 +94,57 @@ def project_solo(request: HtmxHttpRequest, project_id: int):
     return redirect("playbook:project", project_id=project.pk)
 
 
+@login_required
+@require_POST
+def project_signoff_approvals(request: HtmxHttpRequest, project_id: int):
+    project = selectors.project_for_user(request.user, project_id)
+    try:
+        services.project_set_signoff_approvals(actor=request.user, project=project,
+                                               approvals=request.POST.get("approvals", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    return redirect("playbook:project", project_id=project.pk)
+
+
 def _play_context(request, play: Play, form: dict | None = None) -> dict:
     project = play.cycle.project
     module = registry.play_module(play.number)
     jobs = list(play.jobs.select_related("created_by").order_by("-created_at")[:10])
     latest_job = jobs[0] if jobs else None
     checks = module.checks(play)
+    caps = selectors.play_capabilities(request.user, play)
     return {
         "project": project,
         "play": play,
         "definition": PLAYS[play.number],
-        "caps": selectors.play_capabilities(request.user, play),
+        "caps": caps,
         "form": form if form is not None else play.deliverable,
         "jobs": jobs,
         **(job_context(request.user, latest_job) if latest_job else {"job": None}),
         "checks": checks,
         "blocking_failed": any(c.blocking and not c.passed for c in checks),
         "decisions": play.decisions.select_related("decided_by")[:10],
+        **_decision_context(play, module, caps),
         "decision_labels": dict(GateDecision.Decision.choices),
         "can_upload": bool(policy.check(request.user, Action.DATASET_UPLOAD, project)),
         "workspace_template": module.workspace_template,
         "evidence_template": module.evidence_template,
         **module.workspace(request, play),
+    }
+
+
+def _decision_context(play: Play, module, caps) -> dict:
+    """The gate's buttons (decision, label, why not), whether every decision needs a reason, and how many
+    approvals the current submission has of how many it needs."""
+    labels = {**PlayModule.button_labels, **module.button_labels}
+    approvals_needed = module.approvals_needed(play, "approve") if play.status == Play.Status.SUBMITTED else 1
+    so_far = (play.decisions.filter(decision="approve", created_at__gte=play.submitted_at)
+              .values_list("decided_by__username", flat=True) if approvals_needed > 1 else [])
+    outcomes = [module.outcomes[d] for d in caps.decisions if d in module.outcomes]
+    return {
+        "decision_buttons": [(d, labels.get(d, d), why) for d, why in caps.decisions.items()],
+        "reason_always": bool(outcomes) and all(o.needs_reason for o in outcomes),
+        "approvals_needed": approvals_needed, "approvals_so_far": list(so_far),
     }
 
 
@@ -178,11 +208,18 @@ def play_decide(request: HtmxHttpRequest, play_id: int):
     except ApplicationError as exc:
         flash_error(request, exc)
         return redirect("playbook:play", play_id=play.pk)
+    play.refresh_from_db()
+    if play.status == Play.Status.SUBMITTED:
+        messages.success(request, "Your approval is recorded: it takes effect when another sign-off owner approves too.")
+        return redirect("playbook:play", play_id=play.pk)
     messages.success(request, {
         "approve": f"Play {play.number} approved.",
         "reject": f"Play {play.number} sent back to its owner.",
-        "ship_baseline": "The baseline ships: the project is closed and the remaining plays are skipped.",
-    }[decision])
+        "ship_baseline": ("The baseline goes on to Play 6 instead of the candidate." if play.number == 5 else
+                          "The baseline ships: the project is closed and the remaining plays are skipped."),
+        "reject_to_play4": "The candidate goes back to Play 4 to be trained again.",
+        "reject_to_play3": "The work goes back to Play 3: the data needs fixing.",
+    }.get(decision, "Decided."))
     return redirect("playbook:project", project_id=play.cycle.project_id)
 
 

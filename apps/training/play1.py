@@ -121,6 +121,8 @@ class ScopeAndBaseline(PlayModule):
     upload_key = "baseline_dataset"  # a dataset uploaded on this play's page becomes its baseline sample
     workspace_template = "training/_play1_workspace.html"
     evidence_template = "training/_play1_evidence.html"
+    button_labels = {"approve": "Approve: baseline insufficient — proceed to Play 2", "reject": "Reject",
+                     "ship_baseline": "Ship the baseline and close the project"}
     Outputs = Play1Outputs
     job_kinds = {"baseline": JobKind("baseline", "Baseline", run=_run_baseline, clean=_baseline_params,
                                      queue=DEFAULT)}

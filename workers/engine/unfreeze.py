@@ -188,6 +188,27 @@ def length_bucketed_batches(
 # -- prediction & evaluation ------------------------------------------------------------------------
 
 
+def predict_logits(
+    encoder: Encoder,
+    head: ClassifierHead,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 32,
+    max_length: int = 128,
+    pooling: str = "mean",
+) -> torch.Tensor:
+    """Logits (n, k) of encoder + head for ``texts`` on the encoder's device (no grad; train/eval flags
+    are restored)."""
+    features = encoder.encode(texts, batch_size=batch_size, max_length=max_length, pooling=pooling)
+    was_training = head.training
+    head.eval()
+    try:
+        with torch.inference_mode():
+            return head(features.to(encoder.device, dtype=next(head.parameters()).dtype))
+    finally:
+        head.train(was_training)
+
+
 def predict_label_ids(
     encoder: Encoder,
     head: ClassifierHead,
@@ -197,15 +218,8 @@ def predict_label_ids(
     max_length: int = 128,
     pooling: str = "mean",
 ) -> np.ndarray:
-    """Class ids predicted by encoder + head for ``texts`` (no grad; train/eval flags are restored)."""
-    features = encoder.encode(texts, batch_size=batch_size, max_length=max_length, pooling=pooling)
-    was_training = head.training
-    head.eval()
-    try:
-        with torch.inference_mode():
-            logits = head(features.to(encoder.device, dtype=next(head.parameters()).dtype))
-    finally:
-        head.train(was_training)
+    """Class ids predicted by encoder + head for ``texts``."""
+    logits = predict_logits(encoder, head, texts, batch_size=batch_size, max_length=max_length, pooling=pooling)
     return logits.argmax(dim=-1).cpu().numpy()
 
 

@@ -1,0 +1,318 @@
+"""Play 5 through the services, the worker's code path and the API, on a tiny random BERT candidate: the
+evaluation the system starts, its integrity (figures equal scikit-learn's on the stored predictions; the
+test split read by evaluation jobs only), the sign-off owner's independence from the training, the four
+decisions, two-person approval and the sign-off record."""
+import csv
+import io
+import json
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+from sklearn.metrics import accuracy_score, f1_score
+
+from apps.audit.models import AuditEvent
+from apps.core import storage
+from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.datasets.curation import split_rows
+from apps.datasets.models import SplitRead
+from apps.datasets.services import dataset_upload
+from apps.evaluation.models import Evaluation
+from apps.jobs.models import Job
+from apps.playbook.models import GateDecision, Play
+from apps.playbook.plays import Check, PlayModule
+from apps.playbook.selectors import cycle_inputs
+from apps.playbook.services import (gate_decide, member_add, play_submit, play_update_deliverable,
+                                    project_set_signoff_approvals)
+from apps.playbook.services import play_job_start as job_start
+from apps.training.candidates import candidate_register
+from demo.generate import generate
+from tests.helpers import run_job, seal_now, submitted_play1, use_plays, passing_play
+from tests.unit.engine.conftest import build_tiny_bert
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {"beat_baseline": "It does not beat the refit TF-IDF baseline by the margin.",
+           "failures_acceptable": "The regressions are spread over every class; not acceptable for routing.",
+           "holds_on_production": "The production estimate is close to the test figure, so it holds there."}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-play5"), layers=2, seed=0)
+
+
+def _csv_upload(rows, name):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["text", "label"])
+    writer.writerows((r["text"], r["label"]) for r in rows)
+    return SimpleUploadedFile(name, buffer.getvalue().encode(), content_type="text/csv")
+
+
+def _stand_in_play3(split_set):
+    """Play 3's gate waved through, handing on the sealed splits as the real module does."""
+    from apps.datasets.play3 import Play3Outputs
+
+    class Play3(PlayModule):
+        number = 3
+        Outputs = Play3Outputs
+
+        def clean(self, play, updates):
+            return dict(updates)
+
+        def checks(self, play):
+            return [Check("ok", "ok", True)]
+
+        def outputs(self, play):
+            dataset = split_set.dataset
+            return Play3Outputs(dataset=dataset.pk, dataset_sha256=dataset.sha256, split_set=split_set.pk,
+                                splits={s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()},
+                                label_names=sorted(dataset.labels))
+
+    return Play3()
+
+
+@pytest.fixture
+def play5(team, sample_upload, monkeypatch, tiny_model):
+    """Plays 1-4 approved (Play 4 for real: a frozen-base head on a tiny BERT, trained by so2, who also
+    holds the model owner role, and submitted by mo); Play 5 has just unlocked."""
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    sample, _ = generate(seed=3, rows=240, production_rows=10)
+    dataset = dataset_upload(actor=team["do"], project=team["project"], upload=_csv_upload(sample, "tickets.csv"))
+    split_set = seal_now(team["do"], dataset, train=0.6, val=0.2, test=0.2, seed=1)
+    use_plays(monkeypatch, {2: passing_play(2), 3: _stand_in_play3(split_set)})
+    for number, owner in ((2, team["mo"]), (3, team["do"])):
+        play = Play.objects.get(cycle=play1.cycle, number=number)
+        play_update_deliverable(actor=owner, play=play, deliverable={})
+        play_submit(actor=owner, play=play)
+        gate_decide(actor=team["so"], play=play, decision="approve")
+    member_add(actor=team["mo"], project=team["project"], username="so2", role="model_owner")
+    candidate = candidate_register(actor=team["mo"], project=team["project"], name="tiny", source=str(tiny_model),
+                                   licence="MIT", domain_rating=2, latency_budget_ms=100, memory_budget_mb=100)
+    play4 = Play.objects.get(cycle=play1.cycle, number=4)
+    frozen = job_start(actor=team["so2"], play=play4, kind="frozen_head",
+                       params={"candidate": candidate.pk, "split_set": split_set.pk, "epochs": 3})
+    assert run_job(frozen.pk).status == "succeeded"
+    play_update_deliverable(actor=team["mo"], play=play4, deliverable={"checkpoint_job": frozen.pk})
+    play_submit(actor=team["mo"], play=play4)
+    gate_decide(actor=team["so"], play=play4, decision="approve")
+    play = Play.objects.get(cycle=play1.cycle, number=5)
+    return {"play": play, "play4": play4, "split_set": split_set, "frozen": frozen, "cycle": play1.cycle}
+
+
+def _evaluate(play) -> Evaluation:
+    job = Job.objects.filter(play=play, kind="evaluate").latest("created_at")
+    done = run_job(job.pk)
+    assert done.status == "succeeded", done.error
+    return Evaluation.objects.get(job=done)
+
+
+def _answered_and_submitted(team, play, evaluation):
+    play_update_deliverable(actor=team["so"], play=play, deliverable={"evaluation": evaluation.pk, **ANSWERS})
+    return play_submit(actor=team["so"], play=play)
+
+
+def test_the_system_starts_the_evaluation_and_every_figure_equals_scikit_learn_on_the_stored_predictions(team, play5):
+    play = play5["play"]
+    assert play.status == Play.Status.READY
+    job = Job.objects.get(play=play, kind="evaluate")
+    assert job.created_by is None and job.queue == "gpu"
+    assert AuditEvent.objects.filter(action="job.queued", object_id=str(job.pk), actor_label="system").exists()
+    evaluation = _evaluate(play)
+    report = evaluation.report
+    assert {"candidate", "majority", "tfidf_logreg"} <= set(report["models"])
+    assert report["reference"] in {n for n, m in report["models"].items() if m["kind"] == "baseline"}
+    # Every reported metric from the stored predictions, recomputed with scikit-learn.
+    path = storage.absolute(evaluation.predictions.path)
+    assert storage.file_sha256(path) == evaluation.predictions.sha256
+    rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+    test = play5["split_set"].splits.get(name="test")
+    assert len(rows) == test.rows == report["rows"]
+    truth = [r["label"] for r in rows]
+    for name, model in report["models"].items():
+        predicted = [r["predictions"][name]["label"] for r in rows]
+        assert model["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro",
+                                                           labels=report["label_names"], zero_division=0))
+        assert model["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+        assert model["ci"][0] <= model["value"] <= model["ci"][1]
+    assert evaluation.test_split_sha256 == test.sha256
+    assert evaluation.checkpoint_sha256 == cycle_inputs(play.cycle)[4].checkpoint_sha256
+    # The read of the test split is recorded, for this job.
+    assert SplitRead.objects.filter(split=test, job=job).exists()
+    # Reproducible with the seed: a re-run gives the same intervals.
+    again = job_start(actor=team["so"], play=play, kind="evaluate", params={})
+    second = Evaluation.objects.get(job=run_job(again.pk))
+    assert second.report["delta"]["ci"] == report["delta"]["ci"]
+    assert second.predictions.sha256 == evaluation.predictions.sha256
+
+
+def test_the_test_split_is_read_only_by_evaluation_jobs(team, play5):
+    test = play5["split_set"].splits.get(name="test")
+    with pytest.raises(NotAllowed, match="Only evaluation jobs"):
+        split_rows(test, job=play5["frozen"], purpose="training")
+    with pytest.raises(NotAllowed):
+        split_rows(test, purpose="selection")
+    # Training read train and validation only.
+    assert not SplitRead.objects.filter(split=test, job__kind__in=["frozen_head", "unfreeze", "retrain"]).exists()
+
+
+def test_nobody_who_trained_the_candidate_decides_through_the_service_the_api_or_the_page(team, play5):
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    # so2 started the frozen-head job the candidate comes from; mo submitted Play 4.
+    member_add(actor=team["mo"], project=team["project"], username="mo", role="signoff_owner")
+    for trainer, why in ((team["so2"], "You trained this candidate"), (team["mo"], "You submitted the candidate")):
+        with pytest.raises(NotAllowed, match=why):
+            gate_decide(actor=trainer, play=play, decision="approve", reason="looks fine")
+        api = APIClient()
+        api.force_authenticate(trainer)
+        response = api.post(f"/api/plays/{play.pk}/decision/", {"decision": "approve", "reason": "ok"}, format="json")
+        assert response.status_code == 403, response.content
+        page = Client()
+        page.force_login(trainer)
+        html = page.get(f"/plays/{play.pk}/").content.decode()
+        assert 'name="decision"' not in html and why in html
+        page.post(f"/plays/{play.pk}/decide/", {"decision": "approve", "reason": "ok"})
+    play.refresh_from_db()
+    assert play.status == Play.Status.SUBMITTED and not GateDecision.objects.filter(play=play).exists()
+    # The sign-off owner who trained nothing decides.
+    gate_decide(actor=team["so"], play=play, decision="approve", reason="Beats the margin on every slice.")
+    play.refresh_from_db()
+    assert play.status == Play.Status.APPROVED
+
+
+def test_approve_hands_the_candidate_to_play6_and_writes_the_signoff_record(team, play5):
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    gate_decide(actor=team["so"], play=play, decision="approve", reason="The evidence supports it.")
+    handed = cycle_inputs(play.cycle)[5]
+    assert handed.shipped == "candidate" and handed.checkpoint_sha256 == evaluation.checkpoint_sha256
+    assert handed.temperature == pytest.approx(evaluation.temperature) and handed.approvals == ["so"]
+    assert Play.objects.get(cycle=play.cycle, number=6).status == Play.Status.READY
+    record_job = Job.objects.get(play=play, kind="signoff_record")
+    assert record_job.created_by is None
+    assert run_job(record_job.pk).status == "succeeded"
+    evaluation.refresh_from_db()
+    pdf = storage.absolute(evaluation.record_pdf.path).read_bytes()
+    html = storage.absolute(evaluation.record_html.path).read_text(encoding="utf-8")
+    assert pdf.startswith(b"%PDF-")
+    for needle in (evaluation.checkpoint_sha256, evaluation.test_split_sha256, evaluation.predictions.sha256,
+                   "The evidence supports it.", ANSWERS["failures_acceptable"]):
+        assert needle in html
+    event = AuditEvent.objects.get(action="evaluation.signoff_record_written")
+    assert event.after["pdf"] == evaluation.record_pdf.sha256
+    # The API serves it to project members.
+    api = APIClient()
+    api.force_authenticate(team["mo"])
+    response = api.get(f"/api/evaluations/{evaluation.pk}/record.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+
+
+def test_ship_the_baseline_hands_the_reference_baseline_to_play6(team, play5):
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    with pytest.raises(ValidationFailed, match="reason"):
+        gate_decide(actor=team["so"], play=play, decision="ship_baseline")
+    gate_decide(actor=team["so"], play=play, decision="ship_baseline", reason="Not better by the margin.")
+    handed = cycle_inputs(play.cycle)[5]
+    assert handed.shipped == "baseline" and handed.model == evaluation.reference
+    assert handed.checkpoint_sha256 is None
+    assert Play.objects.get(cycle=play.cycle, number=6).status == Play.Status.READY
+    assert play.cycle.project.status == "active"
+
+
+def test_reject_to_play4_sends_the_candidate_back_and_a_new_approval_evaluates_again(team, play5):
+    play, play4 = play5["play"], play5["play4"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    gate_decide(actor=team["so"], play=play, decision="reject_to_play4", reason="Fails on short tickets.")
+    play.refresh_from_db(), play4.refresh_from_db()
+    assert play.status == Play.Status.LOCKED and play4.status == Play.Status.REJECTED
+    assert "Fails on short tickets." in play4.rejection_reason
+    assert 4 not in cycle_inputs(play.cycle)  # the sent-back approval no longer hands anything on
+    play_update_deliverable(actor=team["mo"], play=play4, deliverable={})
+    play_submit(actor=team["mo"], play=play4)
+    gate_decide(actor=team["so"], play=play4, decision="approve")
+    play.refresh_from_db()
+    assert play.status == Play.Status.READY
+    assert Job.objects.filter(play=play, kind="evaluate").count() == 2
+
+
+def test_reject_to_play3_locks_plays_4_and_5_until_the_data_is_approved_again(team, play5):
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    gate_decide(actor=team["so"], play=play, decision="reject_to_play3", reason="The test set is not like production.")
+    statuses = dict(Play.objects.filter(cycle=play.cycle).values_list("number", "status"))
+    assert statuses[3] == Play.Status.REJECTED and statuses[4] == Play.Status.LOCKED and statuses[5] == Play.Status.LOCKED
+    assert AuditEvent.objects.filter(action="play.relocked").count() == 1
+    assert AuditEvent.objects.filter(action="play.sent_back").count() == 1
+
+
+def test_a_two_approval_project_needs_two_distinct_signoff_owners(team, play5):
+    play = play5["play"]
+    with pytest.raises(NotAllowed):
+        project_set_signoff_approvals(actor=team["mo"], project=team["project"], approvals=2)
+    with pytest.raises(ValidationFailed):
+        project_set_signoff_approvals(actor=team["admin"], project=team["project"], approvals=3)
+    project_set_signoff_approvals(actor=team["admin"], project=team["project"], approvals=2)
+    member_add(actor=team["mo"], project=team["project"], username="do", role="signoff_owner")
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    gate_decide(actor=team["so"], play=play, decision="approve", reason="First approval.")
+    play.refresh_from_db()
+    assert play.status == Play.Status.SUBMITTED
+    assert AuditEvent.objects.filter(action="gate.approval_recorded").count() == 1
+    assert 5 not in cycle_inputs(play.cycle)
+    with pytest.raises(Conflict, match="already"):
+        gate_decide(actor=team["so"], play=play, decision="approve", reason="Again.")
+    gate_decide(actor=team["do"], play=play, decision="approve", reason="Second approval.")
+    play.refresh_from_db()
+    assert play.status == Play.Status.APPROVED
+    assert cycle_inputs(play.cycle)[5].approvals == ["so", "do"]
+    assert Job.objects.filter(play=play, kind="signoff_record").count() == 1
+
+
+def test_the_answers_are_required_and_the_evaluation_must_be_this_plays(team, play5):
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    play_update_deliverable(actor=team["so"], play=play, deliverable={"evaluation": evaluation.pk,
+                                                                        "beat_baseline": "yes"})
+    with pytest.raises(ValidationFailed, match="Where does it fail"):
+        play_submit(actor=team["so"], play=play)
+    with pytest.raises(ValidationFailed, match="not an evaluation of this play"):
+        play_update_deliverable(actor=team["so"], play=play, deliverable={"evaluation": evaluation.pk + 1000})
+    with pytest.raises(ValidationFailed, match="must be text"):
+        play_update_deliverable(actor=team["so"], play=play, deliverable={"beat_baseline": ["a"]})
+
+
+def test_the_api_serves_the_report_and_the_predictions_to_signoff_owners_only_each_download_audited(team, play5):
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    api = APIClient()
+    api.force_authenticate(team["mo"])
+    body = api.get(f"/api/evaluations/{evaluation.pk}/").json()
+    for key in ("metric", "direction", "margin", "reference", "models", "delta", "per_class", "slices",
+                "calibration", "production", "regressions"):
+        assert key in body
+    assert set(body["delta"]) >= {"value", "ci", "verdict", "mcnemar"}
+    assert api.get(f"/api/evaluations/{evaluation.pk}/predictions/").status_code == 403
+    assert api.get(f"/api/evaluations/{evaluation.pk}/record.pdf").status_code == 404  # not decided yet
+    api.force_authenticate(team["outsider"])
+    assert api.get(f"/api/evaluations/{evaluation.pk}/").status_code == 404
+    for who in ("so", "admin"):
+        api.force_authenticate(team[who])
+        before = AuditEvent.objects.filter(action="evaluation.predictions_downloaded").count()
+        response = api.get(f"/api/evaluations/{evaluation.pk}/predictions/")
+        assert response.status_code == 200
+        rows = response.json()["rows"]
+        assert len(rows) == evaluation.report["rows"] and set(rows[0]) == {"row", "label", "predictions"}
+        assert AuditEvent.objects.filter(action="evaluation.predictions_downloaded").count() == before + 1

@@ -19,6 +19,10 @@ from pathlib import Path
 from apps.core.errors import ValidationFailed
 
 SHORT_TEXT = 3
+# Columns besides text and label are kept (as "meta" on each row) so that Play 5 can slice its evaluation
+# by them (channel, language, product...): the first few, with short values.
+MAX_EXTRA_COLUMNS = 10
+MAX_EXTRA_VALUE = 200
 
 
 @dataclass
@@ -78,6 +82,7 @@ def _csv_rows(stream, options: Options):
         _missing(names, options, line=1, fold_case=True)
         t_index = lowered.index(options.text_column.lower())
         l_index = lowered.index(options.label_column.lower()) if options.label_column.lower() in lowered else None
+        extra = [(i, n) for i, n in enumerate(names) if i not in (t_index, l_index) and n][:MAX_EXTRA_COLUMNS]
         while True:
             try:
                 record = next(reader)
@@ -90,7 +95,8 @@ def _csv_rows(stream, options: Options):
             if len(record) != len(header):
                 raise ValidationFailed(f"Line {reader.line_num}: expected {len(header)} fields, found {len(record)}.",
                                        {"line": reader.line_num})
-            yield reader.line_num, record[t_index], (record[l_index] if l_index is not None else None)
+            yield (reader.line_num, record[t_index], (record[l_index] if l_index is not None else None),
+                   {name: record[i] for i, name in extra})
     except UnicodeDecodeError:
         line = reader.line_num + 1
         raise ValidationFailed(
@@ -121,7 +127,9 @@ def _jsonl_rows(stream, options: Options):
         wanted = [options.text_column] + ([options.label_column] if options.require_labels else [])
         if missing := [c for c in wanted if c not in obj]:
             raise ValidationFailed(f"Line {number}: missing key(s) {', '.join(missing)}.", {"line": number})
-        yield number, obj[options.text_column], obj.get(options.label_column)
+        extra = {k: v for k, v in obj.items() if k not in (options.text_column, options.label_column)
+                 and isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+        yield number, obj[options.text_column], obj.get(options.label_column), dict(list(extra.items())[:MAX_EXTRA_COLUMNS])
 
 
 def _parquet_rows(stream, options: Options):
@@ -134,15 +142,31 @@ def _parquet_rows(stream, options: Options):
         raise ValidationFailed(f"The file is not a readable Parquet file ({exc}).") from None
     found = parquet.schema_arrow.names
     _missing(found, options)
-    columns = [options.text_column] + ([options.label_column] if options.label_column in found else [])
+    scalar = {name for name, kind in zip(found, parquet.schema_arrow.types)
+              if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+              or pa.types.is_floating(kind)}
+    extra = [n for n in found if n not in (options.text_column, options.label_column) and n in scalar][:MAX_EXTRA_COLUMNS]
+    columns = [options.text_column] + ([options.label_column] if options.label_column in found else []) + extra
     number = 0
     for batch in parquet.iter_batches(batch_size=4096, columns=columns):
         data = batch.to_pydict()
         texts = data[options.text_column]
         labels = data.get(options.label_column, [None] * len(texts))
-        for text, label in zip(texts, labels):
+        for i, (text, label) in enumerate(zip(texts, labels)):
             number += 1
-            yield number, text if text is not None else "", label
+            yield number, text if text is not None else "", label, {name: data[name][i] for name in extra}
+
+
+def _meta(extra: dict) -> dict[str, str]:
+    """A row's extra columns as short strings; empty values are left out."""
+    meta = {}
+    for name, value in extra.items():
+        if value is None or isinstance(value, bool):
+            continue
+        text = (f"{value:g}" if isinstance(value, float) else str(value)).strip()
+        if text:
+            meta[str(name)[:64]] = text[:MAX_EXTRA_VALUE]
+    return meta
 
 
 def ingest(stream, *, filename: str, size: int | None, max_bytes: int, dest_dir: Path, options: Options) -> Ingested:
@@ -165,7 +189,7 @@ def ingest(stream, *, filename: str, size: int | None, max_bytes: int, dest_dir:
     rows = short = duplicates = labelled = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            for line, raw_text, raw_label in source:
+            for line, raw_text, raw_label, raw_extra in source:
                 if not isinstance(raw_text, str):
                     raise ValidationFailed(f"Line {line}: the text must be a string.", {"line": line})
                 if raw_label is not None and (isinstance(raw_label, bool) or not isinstance(raw_label, (str, int))):
@@ -185,6 +209,8 @@ def ingest(stream, *, filename: str, size: int | None, max_bytes: int, dest_dir:
                 duplicates += key in seen
                 seen.add(key)
                 record = {"text": body, "label": label} if label else {"text": body}
+                if meta := _meta(raw_extra):
+                    record["meta"] = meta
                 if label:
                     counts[label] += 1
                     labelled += 1

@@ -168,14 +168,16 @@ def run_evaluate(job, report) -> JobOutcome:
         if name in scorers:
             latency[name] = latency_profile(scorers[name], texts[:400])
 
+    columns, skipped = slice_columns(test)
     report(6, {}, 0.8, "Computing the statistics")
     result = engine.evaluation_report(engine.ReportInputs(
         texts=texts, y_true=y, label_names=names, models=models, metric=metric, direction=direction,
         margin=float(p1.min_margin or 0.0), positive=positive, calibration=calibration, production=production,
-        latency=latency, resamples=job.params.get("resamples", 10_000), seed=job.params.get("seed", 0)))
+        latency=latency, columns=columns, resamples=job.params.get("resamples", 10_000), seed=job.params.get("seed", 0)))
     predictions_path, predictions_sha = _write_predictions(test, names, models)
     facts = {"checkpoint_job": p4.checkpoint_job, "checkpoint_sha256": p4.checkpoint_sha256,
              "split_set": split_set.pk, "test_split_sha256": splits["test"].sha256}
+    result["slices_skipped"] = skipped
     result["inputs"] = {**facts, "predictions_sha256": predictions_sha, "device": candidate.encoder.device_description}
     report(7, {"delta": result["delta"]["value"]}, 1.0, f"Verdict: {result['delta']['verdict']}")
 
@@ -191,6 +193,25 @@ def run_evaluate(job, report) -> JobOutcome:
                "test_rows": len(test), "predictions_sha256": predictions_sha}
     return JobOutcome(summary, [ArtifactFile(Artifact.Kind.PREDICTIONS, predictions_path, predictions_sha,
                                              "per-example predictions on the test split")], record=record)
+
+
+MAX_SLICE_VALUES = 20
+
+
+def slice_columns(rows: list[dict]) -> tuple[dict[str, list], dict[str, str]]:
+    """The dataset's extra columns (kept as each row's "meta" at upload) that the evaluation slices by:
+    those with 2 to MAX_SLICE_VALUES distinct values. The others are named with the reason."""
+    names = list(dict.fromkeys(name for r in rows for name in (r.get("meta") or {})))
+    kept, skipped = {}, {}
+    for name in names:
+        values = [(r.get("meta") or {}).get(name, "(empty)") for r in rows]
+        distinct = len(set(values))
+        if 2 <= distinct <= MAX_SLICE_VALUES:
+            kept[name] = values
+        else:
+            skipped[name] = (f"{distinct} distinct values: too many to slice by" if distinct > MAX_SLICE_VALUES
+                             else "one value on every test row")
+    return kept, skipped
 
 
 def _zero_shot(names):

@@ -146,3 +146,28 @@ def test_more_rows_make_a_new_version_linked_to_its_parent(team, sample_upload):
     child = Dataset.objects.get(pk=body["id"])
     assert child.read_rows()[: first["rows"]] == Dataset.objects.get(pk=first["id"]).read_rows()
     assert Dataset.objects.get(pk=first["id"]).rows == first["rows"]  # the parent never changes
+
+
+def test_extra_columns_are_kept_on_each_row_for_slicing_in_every_format(team, tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv_content = "text,label,channel,notes\nrefund please,billing,email,\ncannot log in,access,chat,vip\n"
+    jsonl_content = ('{"text": "refund please", "label": "billing", "channel": "email", "nested": {"a": 1}}\n'
+                     '{"text": "cannot log in", "label": "access", "channel": "chat", "flag": true}\n')
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"text": ["refund please", "cannot log in"], "label": ["billing", "access"],
+                             "channel": ["email", "chat"], "score": [0.5, 2.0]}), path)
+    expected = {"csv": [{"channel": "email"}, {"channel": "chat", "notes": "vip"}],
+                "jsonl": [{"channel": "email"}, {"channel": "chat"}],  # nested values and booleans are left out
+                "parquet": [{"channel": "email", "score": "0.5"}, {"channel": "chat", "score": "2"}]}
+    for fmt, content in (("csv", csv_content), ("jsonl", jsonl_content), ("parquet", path.read_bytes())):
+        response = _upload(team, content, f"s.{fmt}")
+        assert response.status_code == 201, response.json()
+        dataset = Dataset.objects.get(pk=response.json()["id"])
+        rows = sorted(dataset.read_rows(), key=lambda r: r["text"], reverse=True)
+        assert [r.get("meta") for r in rows] == expected[fmt], fmt
+        assert all(set(r) <= {"text", "label", "meta"} for r in rows)
+        assert json.dumps(rows)  # plain JSON

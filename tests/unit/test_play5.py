@@ -47,12 +47,12 @@ def _csv_upload(rows, name):
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["text", "label"])
-    writer.writerows((r["text"], r["label"]) for r in rows)
+    writer.writerow(["text", "label", "channel"])  # an extra column: the evaluation slices by it
+    writer.writerows((r["text"], r["label"], ("email", "chat")[i % 2]) for i, r in enumerate(rows))
     return SimpleUploadedFile(name, buffer.getvalue().encode(), content_type="text/csv")
 
 
-def _stand_in_play3(split_set):
+def _stand_in_play3(split_set, resemblance_report=None):
     """Play 3's gate waved through, handing on the sealed splits as the real module does."""
     from apps.datasets.play3 import Play3Outputs
 
@@ -70,7 +70,7 @@ def _stand_in_play3(split_set):
             dataset = split_set.dataset
             return Play3Outputs(dataset=dataset.pk, dataset_sha256=dataset.sha256, split_set=split_set.pk,
                                 splits={s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()},
-                                label_names=sorted(dataset.labels))
+                                label_names=sorted(dataset.labels), resemblance_report=resemblance_report)
 
     return Play3()
 
@@ -140,6 +140,10 @@ def test_the_system_starts_the_evaluation_and_every_figure_equals_scikit_learn_o
         assert model["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
         assert model["ci"][0] <= model["value"] <= model["ci"][1]
     assert evaluation.test_split_sha256 == test.sha256
+    # Slices: text-length quartiles and the extra column the upload carried; under 30 rows is "too few".
+    assert len(report["slices"]["text length"]) == 4
+    assert set(report["slices"]["channel"]) == {"email", "chat"}
+    assert all(s["too_few"] == (s["rows"] < 30) for s in report["slices"]["channel"].values())
     assert evaluation.checkpoint_sha256 == cycle_inputs(play.cycle)[4].checkpoint_sha256
     # The read of the test split is recorded, for this job.
     assert SplitRead.objects.filter(split=test, job=job).exists()

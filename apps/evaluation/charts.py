@@ -286,7 +286,7 @@ def _delta_row(row: dict, x, centre: float) -> str:
     main = row["main"]
     size = 12 if main else 10.5
     weight = "bold" if main else None
-    parts = [_clipped_label(DELTA_LEFT - 10, centre + 4, row["label"], 26, size=size, anchor="end",
+    parts = [_clipped_label(DELTA_LEFT - 10, centre + 4, row["label"], 21 if main else 26, size=size, anchor="end",
                             font_weight=weight)]
     if value is None and (low is None or high is None):
         parts.append(_label(DELTA_LEFT + 8, centre + 4, "no value", size=10, fill=MUTED))
@@ -365,10 +365,10 @@ def _model_row(row: dict, x, centre: float) -> str:
         parts.append(_el("rect", x=4.0, y=centre - 15, width=float(MODELS_WIDTH - 8), height=30.0, rx=4.0,
                          fill=ACCENT, fill_opacity="0.07"))
     if row["kind"] == "other":
-        parts.append(_clipped_label(MODELS_LEFT - 10, centre + 4, row["label"], 30, size=11, anchor="end",
+        parts.append(_clipped_label(MODELS_LEFT - 10, centre + 4, row["label"], 28, size=11, anchor="end",
                                     fill=colour))
     else:  # the label, and under it the part this model plays
-        parts.append(_clipped_label(MODELS_LEFT - 10, centre, row["label"], 30, size=11, anchor="end",
+        parts.append(_clipped_label(MODELS_LEFT - 10, centre, row["label"], 24 if candidate else 28, size=11, anchor="end",
                                     font_weight=weight, fill=colour))
         parts.append(_label(MODELS_LEFT - 10, centre + 11, row["kind"], size=9, anchor="end", fill=colour,
                             class_="role"))

@@ -23,6 +23,7 @@ QUESTIONS = {
     "holds_on_production": "Does it hold on production-like data?",
 }
 MIN_ANSWER_WORDS = 3
+METRIC_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy", "false_positive_rate": "false-positive rate"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class EvaluateAgainstBaseline(PlayModule):
         "evaluate": JobKind("evaluate", "Evaluation on the test set", run=runner.run_evaluate,
                             clean=runner.evaluate_params, queue=GPU),
         "signoff_record": JobKind("signoff_record", "Sign-off record", run=runner.run_signoff_record,
-                                  clean=runner.record_params, queue=DEFAULT),
+                                  clean=runner.record_params, queue=DEFAULT, bookkeeping=True),
     }
     button_labels = {"approve": "Approve the candidate (it goes to Play 6)",
                      "ship_baseline": "Ship the baseline instead (it goes to Play 6)",
@@ -131,26 +132,33 @@ class EvaluateAgainstBaseline(PlayModule):
         inputs = self.current_inputs(play)
         evaluation = self.chosen(play)
         if evaluation is None:
-            latest = self.latest(play)
-            detail = ("Choose the evaluation you answer for." if latest else
-                      "The evaluation job has not finished yet.")
+            from apps.jobs.models import Job
+
+            running = Job.objects.filter(play=play, kind="evaluate", status__in=Job.ACTIVE).exists()
+            detail = ("Save your answers below: they name the evaluation they answer for." if self.latest(play) else
+                      "The evaluation job is still running." if running else
+                      "No evaluation has run yet: start one on this page (it needs what Plays 1, 3 and 4 hand on).")
             checks = [Check("evaluation", "An evaluation of the approved candidate on the sealed test set", False,
                             detail)]
         else:
-            stale = self.stale_reason(evaluation, inputs)
+            latest = self.latest(play)
+            stale = self.stale_reason(evaluation, inputs) or (
+                f"A newer evaluation (#{latest.pk}) exists: save your answers for it." if latest.pk != evaluation.pk
+                else "")
+            report = evaluation.report
+            reference = report["models"][evaluation.reference]["label"]
+            metric = METRIC_NAMES.get(evaluation.metric, evaluation.metric)
             checks = [Check(
                 "evaluation", "An evaluation of the approved candidate on the sealed test set", not stale,
-                stale or (f"evaluation #{evaluation.pk}: {evaluation.report['rows']} test rows, reference "
-                          f"{evaluation.reference}"),
+                stale or f"evaluation #{evaluation.pk}: {report['rows']} test rows, reference: {reference}",
                 evidence={"evaluation": evaluation.pk, "checkpoint": evaluation.checkpoint_sha256,
                           "test_split": evaluation.test_split_sha256, "predictions": evaluation.predictions.sha256},
             )]
-            delta = evaluation.report["delta"]
+            delta = report["delta"]
             checks.append(Check(
-                "verdict", f"Delta over {evaluation.reference} against the committed margin", True,
-                f"{evaluation.metric} {delta['value']:+.4f} (95% interval {delta['ci'][0]:+.4f} to "
-                f"{delta['ci'][1]:+.4f}), margin {evaluation.margin:g}: {evaluation.verdict}. "
-                + delta["recommendation"], blocking=False,
+                "verdict", f"The candidate against {reference}, with the margin committed in Play 1", True,
+                f"{metric} {delta['value']:+.3f} (95% interval {delta['ci'][0]:+.3f} to {delta['ci'][1]:+.3f}), "
+                f"margin {evaluation.margin:g}: {evaluation.verdict}. " + delta["recommendation"], blocking=False,
                 evidence={"verdict": evaluation.verdict, "delta": delta["value"], "ci": delta["ci"]},
             ))
         for key, question in QUESTIONS.items():
@@ -243,16 +251,18 @@ class EvaluateAgainstBaseline(PlayModule):
     def workspace(self, request, play) -> dict:
         from apps.jobs.models import Job
 
-        evaluation = self.chosen(play) or self.latest(play)
+        chosen, evaluation = self.chosen(play), self.latest(play)
         inputs = self.current_inputs(play)
         evaluations = list(_evaluation_model().objects.filter(play=play).order_by("-created_at")[:10])
         running = Job.objects.filter(play=play, kind="evaluate", status__in=Job.ACTIVE).exists()
         return {
             "evaluation": evaluation, "report": evaluation.report if evaluation else None,
+            "answered_for": chosen,
             "stale": self.stale_reason(evaluation, inputs) if evaluation else "",
             "evaluations": evaluations, "evaluation_running": running, "questions": QUESTIONS,
             "answers": {k: play.deliverable.get(k, "") for k in QUESTIONS},
-            "baseline_to_ship": self.baseline_to_ship(evaluation.report) if evaluation else None,
+            "baseline_to_ship": (evaluation.report["models"][self.baseline_to_ship(evaluation.report)]["label"]
+                                 if evaluation else None),
             "question_evidence": question_evidence(evaluation.report) if evaluation else {},
             "can_download_predictions": bool(policy.check(request.user, Action.EVALUATION_PREDICTIONS,
                                                           play.cycle.project)),
@@ -261,11 +271,12 @@ class EvaluateAgainstBaseline(PlayModule):
 
 def question_evidence(report: dict) -> dict[str, str]:
     """The automatic evidence for each of the three questions, in a sentence or two."""
-    delta, metric = report["delta"], report["metric"]
+    delta = report["delta"]
+    metric = METRIC_NAMES.get(report["metric"], report["metric"])
     reference = report["models"][report["reference"]]["label"]
     evidence = {"beat_baseline": (
-        f"Against {reference}: {metric} {delta['value']:+.4f}, 95% interval {delta['ci'][0]:+.4f} to "
-        f"{delta['ci'][1]:+.4f}; the margin committed in Play 1 is {report['margin']:g}. Verdict: "
+        f"Against {reference}: {metric} {delta['value']:+.3f}, 95% interval {delta['ci'][0]:+.3f} to "
+        f"{delta['ci'][1]:+.3f}; the margin committed in Play 1 is {report['margin']:g}. Verdict: "
         f"{delta['verdict']}. {delta['recommendation']}")}
     per_class = report.get("per_class") or {}
     worst = sorted(per_class.items(), key=lambda kv: kv[1]["f1"]["candidate"]["value"])[:2]

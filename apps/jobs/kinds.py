@@ -50,3 +50,6 @@ class JobKind:
     # on_failure(job, error): runs inside the transaction that fails (or cancels) the job, so the subject
     # shows the failure too (a label audit whose sample could not be prepared, say).
     on_failure: Callable | None = None
+    # A record of a decision already taken (Play 5's sign-off record): it never holds up the play's work,
+    # its submission or a retrain.
+    bookkeeping: bool = False

@@ -36,6 +36,12 @@ def _locked_play(play: Play) -> Play:
     return Play.objects.select_for_update().select_related("cycle__project").get(pk=play.pk)
 
 
+def _working_jobs():
+    """Unfinished jobs that are part of the work (not the bookkeeping of a decision already taken)."""
+    bookkeeping = [name for name, (_, kind) in registry.job_kinds().items() if kind.bookkeeping]
+    return Job.objects.filter(status__in=Job.ACTIVE).exclude(kind__in=bookkeeping)
+
+
 def _play_state(play: Play) -> dict:
     return {"status": play.status, "assignee": play.assignee_id}
 
@@ -242,7 +248,7 @@ def play_submit(*, actor, play: Play) -> Play:
         if play.status != Play.Status.IN_PROGRESS:
             raise Conflict(f"Play {play.number} is {play.get_status_display().lower()}: only a play in "
                            "progress can be submitted.")
-        if Job.objects.filter(play=play, status__in=Job.ACTIVE).exists():
+        if _working_jobs().filter(play=play).exists():
             raise Conflict("A job for this play is still running: wait for it or cancel it before submitting.")
         checks = registry.play_module(play.number).checks(play)
         failing = [c for c in checks if c.blocking and not c.passed]
@@ -463,7 +469,7 @@ def cycle_open_retrain(*, actor=None, project: Project, reason: str, signal: dic
         inputs = cycle_inputs(current) if current else {}
         if 4 not in inputs:
             raise Conflict("Nothing to retrain yet: no Play 4 gate has approved a checkpoint.")
-        if current is not None and Job.objects.filter(play__cycle=current, status__in=Job.ACTIVE).exists():
+        if current is not None and _working_jobs().filter(play__cycle=current).exists():
             raise Conflict("A job of the current cycle is still running: wait for it or cancel it first.")
         who = SYSTEM if actor is None else actor
         if current is not None:

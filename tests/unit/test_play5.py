@@ -16,6 +16,7 @@ from apps.core import storage
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.curation import split_rows
 from apps.datasets.models import SplitRead
+from apps.datasets.play3 import Play3Outputs
 from apps.datasets.services import dataset_upload
 from apps.evaluation.models import Evaluation
 from apps.jobs.models import Job
@@ -52,56 +53,67 @@ def _csv_upload(rows, name):
     return SimpleUploadedFile(name, buffer.getvalue().encode(), content_type="text/csv")
 
 
-def _stand_in_play3(split_set, resemblance_report=None):
-    """Play 3's gate waved through, handing on the sealed splits as the real module does."""
-    from apps.datasets.play3 import Play3Outputs
+class StandInPlay3(PlayModule):
+    """Play 3's gate waved through, handing on the project's newest sealed splits (and production
+    comparison, if any) as the real module does."""
 
-    class Play3(PlayModule):
-        number = 3
-        Outputs = Play3Outputs
+    number = 3
+    Outputs = Play3Outputs
 
-        def clean(self, play, updates):
-            return dict(updates)
+    def __init__(self):
+        from apps.datasets.play3 import PLAY
 
-        def checks(self, play):
-            return [Check("ok", "ok", True)]
+        self.job_kinds = PLAY.job_kinds  # sealing and the production comparison still run
 
-        def outputs(self, play):
-            dataset = split_set.dataset
-            return Play3Outputs(dataset=dataset.pk, dataset_sha256=dataset.sha256, split_set=split_set.pk,
-                                splits={s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()},
-                                label_names=sorted(dataset.labels), resemblance_report=resemblance_report)
+    def clean(self, play, updates):
+        return dict(updates)
 
-    return Play3()
+    def checks(self, play):
+        return [Check("ok", "ok", True)]
+
+    def outputs(self, play):
+        from apps.datasets.models import ResemblanceReport, SplitSet
+
+        split_set = SplitSet.objects.filter(dataset__project=play.cycle.project).latest("pk")
+        report = ResemblanceReport.objects.filter(production__project=play.cycle.project).order_by("-pk").first()
+        dataset = split_set.dataset
+        return self.Outputs(dataset=dataset.pk, dataset_sha256=dataset.sha256, split_set=split_set.pk,
+                            splits={s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()},
+                            label_names=sorted(dataset.labels), resemblance_report=report.pk if report else None)
+
+
+def reach_play5(people, sample_upload, monkeypatch, model_path, *, rows=240):
+    """Plays 1-4 approved on ``people["project"]`` (Play 4 for real: a frozen-base head on ``model_path``,
+    trained by so2, who also holds the model owner role, and submitted by mo); Play 5 has just unlocked
+    and its evaluation job is queued."""
+    play1 = submitted_play1(people, sample_upload)
+    gate_decide(actor=people["so"], play=play1, decision="approve")
+    sample, _ = generate(seed=3, rows=rows, production_rows=10)
+    dataset = dataset_upload(actor=people["do"], project=people["project"], upload=_csv_upload(sample, "tickets.csv"))
+    split_set = seal_now(people["do"], dataset, train=0.6, val=0.2, test=0.2, seed=1)
+    use_plays(monkeypatch, {2: passing_play(2), 3: StandInPlay3()})
+    for number, owner in ((2, people["mo"]), (3, people["do"])):
+        play = Play.objects.get(cycle=play1.cycle, number=number)
+        play_update_deliverable(actor=owner, play=play, deliverable={})
+        play_submit(actor=owner, play=play)
+        gate_decide(actor=people["so"], play=play, decision="approve")
+    member_add(actor=people["mo"], project=people["project"], username="so2", role="model_owner")
+    candidate = candidate_register(actor=people["mo"], project=people["project"], name="tiny", source=str(model_path),
+                                   licence="MIT", domain_rating=2, latency_budget_ms=100, memory_budget_mb=100)
+    play4 = Play.objects.get(cycle=play1.cycle, number=4)
+    frozen = job_start(actor=people["so2"], play=play4, kind="frozen_head",
+                       params={"candidate": candidate.pk, "split_set": split_set.pk, "epochs": 3})
+    assert run_job(frozen.pk).status == "succeeded"
+    play_update_deliverable(actor=people["mo"], play=play4, deliverable={"checkpoint_job": frozen.pk})
+    play_submit(actor=people["mo"], play=play4)
+    gate_decide(actor=people["so"], play=play4, decision="approve")
+    play = Play.objects.get(cycle=play1.cycle, number=5)
+    return {"play": play, "play4": play4, "split_set": split_set, "frozen": frozen, "cycle": play1.cycle}
 
 
 @pytest.fixture
 def play5(team, sample_upload, monkeypatch, tiny_model):
-    """Plays 1-4 approved (Play 4 for real: a frozen-base head on a tiny BERT, trained by so2, who also
-    holds the model owner role, and submitted by mo); Play 5 has just unlocked."""
-    play1 = submitted_play1(team, sample_upload)
-    gate_decide(actor=team["so"], play=play1, decision="approve")
-    sample, _ = generate(seed=3, rows=240, production_rows=10)
-    dataset = dataset_upload(actor=team["do"], project=team["project"], upload=_csv_upload(sample, "tickets.csv"))
-    split_set = seal_now(team["do"], dataset, train=0.6, val=0.2, test=0.2, seed=1)
-    use_plays(monkeypatch, {2: passing_play(2), 3: _stand_in_play3(split_set)})
-    for number, owner in ((2, team["mo"]), (3, team["do"])):
-        play = Play.objects.get(cycle=play1.cycle, number=number)
-        play_update_deliverable(actor=owner, play=play, deliverable={})
-        play_submit(actor=owner, play=play)
-        gate_decide(actor=team["so"], play=play, decision="approve")
-    member_add(actor=team["mo"], project=team["project"], username="so2", role="model_owner")
-    candidate = candidate_register(actor=team["mo"], project=team["project"], name="tiny", source=str(tiny_model),
-                                   licence="MIT", domain_rating=2, latency_budget_ms=100, memory_budget_mb=100)
-    play4 = Play.objects.get(cycle=play1.cycle, number=4)
-    frozen = job_start(actor=team["so2"], play=play4, kind="frozen_head",
-                       params={"candidate": candidate.pk, "split_set": split_set.pk, "epochs": 3})
-    assert run_job(frozen.pk).status == "succeeded"
-    play_update_deliverable(actor=team["mo"], play=play4, deliverable={"checkpoint_job": frozen.pk})
-    play_submit(actor=team["mo"], play=play4)
-    gate_decide(actor=team["so"], play=play4, decision="approve")
-    play = Play.objects.get(cycle=play1.cycle, number=5)
-    return {"play": play, "play4": play4, "split_set": split_set, "frozen": frozen, "cycle": play1.cycle}
+    return reach_play5(team, sample_upload, monkeypatch, tiny_model)
 
 
 def _evaluate(play) -> Evaluation:

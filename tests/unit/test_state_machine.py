@@ -204,8 +204,8 @@ def test_play2_cannot_pass_its_gate_without_a_shortlist_and_bakeoff(team, sample
     assert "Bake-off run" in refused.value.message
 
 
-@pytest.mark.parametrize("number", [5, 6])
-def test_plays_without_a_workspace_yet_cannot_pass_their_gate(team, sample_upload, monkeypatch, number):
+@pytest.mark.parametrize("number,why", [(5, "No evaluation has run yet"), (6, "workspace")])
+def test_plays_without_their_evidence_cannot_pass_their_gate(team, sample_upload, monkeypatch, number, why):
     use_plays(monkeypatch, {earlier: passing_play(earlier) for earlier in range(2, number)})
     play = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play, decision="approve")
@@ -218,7 +218,7 @@ def test_plays_without_a_workspace_yet_cannot_pass_their_gate(team, sample_uploa
         gate_decide(actor=decider, play=current, decision="approve")
     target = Play.objects.get(pk=plays[number].pk)
     target = play_update_deliverable(actor=owners[target.owner_role], play=target, deliverable={})
-    with pytest.raises(ValidationFailed, match="workspace"):
+    with pytest.raises(ValidationFailed, match=why):
         play_submit(actor=owners[target.owner_role], play=target)
 
 

@@ -65,6 +65,7 @@ class EvaluateAgainstBaseline(PlayModule):
         "signoff_record": JobKind("signoff_record", "Sign-off record", run=runner.run_signoff_record,
                                   clean=runner.record_params, queue=DEFAULT, bookkeeping=True),
     }
+    submitter_may_decide = True
     button_labels = {"approve": "Approve the candidate (it goes to Play 6)",
                      "ship_baseline": "Ship the baseline instead (it goes to Play 6)",
                      "reject_to_play4": "Reject: train again (back to Play 4)",

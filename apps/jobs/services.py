@@ -85,14 +85,29 @@ def job_request_cancel(*, actor, job: Job) -> Job:
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.is_finished:
             raise Conflict(f"Job #{job.pk} has already {job.status}.")
-        before = {"status": job.status}
-        if job.status == Job.Status.QUEUED:
-            job.status, job.finished_at, job.message = Job.Status.CANCELLED, timezone.now(), "Cancelled before it started"
-        job.cancel_requested = True
-        job.save(update_fields=["status", "finished_at", "message", "cancel_requested"])
-        audit_record(actor=actor, action="job.cancel_requested", project=job.project, obj=job,
-                     before=before, after={"status": job.status, "cancel_requested": True})
+        _cancel(actor=actor, job=job, reason="")
     return job
+
+
+def jobs_cancel_unfinished(*, actor, jobs, reason: str) -> list[int]:
+    """Inside the caller's transaction: ask every unfinished job in ``jobs`` (a queryset) to stop, each
+    with its audit event (a retrain closing a cycle stops the system's own work on it). Returns their ids."""
+    cancelled = []
+    for job in jobs.select_for_update().filter(status__in=Job.ACTIVE):
+        _cancel(actor=actor, job=job, reason=reason)
+        cancelled.append(job.pk)
+    return cancelled
+
+
+def _cancel(*, actor, job: Job, reason: str) -> None:
+    before = {"status": job.status}
+    if job.status == Job.Status.QUEUED:
+        job.status, job.finished_at, job.message = Job.Status.CANCELLED, timezone.now(), "Cancelled before it started"
+    job.cancel_requested = True
+    job.save(update_fields=["status", "finished_at", "message", "cancel_requested"])
+    audit_record(actor=actor, action="job.cancel_requested", project=job.project, obj=job,
+                 before=before, after={"status": job.status, "cancel_requested": True,
+                                       **({"reason": reason} if reason else {})})
 
 
 # --- worker side ------------------------------------------------------------------------------------

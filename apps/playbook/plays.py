@@ -100,6 +100,11 @@ class PlayModule:
     button_labels: dict[str, str] = {"approve": "Approve", "reject": "Reject",
                                      "ship_baseline": "Ship the baseline and close the project"}
 
+    # Whether the person who submitted the play may also decide its gate (Play 5: the sign-off owner
+    # answers and decides; independence there is from the training). Lists of gates waiting for someone
+    # read it; conflict_of_interest is the rule itself.
+    submitter_may_decide: bool = False
+
     def conflict_of_interest(self, play, user) -> str:
         """Why ``user`` may not decide this gate, as a fact about them ("You submitted this play."), or ""
         when they may: nobody decides on work they submitted. In solo mode the decider may go ahead after

@@ -101,7 +101,8 @@ def my_work(user) -> dict:
     signoff_projects = Membership.objects.filter(user=user, role=Role.SIGNOFF_OWNER).values("project_id")
     gates = (
         Play.objects.filter(status=Play.Status.SUBMITTED, cycle__project_id__in=signoff_projects)
-        .filter(~Q(submitted_by=user) | Q(cycle__project__solo_mode=True))
+        .filter(~Q(submitted_by=user) | Q(cycle__project__solo_mode=True)
+                | Q(number__in=[n for n, m in registry.play_modules().items() if m.submitter_may_decide]))
         .select_related("cycle__project", "submitted_by").order_by("submitted_at")
     )
     jobs = (Job.objects.filter(created_by=user, status__in=Job.ACTIVE)

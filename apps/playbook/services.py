@@ -15,7 +15,7 @@ from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.playbook import policy
 from apps.core import registry
 from apps.jobs.models import Job
-from apps.jobs.services import SYSTEM, job_enqueue, job_request_cancel
+from apps.jobs.services import SYSTEM, job_enqueue, job_request_cancel, jobs_cancel_unfinished
 from apps.playbook.catalogue import PLAYS
 from apps.playbook.models import Cycle, GateDecision, Play, Project
 from apps.playbook.policy import Action
@@ -36,10 +36,13 @@ def _locked_play(play: Play) -> Play:
     return Play.objects.select_for_update().select_related("cycle__project").get(pk=play.pk)
 
 
+def _bookkeeping_kinds() -> list[str]:
+    return [name for name, (_, kind) in registry.job_kinds().items() if kind.bookkeeping]
+
+
 def _working_jobs():
     """Unfinished jobs that are part of the work (not the bookkeeping of a decision already taken)."""
-    bookkeeping = [name for name, (_, kind) in registry.job_kinds().items() if kind.bookkeeping]
-    return Job.objects.filter(status__in=Job.ACTIVE).exclude(kind__in=bookkeeping)
+    return Job.objects.filter(status__in=Job.ACTIVE).exclude(kind__in=_bookkeeping_kinds())
 
 
 def _play_state(play: Play) -> dict:
@@ -469,10 +472,13 @@ def cycle_open_retrain(*, actor=None, project: Project, reason: str, signal: dic
         inputs = cycle_inputs(current) if current else {}
         if 4 not in inputs:
             raise Conflict("Nothing to retrain yet: no Play 4 gate has approved a checkpoint.")
-        if current is not None and _working_jobs().filter(play__cycle=current).exists():
+        if current is not None and _working_jobs().filter(play__cycle=current, created_by__isnull=False).exists():
             raise Conflict("A job of the current cycle is still running: wait for it or cancel it first.")
         who = SYSTEM if actor is None else actor
         if current is not None:
+            # The system's own work on the cycle being closed (its evaluation, a record) stops with it.
+            jobs_cancel_unfinished(actor=who, reason="The cycle closed for a retrain.", jobs=_working_jobs().filter(
+                play__cycle=current, created_by__isnull=True))
             _cycle_close(actor=who, cycle=current, reason=f"Retrain: {reason}")
         trigger = {"kind": "retrain", "by": SYSTEM if actor is None else actor.get_username(),
                    "from_cycle": current.number if current else None, "signal": signal or {}}

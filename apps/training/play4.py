@@ -383,7 +383,10 @@ class FreezeThenUnfreeze(PlayModule):
     def checks(self, play) -> list[Check]:
         runs = play.evidence.get("runs") or {}
         frozen_done = any(r.get("kind") == "frozen_head" for r in runs.values())
-        checks = [Check("frozen_first", "A fresh head was trained on the frozen base first", frozen_done,
+        # A retrain cycle continues from an approved checkpoint (whose own cycle froze first).
+        retrained = any(r.get("kind") == "retrain" for r in runs.values())
+        checks = [Check("frozen_first", "A fresh head was trained on the frozen base first", frozen_done or retrained,
+                        "a retrain continues from an approved checkpoint" if retrained and not frozen_done else
                         "" if frozen_done else "Run the frozen-head job before anything else.")]
         job_id, run, artifact = self._submitted(play)
         intact = False

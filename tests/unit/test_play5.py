@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from sklearn.metrics import accuracy_score, f1_score
 
 from apps.audit.models import AuditEvent
+from apps.core import registry
 from apps.core import storage
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.curation import split_rows
@@ -22,7 +23,7 @@ from apps.evaluation.models import Evaluation
 from apps.jobs.models import Job
 from apps.playbook.models import GateDecision, Play
 from apps.playbook.plays import Check, PlayModule
-from apps.playbook.selectors import cycle_inputs
+from apps.playbook.selectors import cycle_inputs, my_work
 from apps.playbook.services import (gate_decide, member_add, play_submit, play_update_deliverable,
                                     project_set_signoff_approvals)
 from apps.playbook.services import play_job_start as job_start
@@ -283,6 +284,8 @@ def test_a_two_approval_project_needs_two_distinct_signoff_owners(team, play5):
     member_add(actor=team["mo"], project=team["project"], username="do", role="signoff_owner")
     evaluation = _evaluate(play)
     _answered_and_submitted(team, play, evaluation)
+    # The sign-off owner who submitted Play 5 finds its gate waiting on My work (they decide it too).
+    assert play in my_work(team["so"])["gates"] and play in my_work(team["do"])["gates"]
     gate_decide(actor=team["so"], play=play, decision="approve", reason="First approval.")
     play.refresh_from_db()
     assert play.status == Play.Status.SUBMITTED
@@ -332,3 +335,90 @@ def test_the_api_serves_the_report_and_the_predictions_to_signoff_owners_only_ea
         rows = response.json()["rows"]
         assert len(rows) == evaluation.report["rows"] and set(rows[0]) == {"row", "label", "predictions"}
         assert AuditEvent.objects.filter(action="evaluation.predictions_downloaded").count() == before + 1
+
+
+def test_in_a_retrain_cycle_the_model_in_production_is_scored_and_is_the_reference(team, play5):
+    from apps.playbook.services import cycle_open_retrain
+
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    gate_decide(actor=team["so"], play=play, decision="approve", reason="Ship it.")
+    run_job(Job.objects.get(play=play, kind="signoff_record").pk)
+    second = cycle_open_retrain(actor=team["mo"], project=team["project"], reason="Drift on the new product line.")
+    play3 = second.plays.get(number=3)
+    play_update_deliverable(actor=team["do"], play=play3, deliverable={})
+    play_submit(actor=team["do"], play=play3)
+    gate_decide(actor=team["so"], play=play3, decision="approve")
+    play4 = second.plays.get(number=4)
+    retrain = job_start(actor=team["mo"], play=play4, kind="retrain", params={"max_stages": 1})
+    assert run_job(retrain.pk).status == "succeeded"
+    play_update_deliverable(actor=team["mo"], play=play4, deliverable={"checkpoint_job": retrain.pk})
+    play_submit(actor=team["mo"], play=play4)
+    gate_decide(actor=team["so"], play=play4, decision="approve")
+    report = _evaluate(second.plays.get(number=5)).report
+    assert report["models"]["production"]["kind"] == "production"
+    assert report["reference"] == "production" and report["reference_kind"] == "production"
+    # The same checkpoint on the same sealed test rows: the figure cycle 1 approved, exactly.
+    assert report["models"]["production"]["value"] == pytest.approx(evaluation.report["models"]["candidate"]["value"])
+    # mo submitted (and trained) the retrained candidate: even as a sign-off owner, mo may not decide it.
+    member_add(actor=team["mo"], project=team["project"], username="mo", role="signoff_owner")
+    why = registry.play_module(5).conflict_of_interest(second.plays.get(number=5), team["mo"])
+    assert why == "You submitted the candidate at Play 4."
+
+
+def test_in_solo_mode_the_trainer_decides_only_after_the_recorded_hat_switch(team, play5):
+    from apps.playbook.services import project_set_solo
+
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    project_set_solo(actor=team["admin"], project=team["project"], solo=True)
+    with pytest.raises(NotAllowed, match="switching hats") as refused:
+        gate_decide(actor=team["so2"], play=play, decision="approve", reason="Mine, but it holds.")
+    assert refused.value.extra == {"needs_hat_switch": True}
+    gate_decide(actor=team["so2"], play=play, decision="approve", reason="Mine, but it holds.", hat_switch=True)
+    switched = AuditEvent.objects.get(action="gate.hat_switched")
+    assert switched.actor_label == "so2"
+    assert GateDecision.objects.get(play=play).hat_switch is True
+
+
+def test_only_an_admin_sets_two_approvals_through_the_api_and_bad_values_change_nothing(team):
+    api = APIClient()
+    url = f"/api/projects/{team['project'].pk}/signoff-approvals/"
+    api.force_authenticate(team["mo"])
+    assert api.post(url, {"approvals": 2}, format="json").status_code == 403
+    api.force_authenticate(team["admin"])
+    assert api.post(url, {"approvals": 3}, format="json").status_code == 400
+    assert api.post(url, {"approvals": "two"}, format="json").status_code == 400
+    team["project"].refresh_from_db()
+    assert team["project"].signoff_approvals == 1
+    response = api.post(url, {"approvals": 2}, format="json")
+    assert response.status_code == 200 and response.json()["signoff_approvals"] == 2
+    assert AuditEvent.objects.filter(action="project.signoff_approvals_set").count() == 1
+
+
+def test_a_retrain_stops_the_systems_evaluation_of_the_closing_cycle_but_not_a_decisions_record(team, play5):
+    from apps.playbook.services import cycle_open_retrain
+
+    play = play5["play"]
+    queued = Job.objects.get(play=play, kind="evaluate")
+    cycle_open_retrain(actor=team["mo"], project=team["project"], reason="New tickets arrived.")
+    queued.refresh_from_db()
+    assert queued.status == Job.Status.CANCELLED
+    event = AuditEvent.objects.get(action="job.cancel_requested", object_id=str(queued.pk))
+    assert event.after["reason"] == "The cycle closed for a retrain."
+
+
+def test_a_retrain_leaves_the_signoff_record_of_a_decision_to_be_written(team, play5):
+    from apps.playbook.services import cycle_open_retrain
+
+    play = play5["play"]
+    evaluation = _evaluate(play)
+    _answered_and_submitted(team, play, evaluation)
+    gate_decide(actor=team["so"], play=play, decision="approve", reason="Ship it.")
+    record = Job.objects.get(play=play, kind="signoff_record")
+    cycle_open_retrain(actor=team["mo"], project=team["project"], reason="Drift.")
+    assert run_job(record.pk).status == "succeeded"
+    evaluation.refresh_from_db()
+    assert evaluation.record_pdf is not None

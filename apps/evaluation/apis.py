@@ -38,7 +38,8 @@ class EvaluationSerializer(serializers.Serializer):
 
     def to_representation(self, evaluation):
         data = super().to_representation(evaluation)
-        data.update({key: evaluation.report.get(key) for key in REPORT_KEYS})
+        report = selectors.report_in_order(evaluation.report)
+        data.update({key: report.get(key) for key in REPORT_KEYS})
         return data
 
 

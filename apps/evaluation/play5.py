@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from apps.core.errors import ApplicationError, ValidationFailed
 from apps.evaluation import runner
+from apps.evaluation.selectors import report_in_order
 from apps.jobs.kinds import DEFAULT, GPU, JobKind
 from apps.playbook import policy
 from apps.playbook.policy import Action
@@ -257,7 +258,7 @@ class EvaluateAgainstBaseline(PlayModule):
         evaluations = list(_evaluation_model().objects.filter(play=play).order_by("-created_at")[:10])
         running = Job.objects.filter(play=play, kind="evaluate", status__in=Job.ACTIVE).exists()
         return {
-            "evaluation": evaluation, "report": evaluation.report if evaluation else None,
+            "evaluation": evaluation, "report": report_in_order(evaluation.report) if evaluation else None,
             "answered_for": chosen,
             "stale": self.stale_reason(evaluation, inputs) if evaluation else "",
             "evaluations": evaluations, "evaluation_running": running, "questions": QUESTIONS,

@@ -283,6 +283,7 @@ def run_signoff_record(job, report) -> JobOutcome:
 
     from apps.evaluation.models import Evaluation
     from apps.evaluation.record import record_html, record_pdf
+    from apps.evaluation.selectors import report_in_order
     from apps.playbook.models import GateDecision
 
     decision = GateDecision.objects.select_related("decided_by", "play__cycle__project").get(pk=job.params["decision"])
@@ -308,7 +309,7 @@ def run_signoff_record(job, report) -> JobOutcome:
                          "decided_at": decision.created_at.isoformat()},
             "approvals": [{"by": a.decided_by.get_username(), "at": a.created_at.isoformat()} for a in approvals]}
     report(0, {}, 0.2, "Rendering the record")
-    html = record_html(evaluation.report, meta).encode("utf-8")
+    html = record_html(report_in_order(evaluation.report), meta).encode("utf-8")
     report(1, {}, 0.5, "Printing the PDF")
     pdf = record_pdf(html.decode("utf-8"))
     files = []

@@ -31,3 +31,33 @@ def predictions(evaluation: Evaluation) -> list[dict]:
     """The stored per-example predictions, one dict per test row."""
     with open(storage.absolute(evaluation.predictions.path), encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+KIND_ORDER = {"candidate": 0, "production": 1, "frozen_head": 2, "baseline": 3}
+
+
+def report_in_order(report: dict) -> dict:
+    """The report with its mappings in reading order. PostgreSQL's jsonb keeps an object's keys in its own
+    order (shortest first), so pages, the API and the record put them back: models candidate first, then
+    the reference and the rest by kind; classes in label order; slices by name."""
+    if not report:
+        return report
+    ordered = dict(report)
+    reference = report.get("reference")
+    models = report.get("models") or {}
+    ordered["models"] = dict(sorted(models.items(), key=lambda kv: (
+        kv[1].get("kind") != "candidate", kv[0] != reference, KIND_ORDER.get(kv[1].get("kind"), 9), kv[0])))
+    labels = report.get("label_names") or []
+    rank = {label: i for i, label in enumerate(labels)}
+    if isinstance(report.get("per_class"), dict):
+        ordered["per_class"] = dict(sorted(report["per_class"].items(), key=lambda kv: rank.get(kv[0], len(rank))))
+    if isinstance(report.get("slices"), dict):
+        ordered["slices"] = {column: dict(sorted(values.items())) for column, values in report["slices"].items()}
+    production = report.get("production")
+    if isinstance(production, dict) and isinstance(production.get("predicted_mix"), dict):
+        production = dict(production)
+        production["predicted_mix"] = {
+            side: dict(sorted(mix.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+            for side, mix in production["predicted_mix"].items()}
+        ordered["production"] = production
+    return ordered

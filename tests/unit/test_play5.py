@@ -323,6 +323,10 @@ def test_the_api_serves_the_report_and_the_predictions_to_signoff_owners_only_ea
                 "calibration", "production", "regressions"):
         assert key in body
     assert set(body["delta"]) >= {"value", "ci", "verdict", "mcnemar"}
+    # In reading order, whatever order PostgreSQL's jsonb keeps the keys in.
+    assert list(body["per_class"]) == body["label_names"]
+    assert list(body["models"])[:2] == ["candidate", body["reference"]]
+    assert [name[:2] for name in body["slices"]["text length"]] == ["Q1", "Q2", "Q3", "Q4"]
     assert api.get(f"/api/evaluations/{evaluation.pk}/predictions/").status_code == 403
     assert api.get(f"/api/evaluations/{evaluation.pk}/record.pdf").status_code == 404  # not decided yet
     api.force_authenticate(team["outsider"])

@@ -6,6 +6,7 @@ from apps.audit.apis import AuditListApi
 from apps.datasets import apis as datasets
 from apps.datasets.apis import DatasetUploadApi
 from apps.evaluation import apis as evaluation
+from apps.monitoring import apis as monitoring
 from apps.playbook import apis as playbook
 from apps.training import apis as training
 
@@ -43,6 +44,18 @@ urlpatterns = [
          name="evaluation-predictions"),
     path("evaluations/<int:evaluation_id>/record.<str:fmt>", evaluation.EvaluationRecordApi.as_view(),
          name="evaluation-record"),
+    path("packages/<int:package_id>/", monitoring.PackageDetailApi.as_view(), name="package"),
+    path("packages/<int:package_id>/download/", monitoring.PackageDownloadApi.as_view(), name="package-download"),
+    path("deployments/", monitoring.DeploymentListCreateApi.as_view(), name="deployments"),
+    path("deployments/<int:deployment_id>/promote/", monitoring.DeploymentPromoteApi.as_view(),
+         name="deployment-promote"),
+    path("deployments/<int:deployment_id>/rollback/", monitoring.DeploymentRollbackApi.as_view(),
+         name="deployment-rollback"),
+    path("deployments/<int:deployment_id>/predict/", monitoring.PredictApi.as_view(), name="deployment-predict"),
+    path("deployments/<int:deployment_id>/predictions/", monitoring.PredictionIngestApi.as_view(),
+         name="deployment-predictions"),
+    path("deployments/<int:deployment_id>/feedback/", monitoring.FeedbackIngestApi.as_view(),
+         name="deployment-feedback"),
     path("jobs/", playbook.JobCreateApi.as_view(), name="jobs"),
     path("jobs/<int:job_id>/", playbook.JobDetailApi.as_view(), name="job"),
     path("jobs/<int:job_id>/cancel/", playbook.JobCancelApi.as_view(), name="job-cancel"),

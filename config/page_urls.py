@@ -7,6 +7,7 @@ from django.urls import path
 
 from apps.datasets import views as data_views
 from apps.evaluation import views as evaluation_views
+from apps.monitoring import views as monitoring_views
 from apps.playbook import views
 from apps.training import views as training_views
 
@@ -36,6 +37,11 @@ urlpatterns = [
          name="evaluation-record"),
     path("evaluations/<int:evaluation_id>/predictions.jsonl", evaluation_views.evaluation_predictions,
          name="evaluation-predictions"),
+    path("packages/<int:package_id>/deploy/", monitoring_views.package_deploy, name="package-deploy"),
+    path("packages/<int:package_id>/download/", monitoring_views.package_download, name="package-download"),
+    path("deployments/<int:deployment_id>/promote/", monitoring_views.deployment_promote, name="deployment-promote"),
+    path("deployments/<int:deployment_id>/rollback/", monitoring_views.deployment_rollback,
+         name="deployment-rollback"),
     path("jobs/<int:job_id>/progress/", views.job_progress, name="job-progress"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
 ]

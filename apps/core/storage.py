@@ -20,6 +20,7 @@ SPLITS = Path("artifacts") / "splits"
 FEATURES = Path("artifacts") / "features"
 CHECKPOINTS = Path("artifacts") / "checkpoints"
 REPORTS = Path("artifacts") / "reports"
+PACKAGES = Path("artifacts") / "packages"
 
 
 def root() -> Path:
@@ -42,6 +43,10 @@ def features_dir() -> Path:
 
 def checkpoint_dir(job_id: int) -> Path:
     return absolute(CHECKPOINTS) / f"job-{job_id}"
+
+
+def package_dir(job_id: int) -> Path:
+    return absolute(PACKAGES) / f"job-{job_id}"
 
 
 def report_dir(job_id: int) -> Path:

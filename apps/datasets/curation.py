@@ -135,12 +135,17 @@ def seal_run(job, report):
     return JobOutcome({"dataset": dataset.pk, "splits": summary, "leakage": leakage}, record=record)
 
 
+TEST_READERS = ("evaluate", "package")
+
+
 def split_rows(split: Split, *, job=None, purpose: str) -> list[dict]:
-    """The rows of a sealed split. The test split is for evaluation jobs only, and every read of it is
-    recorded (with its audit event) before the rows are handed out."""
+    """The rows of a sealed split. The test split is for the jobs that come after the candidate is chosen
+    (Play 5's evaluation; Play 6's packaging, which checks the exported model's parity on it) and never
+    for training or model selection; every read of it is recorded (with its audit event) before the rows
+    are handed out."""
     if split.name == Split.Name.TEST:
-        if job is None or job.kind != "evaluate":
-            raise NotAllowed("Only evaluation jobs may read the test split.")
+        if job is None or job.kind not in TEST_READERS:
+            raise NotAllowed("Only evaluation and packaging jobs may read the test split.")
         with transaction.atomic():
             SplitRead.objects.create(split=split, job=job, purpose=purpose[:100])
             audit_record(actor="worker", action="split.test_read", project=split.split_set.dataset.project,

@@ -28,6 +28,9 @@ class Action(StrEnum):
     PROJECT_CLOSE = "project.close"  # ship, ship the baseline, or abandon
     CYCLE_RETRAIN = "cycle.retrain"  # open a retrain cycle by hand
     EVALUATION_PREDICTIONS = "evaluation.predictions"  # download the test rows' per-example predictions
+    DEPLOYMENT_CREATE = "deployment.create"  # deploy a package as the challenger
+    DEPLOYMENT_PROMOTE = "deployment.promote"  # promote to production, roll production back
+    TRAFFIC_SEND = "traffic.send"  # call the predict endpoint, log predictions and feedback as a person
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -48,6 +51,9 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.PROJECT_CLOSE: frozenset({Role.MODEL_OWNER, STAFF}),
     Action.CYCLE_RETRAIN: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
     Action.EVALUATION_PREDICTIONS: frozenset({Role.SIGNOFF_OWNER, STAFF}),
+    Action.DEPLOYMENT_CREATE: frozenset({Role.MODEL_OWNER}),
+    Action.DEPLOYMENT_PROMOTE: frozenset({Role.SIGNOFF_OWNER}),
+    Action.TRAFFIC_SEND: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
 }
 
 

@@ -169,7 +169,7 @@ def test_the_system_starts_the_evaluation_and_every_figure_equals_scikit_learn_o
 
 def test_the_test_split_is_read_only_by_evaluation_jobs(team, play5):
     test = play5["split_set"].splits.get(name="test")
-    with pytest.raises(NotAllowed, match="Only evaluation jobs"):
+    with pytest.raises(NotAllowed, match="Only evaluation and packaging jobs"):
         split_rows(test, job=play5["frozen"], purpose="training")
     with pytest.raises(NotAllowed):
         split_rows(test, purpose="selection")

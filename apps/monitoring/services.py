@@ -1,0 +1,107 @@
+"""Every state change of Play 6's packages and deployments. A package is deployed as the challenger by a
+model owner; only a sign-off owner promotes it to production or rolls production back to the deployment it
+replaced. Nothing is promoted automatically; each change is one action, audited, with its history line."""
+from django.db import transaction
+
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.jobs.services import WORKER
+from apps.monitoring.models import Deployment, Package, StageChange
+from apps.playbook import policy
+from apps.playbook.models import Project
+from apps.playbook.policy import Action
+
+
+def _require(actor, action: Action, project) -> None:
+    verdict = policy.check(actor, action, project)
+    if not verdict:
+        raise NotAllowed(verdict.reason)
+
+
+def _active(project) -> None:
+    if project.status != Project.Status.ACTIVE:
+        raise Conflict(f"This project is closed ({project.get_status_display().lower()}).")
+
+
+def package_record(*, job, facts: dict) -> Package:
+    """Worker side, inside the transaction that marks the package job succeeded."""
+    package = Package.objects.create(project=job.project, play=job.play, job=job, **facts)
+    audit_record(actor=WORKER, action="package.built", project=job.project, obj=package,
+                 after={"job": job.pk, "sha256": package.sha256, "shipped": package.shipped,
+                        "model": package.model_name, "evaluation": package.evaluation_id,
+                        "parity": {k: v.get("ok") for k, v in (package.parity.get("variants") or {}).items()}})
+    return package
+
+
+def _change(*, deployment: Deployment, actor, action: str, to_stage: str, reason: str) -> None:
+    before = deployment.stage if deployment.pk else ""
+    deployment.stage = to_stage
+    deployment.save()
+    StageChange.objects.create(deployment=deployment, from_stage=before, to_stage=to_stage, action=action,
+                               reason=reason, actor=actor)
+    audit_record(actor=actor, action=f"deployment.{action}", project=deployment.project, obj=deployment,
+                 before={"stage": before} if before else None,
+                 after={"stage": to_stage, "package": deployment.package_id, "reason": reason})
+
+
+def deployment_create(*, actor, package: Package, reason: str = "") -> Deployment:
+    """A model owner deploys a package as the challenger: it serves and is monitored beside production,
+    but becomes production only when a sign-off owner promotes it."""
+    project = package.project
+    _require(actor, Action.DEPLOYMENT_CREATE, project)
+    _active(project)
+    with transaction.atomic(durable=True):
+        Project.objects.select_for_update().get(pk=project.pk)
+        if Deployment.objects.filter(package=package).exclude(stage=Deployment.Stage.RETIRED).exists():
+            raise Conflict(f"Package #{package.pk} is already deployed.")
+        deployment = Deployment(project=project, package=package, created_by=actor)
+        _change(deployment=deployment, actor=actor, action="deploy", to_stage=Deployment.Stage.CHALLENGER,
+                reason=(reason or "").strip())
+    return deployment
+
+
+def deployment_promote(*, actor, deployment: Deployment, reason: str) -> Deployment:
+    """A sign-off owner makes a challenger production; the deployment it replaces retires and stays one
+    click away (rollback)."""
+    _require(actor, Action.DEPLOYMENT_PROMOTE, deployment.project)
+    _active(deployment.project)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why it is promoted: the reason stays in the deployment's history.")
+    with transaction.atomic(durable=True):
+        Project.objects.select_for_update().get(pk=deployment.project_id)
+        deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+        if deployment.stage != Deployment.Stage.CHALLENGER:
+            raise Conflict(f"Deployment #{deployment.pk} is {deployment.stage}: only a challenger is promoted.")
+        current = Deployment.objects.select_for_update().filter(project=deployment.project,
+                                                                stage=Deployment.Stage.PRODUCTION).first()
+        if current is not None:
+            _change(deployment=current, actor=actor, action="retire", to_stage=Deployment.Stage.RETIRED,
+                    reason=f"Replaced by deployment #{deployment.pk}: {reason}")
+            deployment.replaced = current
+        _change(deployment=deployment, actor=actor, action="promote", to_stage=Deployment.Stage.PRODUCTION,
+                reason=reason)
+    return deployment
+
+
+def deployment_rollback(*, actor, deployment: Deployment, reason: str) -> Deployment:
+    """A sign-off owner takes production back to the deployment it replaced; returns that deployment."""
+    _require(actor, Action.DEPLOYMENT_PROMOTE, deployment.project)
+    _active(deployment.project)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why production is rolled back: the reason stays in the history.")
+    with transaction.atomic(durable=True):
+        Project.objects.select_for_update().get(pk=deployment.project_id)
+        deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+        if deployment.stage != Deployment.Stage.PRODUCTION:
+            raise Conflict(f"Deployment #{deployment.pk} is {deployment.stage}: only production is rolled back.")
+        previous = deployment.replaced
+        if previous is None:
+            raise Conflict("Nothing to roll back to: this deployment replaced none.")
+        previous = Deployment.objects.select_for_update().get(pk=previous.pk)
+        _change(deployment=deployment, actor=actor, action="rollback", to_stage=Deployment.Stage.RETIRED,
+                reason=reason)
+        _change(deployment=previous, actor=actor, action="restore", to_stage=Deployment.Stage.PRODUCTION,
+                reason=f"Rolled back from deployment #{deployment.pk}: {reason}")
+    return previous

@@ -1,0 +1,64 @@
+"""Play 6's page actions: deploy a package as the challenger, promote it, roll production back, and
+download a package."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.core.errors import ApplicationError
+from apps.core.views import flash_error
+from apps.monitoring import selectors, services
+
+
+def _back(deployment_or_package):
+    play = deployment_or_package.package.play if hasattr(deployment_or_package, "package") else deployment_or_package.play
+    return redirect("playbook:play", play_id=play.pk)
+
+
+@login_required
+@require_POST
+def package_deploy(request, package_id: int):
+    package = selectors.package_for_user(request.user, package_id)
+    try:
+        deployment = services.deployment_create(actor=request.user, package=package, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Package #{package.pk} is deployed as the challenger (deployment #{deployment.pk}).")
+    return _back(package)
+
+
+@login_required
+@require_POST
+def deployment_promote(request, deployment_id: int):
+    deployment = selectors.deployment_for_user(request.user, deployment_id)
+    try:
+        services.deployment_promote(actor=request.user, deployment=deployment, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Deployment #{deployment.pk} is now production.")
+    return _back(deployment)
+
+
+@login_required
+@require_POST
+def deployment_rollback(request, deployment_id: int):
+    deployment = selectors.deployment_for_user(request.user, deployment_id)
+    try:
+        restored = services.deployment_rollback(actor=request.user, deployment=deployment,
+                                                reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"Production is back on deployment #{restored.pk}.")
+    return _back(deployment)
+
+
+@login_required
+@require_GET
+def package_download(request, package_id: int):
+    package = selectors.package_for_user(request.user, package_id)
+    return FileResponse(open(selectors.package_archive(package), "rb"), content_type="application/gzip",
+                        as_attachment=True, filename=f"package-{package.pk}-{package.sha256[:12]}.tar.gz")

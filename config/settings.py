@@ -147,6 +147,13 @@ PLAYBOOK_ZERO_SHOT_ENCODER = env_str("PLAYBOOK_ZERO_SHOT_ENCODER", "")
 PLAYBOOK_LEAKAGE_MAX_RATE = float(env_str("PLAYBOOK_LEAKAGE_MAX_RATE", "0.01"))
 # A running job whose worker has not beaten for this long is marked failed by the stale-heartbeat check.
 PLAYBOOK_HEARTBEAT_STALE_SECONDS = env_int("PLAYBOOK_HEARTBEAT_STALE_SECONDS", 120)
+# Play 6's monitor: a window closes after this many production predictions, or after this long with fewer
+# (never under the alert policy's minimum window); the system opens at most this many retrain cycles in so
+# many days, whatever the monitor says.
+PLAYBOOK_WINDOW_SIZE = env_int("PLAYBOOK_WINDOW_SIZE", 500)
+PLAYBOOK_WINDOW_MAX_AGE_SECONDS = env_int("PLAYBOOK_WINDOW_MAX_AGE_SECONDS", 24 * 3600)
+PLAYBOOK_RETRAIN_BUDGET = env_int("PLAYBOOK_RETRAIN_BUDGET", 2)
+PLAYBOOK_RETRAIN_BUDGET_DAYS = env_int("PLAYBOOK_RETRAIN_BUDGET_DAYS", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -196,6 +203,7 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.run_training_job": {"queue": "gpu"},
     "workers.tasks.run_light_job": {"queue": "default"},
     "workers.tasks.check_stale_jobs": {"queue": "default"},
+    "workers.tasks.monitoring_tick": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
@@ -205,6 +213,7 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 6 * 3600 + 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "check-stale-jobs": {"task": "workers.tasks.check_stale_jobs", "schedule": 60.0},
+    "monitoring-tick": {"task": "workers.tasks.monitoring_tick", "schedule": 60.0},
 }
 
 LOGGING = {

@@ -35,3 +35,11 @@ def check_stale_jobs() -> list[int]:
     from apps.jobs.services import jobs_fail_stale
 
     return jobs_fail_stale()
+
+
+@shared_task(name="workers.tasks.monitoring_tick", ignore_result=True)
+def monitoring_tick() -> list[int]:
+    """Beat: close the production windows that are due and start their drift checks."""
+    from apps.monitoring.monitor import monitoring_tick as tick
+
+    return tick()

@@ -9,7 +9,7 @@ next cycle (apps.playbook.services.cycle_open_retrain), which fine-tunes from th
 """
 from apps.core.errors import ApplicationError, ValidationFailed
 from apps.jobs.kinds import GPU, JobKind
-from apps.monitoring import packaging_job
+from apps.monitoring import monitor, packaging_job
 from apps.playbook.plays import Check, PlayModule, number_value, optional_id, stored_id
 
 POLICY_KEYS = {"min_window", "persistence", "lookback", "cooldown_windows", "alpha"}
@@ -28,6 +28,9 @@ class PackageAndMonitor(PlayModule):
     job_kinds = {
         "package": JobKind("package", "Package the approved model", run=packaging_job.run_package,
                            clean=packaging_job.package_params, queue=GPU),
+        # Started by beat on each closed window of production predictions (the system is the actor).
+        "drift_check": JobKind("drift_check", "Drift check of a production window", run=monitor.run_drift_check,
+                               clean=monitor.drift_check_params, queue=GPU, subject="deployment"),
     }
 
     # --- the deliverable ---------------------------------------------------------------------------

@@ -339,13 +339,13 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
                             "hat_switch": hat_switched, "decision_id": record.pk,
                             **({"approvals": len(earlier) + 1} if needed > 1 else {}),
                             **({"outputs": outputs} if outputs else {})})
+        spec.on_decided(play, record)  # first: the decision's own record queues before what it unlocks
         if outcome.effect == ADVANCE:
             _unlock_next(actor=actor, play=play)
         elif outcome.effect == CLOSE_WITH_BASELINE:
             _close_shipping_baseline(actor=actor, play=play)
         elif outcome.back_to not in (None, play.number):
             _send_back(actor=actor, play=play, to=outcome.back_to, reason=reason)
-        spec.on_decided(play, record)
     return record
 
 

@@ -198,3 +198,56 @@ def test_a_shipped_baseline_is_packaged_with_skops_and_is_not_served_by_onnx(tea
     api.force_authenticate(team["mo"])
     refused = api.post(f"/api/deployments/{deployment.pk}/predict/", {"texts": ["hello"]}, format="json")
     assert refused.status_code == 404 and "baseline" in refused.json()["error"]
+
+
+def _traffic(team, deployment, *, seed, rows=200, feedback="right"):
+    """Production traffic through the predict endpoint, then late feedback: the predicted labels
+    ("right") or another label on every row ("wrong")."""
+    from demo.generate import generate
+
+    _, key = client_token_issue(actor=team["mo"], deployment=deployment, name=f"router {seed}")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Client {key}")
+    sample, _ = generate(seed=seed, rows=rows, production_rows=10)
+    served = []
+    for start in range(0, rows, 50):
+        batch = [r["text"] for r in sample[start:start + 50]]
+        served += client.post(f"/api/deployments/{deployment.pk}/predict/", {"texts": batch}, format="json").json()["predictions"]
+    labels = deployment.package.label_names
+    answers = [{"id": p["id"], "label": p["label"] if feedback == "right" else
+                labels[(labels.index(p["label"]) + 1) % len(labels)]} for p in served]
+    assert client.post(f"/api/deployments/{deployment.pk}/feedback/", {"feedback": answers}, format="json").status_code == 201
+
+
+def test_beat_judges_closed_windows_and_a_floor_breach_opens_the_next_cycle(team, packaged, settings,
+                                                                           django_capture_on_commit_callbacks):
+    from apps.monitoring.models import Alert, MonitoringWindow
+    from apps.monitoring.monitor import monitoring_tick
+
+    settings.PLAYBOOK_WINDOW_SIZE = 200
+    deployment = _live(team, packaged["package"])
+    assert monitoring_tick() == []  # nothing to judge yet
+    _traffic(team, deployment, seed=21, feedback="right")
+    started = monitoring_tick()
+    assert len(started) == 1 and monitoring_tick() == []  # one check per window, not two
+    job = Job.objects.get(pk=started[0])
+    assert job.created_by is None and job.kind == "drift_check" and job.play_id == packaged["play6"].pk
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_job(job.pk).status == "succeeded"
+    first = MonitoringWindow.objects.get(deployment=deployment)
+    assert first.judged and first.rows == 200 and first.labelled == 200
+    assert first.result["signals"]["performance"]["realised"]["value"] == pytest.approx(1.0)
+    assert not Alert.objects.filter(retrain=True).exists()
+    assert team["project"].cycles.count() == 1
+
+    # The next window's feedback says the model is wrong everywhere: below the floor, a retrain trigger.
+    _traffic(team, deployment, seed=22, feedback="wrong")
+    job = Job.objects.get(pk=monitoring_tick()[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_job(job.pk).status == "succeeded"
+    second = MonitoringWindow.objects.get(deployment=deployment, index=2)
+    assert "performance" in second.result["breached"]
+    trigger = Alert.objects.get(retrain=True)
+    assert trigger.cycle is not None and trigger.cycle.number == 2
+    assert trigger.cycle.trigger["by"] == "system" and trigger.cycle.trigger["signal"]["window"] == 2
+    assert AuditEvent.objects.filter(action="cycle.opened", actor_label="system").exists()

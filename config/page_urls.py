@@ -39,6 +39,8 @@ urlpatterns = [
          name="evaluation-predictions"),
     path("packages/<int:package_id>/deploy/", monitoring_views.package_deploy, name="package-deploy"),
     path("packages/<int:package_id>/download/", monitoring_views.package_download, name="package-download"),
+    path("deployments/<int:deployment_id>/monitoring/", monitoring_views.deployment_monitoring,
+         name="deployment-monitoring"),
     path("deployments/<int:deployment_id>/promote/", monitoring_views.deployment_promote, name="deployment-promote"),
     path("deployments/<int:deployment_id>/rollback/", monitoring_views.deployment_rollback,
          name="deployment-rollback"),

@@ -1,8 +1,6 @@
 """Play 6's API: packages, deployments (deploy, promote, roll back), and production traffic — the predict
 endpoint served by the web process with onnxruntime, predictions and feedback sent in by systems that serve
 the model elsewhere (a client token scoped to one deployment, or a model or data owner), windows and alerts."""
-import threading
-
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
@@ -13,7 +11,7 @@ from rest_framework.views import APIView
 from apps.api import component_names
 from apps.core import storage
 from apps.core.errors import NotAllowed, NotFound
-from apps.monitoring import selectors, services, traffic
+from apps.monitoring import selectors, serving, services, traffic
 from apps.monitoring.models import Deployment
 from apps.playbook import policy
 from apps.playbook.policy import Action
@@ -146,32 +144,6 @@ class _TrafficView(APIView):
     permission_classes: list = []
 
 
-_PREDICTORS: dict[str, object] = {}
-_PREDICTORS_LOCK = threading.Lock()
-
-
-def predictor_for(package):
-    """The package's ONNX model, loaded once per web process after its manifest verifies (onnxruntime
-    only: the web process never imports torch)."""
-    with _PREDICTORS_LOCK:
-        found = _PREDICTORS.get(package.sha256)
-        if found is None:
-            from workers.engine.packaging import OnnxPredictor
-
-            found = _PREDICTORS[package.sha256] = OnnxPredictor(storage.absolute(package.path),
-                                                                  expected_sha256=package.sha256)
-        return found
-
-
-def _answers(predictor, labels):
-    """texts -> [{label, probabilities in label order}] from the package's predictor."""
-    def predict(texts):
-        rows = predictor.predict_proba(texts)
-        return [{"label": labels[int(row.argmax())], "probabilities": [float(p) for p in row]} for row in rows]
-
-    return predict
-
-
 @component_names
 class PredictApi(_TrafficView):
     class InputSerializer(serializers.Serializer):
@@ -186,9 +158,8 @@ class PredictApi(_TrafficView):
         if deployment.package.shipped != "candidate":
             raise NotFound("This deployment's package is a baseline: Playbook serves ONNX models only; log its "
                            "predictions through /predictions/.")
-        predictor = predictor_for(deployment.package)
         answers = traffic.predictions_serve(deployment=deployment, texts=data.validated_data["texts"],
-                                            predictor=_answers(predictor, list(deployment.package.label_names)))
+                                            predictor=serving.answers_for(deployment.package))
         return Response({"deployment": deployment.pk, "predictions": answers})
 
 
@@ -210,3 +181,53 @@ class FeedbackIngestApi(_TrafficView):
         if isinstance(rows, dict):  # {feedback: [...]} or one {id, label}
             rows = rows["feedback"] if "feedback" in rows else [rows]
         return Response(traffic.feedback_ingest(deployment=deployment, rows=rows), status=status.HTTP_201_CREATED)
+
+
+class WindowSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    job = serializers.IntegerField(source="job_id")
+    first_at = serializers.DateTimeField()
+    last_at = serializers.DateTimeField()
+    rows = serializers.IntegerField()
+    labelled = serializers.IntegerField()
+    judged = serializers.BooleanField()
+    breached = serializers.SerializerMethodField()
+    signals = serializers.SerializerMethodField()
+    decision = serializers.SerializerMethodField()
+
+    def get_breached(self, window) -> list:
+        return window.result.get("breached", [])
+
+    def get_signals(self, window) -> dict | None:
+        return window.result.get("signals")
+
+    def get_decision(self, window) -> dict | None:
+        return window.result.get("decision")
+
+
+class AlertSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    deployment = serializers.IntegerField(source="deployment_id")
+    project = serializers.IntegerField(source="deployment.project_id")
+    window = serializers.IntegerField(source="window.index")
+    signal = serializers.CharField()
+    audience = serializers.CharField()
+    reason = serializers.CharField()
+    retrain = serializers.BooleanField()
+    cycle = serializers.IntegerField(source="cycle.number", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+
+
+@component_names
+class DeploymentWindowsApi(APIView):
+    @extend_schema(responses=WindowSerializer(many=True))
+    def get(self, request, deployment_id: int):
+        deployment = selectors.deployment_for_user(request.user, deployment_id)
+        return Response(WindowSerializer(deployment.windows.order_by("index"), many=True).data)
+
+
+@component_names
+class AlertListApi(APIView):
+    @extend_schema(responses=AlertSerializer(many=True))
+    def get(self, request):
+        return Response(AlertSerializer(selectors.alerts_for_user(request.user)[:200], many=True).data)

@@ -2,7 +2,7 @@
 reported like one that does not exist) and the package archive for download."""
 from apps.core import storage
 from apps.core.errors import NotFound
-from apps.monitoring.models import Deployment, Package
+from apps.monitoring.models import Alert, Deployment, Package
 from apps.playbook import policy
 
 
@@ -34,3 +34,11 @@ def package_archive(package: Package):
     if not target.exists():
         build_archive(storage.absolute(package.path), target, expected_sha256=package.sha256)
     return target
+
+
+def alerts_for_user(user):
+    """Alerts of the projects the user may see, newest first."""
+    from apps.playbook.selectors import projects_for_user
+
+    return (Alert.objects.filter(deployment__project__in=projects_for_user(user))
+            .select_related("deployment", "window", "cycle").order_by("-created_at"))

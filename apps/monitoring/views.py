@@ -62,3 +62,40 @@ def package_download(request, package_id: int):
     package = selectors.package_for_user(request.user, package_id)
     return FileResponse(open(selectors.package_archive(package), "rb"), content_type="application/gzip",
                         as_attachment=True, filename=f"package-{package.pk}-{package.sha256[:12]}.tar.gz")
+
+
+SIGNAL_TITLES = {"text": "Input text drift (domain classifier AUC)", "embedding": "Embedding drift (MMD²)",
+                 "prediction_mix": "Predicted-label mix (PSI)", "confidence": "Drop in mean confidence",
+                 "performance": "Live metric"}
+
+
+@login_required
+@require_GET
+def deployment_monitoring(request, deployment_id: int):
+    """A deployment's monitoring page: each signal over the windows with its threshold, the alerts, what
+    drifted in the latest judged window, and the cycles the monitor opened."""
+    from django.shortcuts import render
+    from django.utils.safestring import mark_safe
+
+    from apps.core import registry
+    from apps.monitoring.charts import signal_chart
+
+    deployment = selectors.deployment_for_user(request.user, deployment_id)
+    windows = list(deployment.windows.order_by("index"))
+    policy = registry.play_module(6).alert_policy(deployment.package.play)
+    charts = []
+    for signal, title in SIGNAL_TITLES.items():
+        points = []
+        for w in windows:
+            value = ((w.result.get("summary") or {}).get("values") or {}).get(signal) or {}
+            number = value.get("value") if signal == "performance" else value.get("effect")
+            points.append((w.index, number, signal in w.result.get("breached", [])))
+        threshold = policy.performance_floor if signal == "performance" else policy.thresholds.get(signal)
+        charts.append(mark_safe(signal_chart(title, points, threshold)))
+    latest = next((w for w in reversed(windows) if w.judged), None)
+    text = ((latest.result.get("signals") or {}).get("text") or {}) if latest else {}
+    return render(request, "monitoring/deployment_monitoring.html", {
+        "deployment": deployment, "project": deployment.project, "windows": windows, "charts": [c for c in charts if c],
+        "alerts": deployment.alerts.select_related("window", "cycle").order_by("-created_at")[:50],
+        "latest": latest, "explanation": text.get("explanation") or {}, "policy": policy,
+    })

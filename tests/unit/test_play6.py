@@ -251,3 +251,30 @@ def test_beat_judges_closed_windows_and_a_floor_breach_opens_the_next_cycle(team
     assert trigger.cycle is not None and trigger.cycle.number == 2
     assert trigger.cycle.trigger["by"] == "system" and trigger.cycle.trigger["signal"]["window"] == 2
     assert AuditEvent.objects.filter(action="cycle.opened", actor_label="system").exists()
+    api = APIClient()
+    api.force_authenticate(team["do"])
+    windows = api.get(f"/api/deployments/{deployment.pk}/windows/").json()
+    assert [w["index"] for w in windows] == [1, 2] and "performance" in windows[1]["breached"]
+    alerts = api.get("/api/alerts/").json()
+    assert any(a["retrain"] and a["cycle"] == 2 for a in alerts)
+    api.force_authenticate(team["outsider"])
+    assert api.get("/api/alerts/").json() == []
+    assert api.get(f"/api/deployments/{deployment.pk}/windows/").status_code == 404
+    page = Client()
+    page.force_login(team["do"])
+    html = page.get(f"/deployments/{deployment.pk}/monitoring/").content.decode()
+    assert "Window 2" in html and "cycle 2" in html and "<svg" in html
+
+
+def test_simulate_traffic_replays_a_stream_and_a_drifted_one_and_the_monitor_sees_the_drift(team, packaged, settings):
+    from django.core.management import call_command
+
+    from apps.monitoring.models import MonitoringWindow
+
+    settings.PLAYBOOK_WINDOW_SIZE = 200
+    deployment = _live(team, packaged["package"])
+    call_command("simulate_traffic", deployment=deployment.pk, rows=200, drift=True, run_checks=True, feedback=0.5)
+    windows = list(MonitoringWindow.objects.filter(deployment=deployment).order_by("index"))
+    assert [w.rows for w in windows] == [200, 200] and all(w.judged for w in windows)
+    assert "text" in windows[1].result["breached"]
+    assert windows[1].labelled == 100

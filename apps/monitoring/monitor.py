@@ -160,16 +160,18 @@ def window_record(*, job, deployment: Deployment, facts: dict, result: dict) -> 
     index = (deployment.windows.order_by("-index").values_list("index", flat=True).first() or 0) + 1
     window = MonitoringWindow.objects.create(deployment=deployment, index=index, job=job, result=result, **facts)
     decision = result.get("decision") or {}
+    retrain = bool(decision.get("retrain"))
     alerts = [Alert.objects.create(deployment=deployment, window=window, signal=a["signal"], audience=a["audience"],
-                                   reason=a["reason"], retrain=False) for a in decision.get("alerts", [])]
+                                   reason=a["reason"], retrain=retrain and a["signal"] == "performance")
+              for a in decision.get("alerts", [])]
     audit_record(actor=WORKER, action="monitoring.window_judged", project=deployment.project, obj=window,
                  after={"deployment": deployment.pk, "index": index, "rows": facts["rows"], "judged": facts["judged"],
                         "breached": result.get("breached", []), "alerts": [a.signal for a in alerts],
                         "retrain": bool(decision.get("retrain"))})
-    if decision.get("retrain"):
-        trigger = Alert.objects.create(deployment=deployment, window=window, signal="performance",
-                                       audience="model_owner", reason=decision.get("retrain_reason") or "",
-                                       retrain=True)
+    if retrain:
+        trigger = next((a for a in alerts if a.retrain), None) or Alert.objects.create(
+            deployment=deployment, window=window, signal="performance", audience="model_owner",
+            reason=decision.get("retrain_reason") or "", retrain=True)
         transaction.on_commit(lambda: retrain_from_alert(trigger.pk))
     return window
 

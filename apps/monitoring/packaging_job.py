@@ -14,7 +14,9 @@ def package_params(play, params: dict) -> dict:
     reject_unknown(params, {"timing_calls"}, "package")
     if 5 not in cycle_inputs(play.cycle):
         raise ValidationFailed("Packaging needs the model a Play 5 gate handed on: approve Play 5 first.")
-    return {"timing_calls": int_param(params, "timing_calls", 200, 0, 2000)}
+    from django.conf import settings
+
+    return {"timing_calls": int_param(params, "timing_calls", settings.PLAYBOOK_PACKAGE_TIMING_CALLS, 0, 2000)}
 
 
 def _card(play, inputs: dict, evaluation, shipped) -> dict:

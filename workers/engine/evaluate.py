@@ -102,19 +102,19 @@ def bootstrap_models(y_true, predictions: dict[str, np.ndarray], *, reference: s
                      positive: int | None, resamples: int, seed: int, chunk: int = 2_000,
                      keep: tuple[str, ...] = ()) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
     """Every model's metric with its interval, and its difference from ``reference`` with the paired
-    interval, all from ONE set of stratified resamples (the same draw as evaluation.paired_confusions for
-    this seed). Returns the per-model figures and the resampled confusion matrices of the models in ``keep``."""
+    interval, all from ONE set of stratified resamples of the rows (for two models listed reference first,
+    the same draw as evaluation.paired_bootstrap with this seed). Returns the per-model figures and the
+    resampled confusion matrices of the models in ``keep``."""
     y = np.asarray(y_true, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    values: dict[str, list[np.ndarray]] = {name: [] for name in predictions}
+    names = list(predictions)
+    values: dict[str, list[np.ndarray]] = {name: [] for name in names}
     kept: dict[str, list[np.ndarray]] = {name: [] for name in keep}
-    for start in range(0, resamples, chunk):
-        rows = stats.stratified_resamples(y, min(chunk, resamples - start), rng)
-        for name, pred in predictions.items():
-            confusions = stats._confusions(y, pred, num_labels, rows)
-            values[name].append(stats.metric_from_confusions(confusions, metric, positive))
+    for confusions in stats.resampled_confusions(y, [predictions[n] for n in names], num_labels=num_labels,
+                                                 resamples=resamples, seed=seed, chunk=chunk):
+        for j, name in enumerate(names):
+            values[name].append(stats.metric_from_confusions(confusions[j], metric, positive))
             if name in kept:
-                kept[name].append(confusions.astype(np.int32))
+                kept[name].append(confusions[j].astype(np.int32))
     boot = {name: np.concatenate(parts) for name, parts in values.items()}
     out = {}
     for name, pred in predictions.items():

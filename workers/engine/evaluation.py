@@ -5,8 +5,9 @@ knows nothing of Django. The numbers a sign-off owner decides on:
 
 - ``paired_bootstrap``: the committed metric for both models and their difference, with percentile 95%
   intervals from one set of resamples of the test rows, drawn jointly for both models and stratified by true
-  class (each resample keeps every class's count). Vectorised: the resamples' confusion matrices come from
-  one ``bincount``.
+  class (each resample keeps every class's count). Vectorised: within each class the resample draws how
+  often each joint prediction pattern occurs (a multinomial), so the cost does not grow with rows ×
+  resamples (``resampled_confusions``).
 - ``mcnemar``: the exact test on the discordant pairs (rows exactly one of the two models got right).
 - ``verdict``: the difference's interval against the margin committed in Play 1.
 - calibration (expected calibration error, Brier score, a temperature fitted on validation logits),
@@ -74,19 +75,43 @@ def stratified_resamples(y_true: np.ndarray, resamples: int, rng: np.random.Gene
     return np.concatenate(columns, axis=1)
 
 
+def resampled_confusions(y_true, predictions, *, num_labels: int, resamples: int = 10_000, seed: int = 0,
+                         chunk: int = 2_000):
+    """Yield, chunk by chunk, every model's confusion matrices on the same stratified resamples of the rows:
+    an (m, size, k, k) array per chunk for the m prediction vectors in ``predictions`` (a sequence).
+
+    Resampling a class's rows with replacement only matters through how many times each *pattern* (the
+    models' joint predictions on a row of that class) is drawn, so within each class the pattern counts are
+    drawn from a multinomial with the patterns' shares: the same distribution as drawing the rows, at a cost
+    that grows with the number of distinct patterns instead of rows × resamples."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    stacked = np.stack([np.asarray(p, dtype=np.int64) for p in predictions])
+    m, k = stacked.shape[0], num_labels
+    classes = []
+    for label in np.unique(y_true):
+        patterns, counts = np.unique(stacked[:, y_true == label], axis=1, return_counts=True)
+        onehots = np.zeros((m, patterns.shape[1], k), dtype=np.int64)
+        for j in range(m):
+            onehots[j, np.arange(patterns.shape[1]), patterns[j]] = 1
+        classes.append((int(label), counts, onehots))
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        confusions = np.zeros((m, size, k, k), dtype=np.int64)
+        for label, counts, onehots in classes:
+            drawn = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=size)  # (size, patterns)
+            for j in range(m):
+                confusions[j, :, label, :] = drawn @ onehots[j]
+        yield confusions
+
+
 def paired_confusions(y_true, reference_pred, candidate_pred, *, num_labels: int, resamples: int = 10_000,
                       seed: int = 0, chunk: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
     """The two models' confusion matrices on the same stratified resamples: two (resamples, k, k) arrays."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    reference_pred = np.asarray(reference_pred, dtype=np.int64)
-    candidate_pred = np.asarray(candidate_pred, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    ref, cand = [], []
-    for start in range(0, resamples, chunk):
-        rows = stratified_resamples(y_true, min(chunk, resamples - start), rng)
-        ref.append(_confusions(y_true, reference_pred, num_labels, rows).astype(np.int32))
-        cand.append(_confusions(y_true, candidate_pred, num_labels, rows).astype(np.int32))
-    return np.concatenate(ref), np.concatenate(cand)
+    parts = list(resampled_confusions(y_true, [reference_pred, candidate_pred], num_labels=num_labels,
+                                      resamples=resamples, seed=seed, chunk=chunk))
+    return (np.concatenate([p[0] for p in parts]).astype(np.int32),
+            np.concatenate([p[1] for p in parts]).astype(np.int32))
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,27 @@ def test_latency_profile_times_single_calls_and_batches():
     profile = ev.latency_profile(predict, ["a", "b", "c"], calls=200, warmup=5, batch_size=32)
     assert calls.count(1) == 205 and calls.count(32) == 4
     assert 0 <= profile["p50_ms"] <= profile["p95_ms"] and profile["throughput_per_s"] > 0
+
+
+def test_drawing_prediction_patterns_is_the_same_bootstrap_as_drawing_rows():
+    """resampled_confusions draws how often each joint prediction pattern occurs within a class; drawing the
+    rows themselves (stratified_resamples) must give the same distribution of the paired difference."""
+    import numpy as np
+
+    from workers.engine.evaluation import (_confusions, metric_from_confusions, resampled_confusions,
+                                           stratified_resamples)
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 400)
+    ref = np.where(rng.random(400) < 0.7, y, rng.integers(0, 3, 400))
+    cand = np.where(rng.random(400) < 0.8, y, rng.integers(0, 3, 400))
+    (patterns,) = list(resampled_confusions(y, [ref, cand], num_labels=3, resamples=4000, seed=1, chunk=4000))
+    by_pattern = metric_from_confusions(patterns[1], "macro_f1") - metric_from_confusions(patterns[0], "macro_f1")
+    rows = stratified_resamples(y, 4000, np.random.default_rng(2))
+    by_row = (metric_from_confusions(_confusions(y, cand, 3, rows), "macro_f1")
+              - metric_from_confusions(_confusions(y, ref, 3, rows), "macro_f1"))
+    assert patterns[0].sum(axis=(1, 2)).tolist() == [400] * 4000  # every resample keeps the row count...
+    assert (patterns[0].sum(axis=2) == np.bincount(y, minlength=3)).all()  # ...and every class's count
+    assert abs(by_pattern.mean() - by_row.mean()) < 3 * by_row.std() / np.sqrt(2000)
+    assert by_pattern.std() == pytest.approx(by_row.std(), rel=0.08)
+    assert np.percentile(by_pattern, 2.5) == pytest.approx(np.percentile(by_row, 2.5), abs=0.01)

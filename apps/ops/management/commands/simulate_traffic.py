@@ -2,7 +2,8 @@
 so the monitor has something to watch.
 
 It sends the demo's tickets through the deployment's predict path in batches (first a stream like the data
-the model was approved on, then, with --drift, a drifted one: chat-style messages and a shifted label mix),
+the model was approved on, then, with --drift, a drifted one: chat-style messages with new words and a
+shifted label mix),
 sends delayed feedback for a share of them (the labels the demo generator knows), and then lets beat's tick
 close the windows that are due. With a worker running (`manage.py demo`) the drift checks run there; with
 --run-checks they run in this process, one after another, and the command prints each window's verdict.
@@ -49,10 +50,12 @@ class Command(BaseCommand):
             raise CommandError("--feedback is a share between 0 and 1")
         labels = list(target.package.label_names)
         predict = answers_for(target.package)
-        sample, production = generate(seed=seed, rows=rows, production_rows=rows)
-        streams = [("like the approved data", production[:rows])]
+        # Tickets from the same generator as the demo's labelled data (another seed): what the model was
+        # approved on. The drifted stream rewrites others as chat messages with words the model never saw.
+        sample, _ = generate(seed=seed, rows=2 * rows, production_rows=10)
+        streams = [("like the approved data", sample[:rows])]
         if drift:
-            streams.append(("drifted", _drifted(sample[:rows], seed)))
+            streams.append(("drifted", _drifted(sample[rows:2 * rows], seed)))
         for name, stream in streams:
             truth = {}
             for start in range(0, len(stream), traffic.MAX_PREDICT_BATCH):

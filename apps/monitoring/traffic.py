@@ -83,7 +83,7 @@ def client_token_for(key: str) -> ClientToken | None:
     """The live token a key belongs to, or None."""
     if not key or not key.startswith("pbc_"):
         return None
-    return (ClientToken.objects.select_related("deployment__project")
+    return (ClientToken.objects.select_related("deployment__project", "deployment__package")
             .filter(key_sha256=hashlib.sha256(key.encode()).hexdigest(), revoked_at__isnull=True).first())
 
 

@@ -1,6 +1,5 @@
 """Play 5's API: the evaluation report, its per-example predictions (sign-off owners and admins; each
 download audited) and the sign-off record."""
-from django.http import FileResponse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -64,12 +63,4 @@ class EvaluationPredictionsApi(APIView):
 class EvaluationRecordApi(APIView):
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "text/html"): OpenApiTypes.STR})
     def get(self, request, evaluation_id: int, fmt: str):
-        evaluation = selectors.evaluation_for_user(request.user, evaluation_id)
-        path, artifact = selectors.record_file(evaluation, fmt)
-        content_type = "application/pdf" if fmt == "pdf" else "text/html; charset=utf-8"
-        response = FileResponse(open(path, "rb"), content_type=content_type,
-                                filename=f"signoff-evaluation-{evaluation.pk}.{fmt}", as_attachment=fmt == "pdf")
-        response["X-Content-SHA256"] = artifact.sha256
-        if fmt == "html":
-            response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-        return response
+        return selectors.record_response(selectors.evaluation_for_user(request.user, evaluation_id), fmt)

@@ -11,7 +11,6 @@ from apps.jobs.kinds import ArtifactFile, JobInputError, JobOutcome
 from apps.jobs.models import Artifact, Job
 from apps.playbook.plays import int_param, reject_unknown
 
-TRAINING_KINDS = ("frozen_head", "unfreeze", "retrain")
 EVALUATE_KEYS = {"resamples", "seed"}
 
 

@@ -27,6 +27,19 @@ def record_file(evaluation: Evaluation, fmt: str):
     return storage.absolute(artifact.path), artifact
 
 
+def record_response(evaluation: Evaluation, fmt: str):
+    """The sign-off record as a download (PDF) or a page (HTML that may load nothing), with its hash."""
+    from django.http import FileResponse
+
+    path, artifact = record_file(evaluation, fmt)
+    response = FileResponse(open(path, "rb"), content_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
+                            filename=f"signoff-evaluation-{evaluation.pk}.{fmt}", as_attachment=fmt == "pdf")
+    response["X-Content-SHA256"] = artifact.sha256
+    if fmt == "html":  # the record is self-contained
+        response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return response
+
+
 def predictions(evaluation: Evaluation) -> list[dict]:
     """The stored per-example predictions, one dict per test row."""
     with open(storage.absolute(evaluation.predictions.path), encoding="utf-8") as handle:

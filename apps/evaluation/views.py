@@ -10,13 +10,7 @@ from apps.evaluation import selectors, services
 @login_required
 @require_GET
 def evaluation_record(request, evaluation_id: int, fmt: str):
-    evaluation = selectors.evaluation_for_user(request.user, evaluation_id)
-    path, artifact = selectors.record_file(evaluation, fmt)
-    response = FileResponse(open(path, "rb"), content_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
-                            filename=f"signoff-evaluation-{evaluation.pk}.{fmt}", as_attachment=fmt == "pdf")
-    if fmt == "html":  # the record is self-contained: it may load nothing
-        response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    return response
+    return selectors.record_response(selectors.evaluation_for_user(request.user, evaluation_id), fmt)
 
 
 @login_required

@@ -1,7 +1,6 @@
 """Play 6's API: packages, deployments (deploy, promote, roll back), and production traffic — the predict
 endpoint served by the web process with onnxruntime, predictions and feedback sent in by systems that serve
 the model elsewhere (a client token scoped to one deployment, or a model or data owner), windows and alerts."""
-from django.http import FileResponse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import get_authorization_header
@@ -63,12 +62,7 @@ class PackageDetailApi(APIView):
 class PackageDownloadApi(APIView):
     @extend_schema(responses={(200, "application/gzip"): OpenApiTypes.BINARY})
     def get(self, request, package_id: int):
-        package = selectors.package_for_user(request.user, package_id)
-        path = selectors.package_archive(package)
-        response = FileResponse(open(path, "rb"), content_type="application/gzip", as_attachment=True,
-                                filename=f"package-{package.pk}-{package.sha256[:12]}.tar.gz")
-        response["X-Package-SHA256"] = package.sha256
-        return response
+        return selectors.package_download(selectors.package_for_user(request.user, package_id))
 
 
 @component_names

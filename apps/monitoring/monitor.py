@@ -28,7 +28,7 @@ def _play6():
     return registry.play_module(6)
 
 
-def window_settings(deployment: Deployment, policy) -> tuple[int, timedelta]:
+def window_settings(policy) -> tuple[int, timedelta]:
     """How many predictions close a window, and after how long a smaller one closes anyway."""
     size = max(policy.min_window, int(getattr(settings, "PLAYBOOK_WINDOW_SIZE", 500)))
     return size, timedelta(seconds=int(getattr(settings, "PLAYBOOK_WINDOW_MAX_AGE_SECONDS", 86_400)))
@@ -42,7 +42,7 @@ def monitoring_tick(now=None) -> list[int]:
     for deployment in Deployment.objects.filter(stage__in=LIVE, project__status="active").select_related(
             "package__play__cycle__project"):
         policy = _play6().alert_policy(deployment.package.play)
-        size, max_age = window_settings(deployment, policy)
+        size, max_age = window_settings(policy)
         last = deployment.windows.order_by("-index").values_list("last_prediction", flat=True).first() or 0
         pending = PredictionLog.objects.filter(deployment=deployment, pk__gt=last).order_by("pk")
         ids = list(pending.values_list("pk", flat=True)[:size])
@@ -86,7 +86,7 @@ def _reference(deployment: Deployment, job) -> dict:
     with open(storage.absolute(evaluation.predictions.path), encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     probs = np.array([r["predictions"][package.model_name]["probabilities"] for r in rows])
-    _, embeddings = load_reference(storage.absolute(package.path))
+    stored, embeddings = load_reference(storage.absolute(package.path))
     inputs = cycle_inputs(package.play.cycle)
     texts = None
     p3 = inputs.get(3)
@@ -97,17 +97,15 @@ def _reference(deployment: Deployment, job) -> dict:
     else:
         val = SplitSet.objects.get(pk=evaluation.split_set_id).splits.get(name="val")
         texts = [r["text"] for r in split_rows(val, job=job, purpose="drift reference")]
-    return {"texts": texts, "probs": probs, "embeddings": embeddings}
+    return {"texts": texts, "probs": probs, "embeddings": embeddings, "embedding_recipe": stored.get("embeddings") or {}}
 
 
-def _window_embeddings(deployment: Deployment, texts: list[str]):
+def _window_embeddings(deployment: Deployment, texts: list[str], info: dict):
+    """The window's embeddings by the package's encoder, as its reference sample was embedded."""
     if deployment.package.shipped != "candidate":
         return None
     from workers.engine.encoders import load_encoder
-    from workers.engine.packaging import load_reference
 
-    reference, _ = load_reference(storage.absolute(deployment.package.path))
-    info = reference.get("embeddings") or {}
     encoder = load_encoder(str(storage.absolute(deployment.package.path) / "model"))
     return encoder.encode(texts, max_length=info.get("max_length", 128), pooling=info.get("pooling", "mean")).numpy()
 
@@ -128,9 +126,10 @@ def run_drift_check(job, report) -> JobOutcome:
     report(0, {"rows": len(rows)}, 0.1, "Reading the reference")
     reference = _reference(deployment, job)
     texts = [r.text for r in rows]
+    recipe = reference.pop("embedding_recipe")
     report(1, {}, 0.3, "Embedding the window")
     window = {"texts": texts, "probs": np.array([r.probabilities for r in rows]),
-              "embeddings": _window_embeddings(deployment, texts) if reference["embeddings"] is not None else None,
+              "embeddings": _window_embeddings(deployment, texts, recipe) if reference["embeddings"] is not None else None,
               "labels": [labels.index(truth[r.external_id]) if r.external_id in truth else None for r in rows],
               "time": rows[-1].at}
     if window["embeddings"] is None:

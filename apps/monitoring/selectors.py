@@ -26,6 +26,16 @@ def deployment_for_user(user, deployment_id) -> Deployment:
     return deployment
 
 
+def package_download(package: Package):
+    """The package archive as a download, named and labelled with its hash."""
+    from django.http import FileResponse
+
+    response = FileResponse(open(package_archive(package), "rb"), content_type="application/gzip", as_attachment=True,
+                            filename=f"package-{package.pk}-{package.sha256[:12]}.tar.gz")
+    response["X-Package-SHA256"] = package.sha256
+    return response
+
+
 def package_archive(package: Package):
     """The package as one deterministic .tar.gz, written once next to it (named by the package's hash)."""
     from workers.engine.packaging import package_archive as build_archive

@@ -2,7 +2,6 @@
 download a package."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
@@ -59,9 +58,7 @@ def deployment_rollback(request, deployment_id: int):
 @login_required
 @require_GET
 def package_download(request, package_id: int):
-    package = selectors.package_for_user(request.user, package_id)
-    return FileResponse(open(selectors.package_archive(package), "rb"), content_type="application/gzip",
-                        as_attachment=True, filename=f"package-{package.pk}-{package.sha256[:12]}.tar.gz")
+    return selectors.package_download(selectors.package_for_user(request.user, package_id))
 
 
 SIGNAL_TITLES = {"text": "Input text drift (domain classifier AUC)", "embedding": "Embedding drift (MMD²)",

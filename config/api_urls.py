@@ -47,6 +47,7 @@ urlpatterns = [
     path("packages/<int:package_id>/", monitoring.PackageDetailApi.as_view(), name="package"),
     path("packages/<int:package_id>/download/", monitoring.PackageDownloadApi.as_view(), name="package-download"),
     path("deployments/", monitoring.DeploymentListCreateApi.as_view(), name="deployments"),
+    path("deployments/<int:deployment_id>/", monitoring.DeploymentDetailApi.as_view(), name="deployment"),
     path("deployments/<int:deployment_id>/promote/", monitoring.DeploymentPromoteApi.as_view(),
          name="deployment-promote"),
     path("deployments/<int:deployment_id>/rollback/", monitoring.DeploymentRollbackApi.as_view(),

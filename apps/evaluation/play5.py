@@ -16,7 +16,7 @@ from apps.evaluation.selectors import report_in_order
 from apps.jobs.kinds import DEFAULT, GPU, JobKind
 from apps.playbook import policy
 from apps.playbook.policy import Action
-from apps.playbook.plays import ADVANCE, SEND_BACK, Check, Outcome, PlayModule, optional_id, stored_id
+from apps.playbook.plays import ADVANCE, CLOSE_CYCLE, SEND_BACK, Check, Outcome, PlayModule, optional_id, stored_id
 
 QUESTIONS = {
     "beat_baseline": "Did it beat the baseline by a margin worth the added complexity?",
@@ -70,12 +70,16 @@ class EvaluateAgainstBaseline(PlayModule):
     button_labels = {"approve": "Approve the candidate (it goes to Play 6)",
                      "ship_baseline": "Ship the baseline instead (it goes to Play 6)",
                      "reject_to_play4": "Reject: train again (back to Play 4)",
-                     "reject_to_play3": "Reject: a data problem (back to Play 3)"}
+                     "reject_to_play3": "Reject: a data problem (back to Play 3)",
+                     "keep_production": "Keep the model in production (this cycle ends)"}
     outcomes = {
         "approve": Outcome(ADVANCE, needs_reason=True, hands_on=True),
         "ship_baseline": Outcome(ADVANCE, needs_reason=True, hands_on=True),
         "reject_to_play4": Outcome(SEND_BACK, back_to=4, needs_reason=True),
         "reject_to_play3": Outcome(SEND_BACK, back_to=3, needs_reason=True),
+        # A retrain cycle whose challenger does not earn its place: production stays as it is, the monitor
+        # goes on watching it, and the next trigger opens a new cycle.
+        "keep_production": Outcome(CLOSE_CYCLE, needs_reason=True),
     }
 
     # --- the deliverable ---------------------------------------------------------------------------
@@ -163,6 +167,9 @@ class EvaluateAgainstBaseline(PlayModule):
                 f"margin {evaluation.margin:g}: {evaluation.verdict}. " + delta["recommendation"], blocking=False,
                 evidence={"verdict": evaluation.verdict, "delta": delta["value"], "ci": delta["ci"]},
             ))
+            golden = report.get("golden")
+            if golden is not None:
+                checks.append(golden_check(golden, metric))
         for key, question in QUESTIONS.items():
             answer = (play.deliverable.get(key) or "").strip()
             written = len(answer.split()) >= MIN_ANSWER_WORDS
@@ -173,7 +180,10 @@ class EvaluateAgainstBaseline(PlayModule):
     def decisions(self, play) -> dict[str, str]:
         evaluation = self.chosen(play)
         baseline = "" if evaluation is not None else "No evaluation is chosen."
-        return {"approve": baseline, "ship_baseline": baseline, "reject_to_play4": "", "reject_to_play3": ""}
+        offered = {"approve": baseline, "ship_baseline": baseline, "reject_to_play4": "", "reject_to_play3": ""}
+        if evaluation is not None and evaluation.reference == "production":
+            offered["keep_production"] = ""  # offered only where the challenger was measured against production
+        return offered
 
     def conflict_of_interest(self, play, user) -> str:
         """Independence from the work: not the person who submitted Play 4, nor anyone who started one of
@@ -269,6 +279,24 @@ class EvaluateAgainstBaseline(PlayModule):
             "can_download_predictions": bool(policy.check(request.user, Action.EVALUATION_PREDICTIONS,
                                                           play.cycle.project)),
         }
+
+
+def golden_check(golden: dict, metric: str) -> Check:
+    """A retrain cycle's challenger must not be measurably worse than the reference (the model in
+    production) on the golden set, the previous cycle's test set."""
+    from workers.engine.evaluation import WORSE
+
+    if not golden.get("models"):
+        return Check("golden", "The challenger holds on the golden set (the previous test set)", False,
+                     golden.get("note") or "The golden set was not scored.")
+    delta = golden["delta"]
+    reference = golden["models"][golden["reference"]]["label"]
+    worse = delta["verdict"] == WORSE
+    return Check("golden", "The challenger holds on the golden set (the previous test set)", not worse,
+                 f"{golden['rows']} golden rows: {metric} {delta['value']:+.3f} (95% interval {delta['ci'][0]:+.3f} "
+                 f"to {delta['ci'][1]:+.3f}) against {reference}: "
+                 + ("measurably worse: it forgot what production handles." if worse else delta["verdict"] + "."),
+                 evidence={"verdict": delta["verdict"], "delta": delta["value"], "ci": delta["ci"]})
 
 
 def question_evidence(report: dict) -> dict[str, str]:

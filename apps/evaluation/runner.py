@@ -118,6 +118,7 @@ def run_evaluate(job, report) -> JobOutcome:
             models.append(engine.ModelScores("frozen_head", engine.FROZEN_HEAD, f"Frozen-base head (job #{frozen.pk})",
                                              engine.softmax_rows(model.logits(texts)),
                                              note="Play 4's fresh head on the frozen base, before unfreezing."))
+            scorers["frozen_head"] = lambda batch, m=model: engine.softmax_rows(m.logits(batch))
 
     report(3, {}, 0.4, "Refitting the baselines on the train split")
     val_rows = [r for r in val if r["label"] in names]
@@ -133,7 +134,7 @@ def run_evaluate(job, report) -> JobOutcome:
                                                                 "words embed closest."))
         scorers["zero_shot"] = zero_shot
 
-    production_model = _production_model(inputs, job, names, texts)
+    production_model = _production_model(job.project, inputs, names, texts)
     if production_model is not None:
         models.append(production_model[0])
         scorers["production"] = production_model[1]
@@ -177,8 +178,13 @@ def run_evaluate(job, report) -> JobOutcome:
     facts = {"checkpoint_job": p4.checkpoint_job, "checkpoint_sha256": p4.checkpoint_sha256,
              "split_set": split_set.pk, "test_split_sha256": splits["test"].sha256}
     result["slices_skipped"] = skipped
+    if "golden" in splits:
+        report(7, {}, 0.9, "Scoring every model on the golden set")
+        result["golden"] = _golden_report(splits["golden"], job, models, scorers, names, metric, direction, positive,
+                                          margin=float(p1.min_margin or 0.0))
+        facts["golden_split_sha256"] = splits["golden"].sha256
     result["inputs"] = {**facts, "predictions_sha256": predictions_sha, "device": candidate.encoder.device_description}
-    report(7, {"delta": result["delta"]["value"]}, 1.0, f"Verdict: {result['delta']['verdict']}")
+    report(8, {"delta": result["delta"]["value"]}, 1.0, f"Verdict: {result['delta']['verdict']}")
 
     def record(job):
         from apps.evaluation.services import evaluation_record
@@ -229,20 +235,57 @@ def _zero_shot(names):
     return lambda texts: zero_shot_probabilities(encoder, texts, names)
 
 
-def _production_model(inputs, job, names, texts):
-    """In a later cycle, the model an earlier Play 5 shipped, scored on the same rows (a checkpoint)."""
+def _production_model(project, inputs, names, texts):
+    """In a later cycle, the model in production (the deployment serving it; before any deployment, the
+    model an earlier Play 5 shipped), scored on the same rows from its checkpoint."""
+    from apps.playbook.selectors import production_model
     from workers.engine import evaluate as engine
 
-    shipped = inputs.get(5)
-    if shipped is None or shipped.shipped != "candidate" or not shipped.checkpoint_sha256:
-        return None
-    model = _Checkpointed(shipped.checkpoint_path, shipped.checkpoint_sha256)
+    serving = production_model(project)
+    if serving is not None and serving.checkpoint_sha256:
+        source, note = serving, f"Deployment #{serving.deployment} serves it in production (package #{serving.package})."
+    else:
+        shipped = inputs.get(5)
+        if serving is not None or shipped is None or shipped.shipped != "candidate" or not shipped.checkpoint_sha256:
+            return None  # production serves a baseline: the refit baselines stand for it
+        source, note = shipped, "The model an earlier cycle's Play 5 approved."
+    model = _Checkpointed(source.checkpoint_path, source.checkpoint_sha256)
     if model.label_names != names:
         return None
-    scores = engine.ModelScores("production", engine.PRODUCTION, f"In production (job #{shipped.checkpoint_job})",
-                                engine.softmax_rows(model.logits(texts)),
-                                note="The model an earlier cycle's Play 5 approved.")
+    scores = engine.ModelScores("production", engine.PRODUCTION, f"In production (job #{source.checkpoint_job})",
+                                engine.softmax_rows(model.logits(texts)), note=note)
     return scores, lambda batch: engine.softmax_rows(model.logits(batch))
+
+
+GOLDEN_KEYS = ("rows", "metric", "direction", "margin", "label_names", "candidate", "reference", "reference_kind",
+               "models", "delta", "per_class", "regressions_count", "improvements_count", "regressions")
+
+
+def _golden_report(split, job, models, scorers, names, metric, direction, positive, *, margin: float) -> dict:
+    """A retrain cycle's second test set: the previous cycle's test split, kept as a golden set beside the
+    recent production slice. Every model is scored on it and the candidate compared with the same
+    reference, so a challenger that wins on recent traffic but forgets the old is seen before approval."""
+    from apps.datasets.curation import split_rows
+    from workers.engine import evaluate as engine
+
+    rows = [r for r in split_rows(split, job=job, purpose="evaluate: score every model on the golden set")
+            if r["label"] in names]
+    if not rows:
+        return {"rows": 0, "note": "The golden set has no rows with labels the candidate knows."}
+    texts = [r["text"] for r in rows]
+    scored = []
+    for model in models:
+        if model.name not in scorers:
+            continue
+        scored.append(engine.ModelScores(model.name, model.kind, model.label, np.asarray(scorers[model.name](texts)),
+                                         note=model.note))
+    report = engine.evaluation_report(engine.ReportInputs(
+        texts=texts, y_true=np.array([names.index(r["label"]) for r in rows]), label_names=names, models=scored,
+        metric=metric, direction=direction, margin=margin, positive=positive,
+        resamples=job.params.get("resamples", 10_000), seed=job.params.get("seed", 0)))
+    golden = {key: report[key] for key in GOLDEN_KEYS}
+    golden["split_sha256"] = split.sha256
+    return golden
 
 
 def _write_predictions(test_rows, names, models) -> tuple[str, str]:

@@ -73,4 +73,6 @@ def report_in_order(report: dict) -> dict:
             side: dict(sorted(mix.items(), key=lambda kv: rank.get(kv[0], len(rank))))
             for side, mix in production["predicted_mix"].items()}
         ordered["production"] = production
+    if isinstance(report.get("golden"), dict) and report["golden"].get("models"):
+        ordered["golden"] = report_in_order(report["golden"])
     return ordered

@@ -48,7 +48,8 @@ class DeploymentSerializer(serializers.Serializer):
 
     def get_history(self, deployment) -> list[dict]:
         return [{"action": h.action, "from": h.from_stage, "to": h.to_stage, "reason": h.reason,
-                 "by": h.actor.get_username(), "at": h.at} for h in deployment.history.select_related("actor")]
+                 "by": h.by, "decision": h.decision_id, "at": h.at}
+                for h in deployment.history.select_related("actor", "decision__decided_by")]
 
 
 @component_names
@@ -81,6 +82,13 @@ class DeploymentListCreateApi(APIView):
         deployment = services.deployment_create(actor=request.user, package=package,
                                                 reason=data.validated_data["reason"])
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
+
+
+@component_names
+class DeploymentDetailApi(APIView):
+    @extend_schema(responses=DeploymentSerializer)
+    def get(self, request, deployment_id: int):
+        return Response(DeploymentSerializer(selectors.deployment_for_user(request.user, deployment_id)).data)
 
 
 class _ReasonSerializer(serializers.Serializer):

@@ -49,7 +49,8 @@ class Deployment(models.Model):
     stage = models.CharField(max_length=16, choices=Stage.choices)
     # The deployment this one replaced in production (a rollback returns to it).
     replaced = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None: the system deployed it, on the authority of a Play 5 approval (its StageChange names the decision).
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -72,11 +73,23 @@ class StageChange(models.Model):
     to_stage = models.CharField(max_length=16)
     action = models.CharField(max_length=16)  # deploy, promote, rollback, retire
     reason = models.TextField(blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None: the system made the change, on the authority of `decision` (a sign-off owner's Play 5 approval).
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    decision = models.ForeignKey("playbook.GateDecision", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["deployment_id", "at", "id"]
+
+    @property
+    def by(self) -> str:
+        """Who made the change, in words: the person, or the system and whose approval it acted on."""
+        if self.actor_id is not None:
+            return self.actor.get_username()
+        if self.decision_id is not None:
+            return f"the system, on {self.decision.decided_by.get_username()}'s Play 5 approval (decision #{self.decision_id})"
+        return "the system"
 
 
 class PredictionLog(models.Model):

@@ -99,10 +99,12 @@ def run_package(job, report) -> JobOutcome:
              "manifest": result.files}
 
     def record(job):
-        from apps.monitoring.services import package_record
+        from apps.monitoring.services import deployment_promote_approved, package_record
 
         package = package_record(job=job, facts=facts)
-        job.result = {**job.result, "package": package.pk}
+        deployment = deployment_promote_approved(package=package)
+        job.result = {**job.result, "package": package.pk,
+                      **({"deployment": deployment.pk} if deployment is not None else {})}
         job.save(update_fields=["result"])
 
     return JobOutcome({"sha256": result.sha256, "parity_ok": result.parity_ok, "bytes": result.total_bytes,

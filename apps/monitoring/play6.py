@@ -145,6 +145,28 @@ class PackageAndMonitor(PlayModule):
                             "Written." if note else "Write the monitoring note (who is alerted, what they do)."))
         return checks
 
+    def production_model(self, project):
+        """The deployment serving production: its package, and the checkpoint a candidate was packaged
+        from (what a retrain fine-tunes from and the next evaluation compares the challenger with)."""
+        from apps.jobs.models import Artifact
+        from apps.playbook.plays import ProductionModel
+
+        _, Deployment = _models()
+        deployment = (Deployment.objects.filter(project=project, stage=Deployment.Stage.PRODUCTION)
+                      .select_related("package__evaluation").first())
+        if deployment is None:
+            return None
+        package, evaluation = deployment.package, deployment.package.evaluation
+        checkpoint = None
+        if package.shipped == "candidate" and evaluation.checkpoint_job_id:
+            checkpoint = Artifact.objects.filter(job_id=evaluation.checkpoint_job_id, kind=Artifact.Kind.CHECKPOINT,
+                                                 sha256=evaluation.checkpoint_sha256).first()
+        return ProductionModel(deployment=deployment.pk, package=package.pk, shipped=package.shipped,
+                               model=package.model_name, label_names=list(package.label_names),
+                               checkpoint_job=evaluation.checkpoint_job_id if checkpoint else None,
+                               checkpoint_path=checkpoint.path if checkpoint else None,
+                               checkpoint_sha256=checkpoint.sha256 if checkpoint else None)
+
     # --- the system's own work -----------------------------------------------------------------------
 
     def on_unlock(self, play) -> None:

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
-from apps.jobs.services import WORKER
+from apps.jobs.services import SYSTEM, WORKER
 from apps.monitoring.models import Deployment, Package, StageChange
 from apps.playbook import policy
 from apps.playbook.models import Project
@@ -33,15 +33,18 @@ def package_record(*, job, facts: dict) -> Package:
     return package
 
 
-def _change(*, deployment: Deployment, actor, action: str, to_stage: str, reason: str) -> None:
+def _change(*, deployment: Deployment, actor, action: str, to_stage: str, reason: str, decision=None) -> None:
+    """One stage change: the deployment, its history line and the audit event. ``actor`` None is the
+    system acting on ``decision`` (a Play 5 approval)."""
     before = deployment.stage if deployment.pk else ""
     deployment.stage = to_stage
     deployment.save()
     StageChange.objects.create(deployment=deployment, from_stage=before, to_stage=to_stage, action=action,
-                               reason=reason, actor=actor)
-    audit_record(actor=actor, action=f"deployment.{action}", project=deployment.project, obj=deployment,
+                               reason=reason, actor=actor, decision=decision)
+    authority = {"decision": decision.pk, "approved_by": decision.decided_by.get_username()} if decision else {}
+    audit_record(actor=actor or SYSTEM, action=f"deployment.{action}", project=deployment.project, obj=deployment,
                  before={"stage": before} if before else None,
-                 after={"stage": to_stage, "package": deployment.package_id, "reason": reason})
+                 after={"stage": to_stage, "package": deployment.package_id, "reason": reason, **authority})
 
 
 def deployment_create(*, actor, package: Package, reason: str = "") -> Deployment:
@@ -57,6 +60,43 @@ def deployment_create(*, actor, package: Package, reason: str = "") -> Deploymen
         deployment = Deployment(project=project, package=package, created_by=actor)
         _change(deployment=deployment, actor=actor, action="deploy", to_stage=Deployment.Stage.CHALLENGER,
                 reason=(reason or "").strip())
+    return deployment
+
+
+def _approval_of(package: Package):
+    """The Play 5 decision that handed this package's model on: the newest approval (or choice to ship the
+    baseline) of its cycle's Play 5, decided by a sign-off owner."""
+    from apps.playbook.models import GateDecision
+
+    return (GateDecision.objects.filter(play__cycle=package.play.cycle, play__number=5,
+                                        decision__in=("approve", "ship_baseline"), play__status="approved")
+            .select_related("decided_by").order_by("-created_at").first())
+
+
+def deployment_promote_approved(*, package: Package) -> Deployment | None:
+    """Worker side, inside the package job's success transaction. In a retrain cycle (a model is already
+    in production) Play 5 compared the challenger with production and a sign-off owner approved it: that
+    approval is the promotion. The package is deployed and promoted on its authority (the history names the
+    decision and who took it); the deployment it replaces retires and stays one rollback away. In the first
+    cycle nothing is in production yet, and the model owner deploys by hand."""
+    project = Project.objects.select_for_update().get(pk=package.project_id)
+    if project.status != Project.Status.ACTIVE:
+        return None
+    current = Deployment.objects.select_for_update().filter(project=project, stage=Deployment.Stage.PRODUCTION).first()
+    decision = _approval_of(package)
+    if current is None or decision is None or current.package.play.cycle_id == package.play.cycle_id:
+        return None
+    if not policy.check(decision.decided_by, Action.DEPLOYMENT_PROMOTE, project):
+        return None  # the approver no longer holds the sign-off role: a person promotes by hand
+    reason = f"Play 5 approved it over production ({decision.get_decision_display().lower()}): {decision.reason}"
+    deployment = Deployment(project=project, package=package, created_by=None)
+    _change(deployment=deployment, actor=None, action="deploy", to_stage=Deployment.Stage.CHALLENGER,
+            reason=reason, decision=decision)
+    _change(deployment=current, actor=None, action="retire", to_stage=Deployment.Stage.RETIRED,
+            reason=f"Replaced by deployment #{deployment.pk}: {reason}", decision=decision)
+    deployment.replaced = current
+    _change(deployment=deployment, actor=None, action="promote", to_stage=Deployment.Stage.PRODUCTION,
+            reason=reason, decision=decision)
     return deployment
 
 

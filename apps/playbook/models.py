@@ -135,6 +135,7 @@ class GateDecision(models.Model):
         # Play 5 sends a candidate back to training, or back to the data.
         REJECT_TO_PLAY4 = "reject_to_play4", "Reject: train again (Play 4)"
         REJECT_TO_PLAY3 = "reject_to_play3", "Reject: a data problem (Play 3)"
+        KEEP_PRODUCTION = "keep_production", "Keep the model in production"
 
     play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="decisions")
     decision = models.CharField(max_length=16, choices=Decision.choices)

@@ -27,6 +27,7 @@ from apps.core.errors import ValidationFailed
 ADVANCE = "advance"  # the play is approved and the next one unlocks
 CLOSE_WITH_BASELINE = "close_with_baseline"  # the project closes by shipping the baseline
 SEND_BACK = "send_back"  # the work goes back: to this play, or to an earlier one (and the plays after it lock)
+CLOSE_CYCLE = "close_cycle"  # the cycle ends here and the project goes on (a retrain keeps the model in production)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,21 @@ class Outcome:
     back_to: int | None = None  # SEND_BACK: the play that reworks (None: this play)
     needs_reason: bool = False
     hands_on: bool = False  # the play's Outputs are frozen on the decision (approvals, shipping a baseline)
+
+
+@dataclass(frozen=True)
+class ProductionModel:
+    """The model a project serves in production, as the play that deploys models (Play 6) reports it:
+    what a retrain fine-tunes from and what the next evaluation measures the challenger against."""
+
+    deployment: int
+    package: int
+    shipped: str  # "candidate" or "baseline"
+    model: str  # the evaluation's name for it
+    label_names: list
+    checkpoint_job: int | None = None
+    checkpoint_path: str | None = None
+    checkpoint_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,10 @@ class PlayModule:
     def on_unlock(self, play) -> None:
         """Called inside the transaction that makes the play ready: a play may start the system's own
         work here (Play 5 starts its evaluation), through apps.jobs.services.job_enqueue."""
+
+    def production_model(self, project) -> "ProductionModel | None":
+        """The model in production, for the play that deploys models; other plays have none to say."""
+        return None
 
     def my_work(self, user) -> dict:
         """Extra lists for the user's My work page ({name: items}), such as audits waiting for them."""

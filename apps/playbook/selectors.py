@@ -129,3 +129,13 @@ def cycle_inputs(cycle: Cycle) -> dict[int, object]:
             continue
         found[number] = registry.play_module(number).load_outputs(decision.outputs["data"], decision.outputs["version"])
     return found
+
+
+def production_model(project):
+    """The model the project serves in production (apps.playbook.plays.ProductionModel), as the play that
+    deploys models reports it; None before anything is in production."""
+    for module in registry.play_modules().values():
+        found = module.production_model(project)
+        if found is not None:
+            return found
+    return None

@@ -281,7 +281,7 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
     mode: after a hat switch). Where a decision needs several sign-off owners (a production approval under
     a two-approval project), each records theirs and the last one makes it take effect.
     """
-    from apps.playbook.plays import ADVANCE, CLOSE_WITH_BASELINE
+    from apps.playbook.plays import ADVANCE, CLOSE_CYCLE, CLOSE_WITH_BASELINE
 
     reason = (reason or "").strip()
     if decision not in GateDecision.Decision.values:
@@ -327,7 +327,7 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
                                 "approvals": len(earlier) + 1, "needed": needed, "hat_switch": hat_switched})
             return record
         before = _play_state(play)
-        if outcome.effect == ADVANCE or outcome.effect == CLOSE_WITH_BASELINE:
+        if outcome.effect in (ADVANCE, CLOSE_WITH_BASELINE, CLOSE_CYCLE):
             play.status, play.rejection_reason = Play.Status.APPROVED, ""
         elif outcome.back_to is None or outcome.back_to == play.number:
             play.status, play.rejection_reason = Play.Status.REJECTED, reason
@@ -344,6 +344,9 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
             _unlock_next(actor=actor, play=play)
         elif outcome.effect == CLOSE_WITH_BASELINE:
             _close_shipping_baseline(actor=actor, play=play)
+        elif outcome.effect == CLOSE_CYCLE:
+            _cycle_close(actor=actor, cycle=play.cycle,
+                         reason=f"Play {play.number}: {GateDecision.Decision(decision).label.lower()}. {reason}".strip())
         elif outcome.back_to not in (None, play.number):
             _send_back(actor=actor, play=play, to=outcome.back_to, reason=reason)
     return record
@@ -469,7 +472,9 @@ def cycle_open_retrain(*, actor=None, project: Project, reason: str, signal: dic
         if project.status != Project.Status.ACTIVE:
             raise Conflict("This project is closed: a retrain needs an active project.")
         current = project.cycles.select_for_update().filter(status=Cycle.Status.ACTIVE).first()
-        inputs = cycle_inputs(current) if current else {}
+        # With no active cycle (the last one kept the model in production), the newest cycle's hand-offs.
+        latest = current or project.cycles.order_by("-number").first()
+        inputs = cycle_inputs(latest) if latest else {}
         if 4 not in inputs:
             raise Conflict("Nothing to retrain yet: no Play 4 gate has approved a checkpoint.")
         if current is not None and _working_jobs().filter(play__cycle=current, created_by__isnull=False).exists():
@@ -481,7 +486,7 @@ def cycle_open_retrain(*, actor=None, project: Project, reason: str, signal: dic
                 play__cycle=current, created_by__isnull=True))
             _cycle_close(actor=who, cycle=current, reason=f"Retrain: {reason}")
         trigger = {"kind": "retrain", "by": SYSTEM if actor is None else actor.get_username(),
-                   "from_cycle": current.number if current else None, "signal": signal or {}}
+                   "from_cycle": latest.number if latest else None, "signal": signal or {}}
         return _cycle_open(actor=who, project=project, reason=f"Retrain: {reason}"[:200], trigger=trigger,
                            start_at=RETRAIN_START)
 

@@ -111,14 +111,25 @@ def _unfreeze_params(play, params: dict) -> dict:
             "max_length": int_param(params, "max_length", 128, 8, 512), "batching": _batching_param(params)}
 
 
+def retrain_source(play) -> tuple[int | None, str]:
+    """The checkpoint a retrain continues from by default, and where it comes from in words."""
+    from apps.playbook.selectors import cycle_inputs, production_model
+
+    production = production_model(play.cycle.project)
+    if production is not None and production.checkpoint_job is not None:
+        return production.checkpoint_job, f"the production checkpoint (deployment #{production.deployment})"
+    inputs = cycle_inputs(play.cycle)
+    if 4 in inputs:
+        return inputs[4].checkpoint_job, "the checkpoint the newest Play 4 approval handed on"
+    return None, ""
+
+
 def _retrain_params(play, params: dict) -> dict:
     """Fine-tune from an earlier checkpoint of this project on the current sealed splits, with the recipe
-    that checkpoint was trained with. The default is the checkpoint the newest Play 4 approval handed on."""
-    from apps.playbook.selectors import cycle_inputs
-
+    that checkpoint was trained with. The default is the production checkpoint (the model the project
+    serves), else the checkpoint the newest Play 4 approval handed on."""
     reject_unknown(params, {"from_job", "split_set", "max_stages", "seed"}, "retrain")
-    inputs = cycle_inputs(play.cycle)
-    from_job = params.get("from_job", inputs[4].checkpoint_job if 4 in inputs else None)
+    from_job = params.get("from_job", retrain_source(play)[0])
     if from_job is None:
         raise ValidationFailed("Retraining starts from a checkpoint a Play 4 gate approved; none exists yet "
                                "(or name params.from_job).")
@@ -431,11 +442,14 @@ class FreezeThenUnfreeze(PlayModule):
         runs = []
         for key, run in sorted((play.evidence.get("runs") or {}).items(), key=lambda kv: int(kv[0])):
             runs.append({**run, "target_value": (run.get("val") or {}).get(metric)})
+        retrain_job, retrain_words = retrain_source(play) if (play.cycle.trigger or {}).get("kind") == "retrain" \
+            else (None, "")
         return {
             "inputs": {"candidate": candidate, "split_set": split_set,
                        "splits": list(split_set.splits.all()) if split_set else []},
             "runs": runs, "target_metric": metric,
             "frozen_done": any(r["kind"] == "frozen_head" for r in runs),
+            "retrain_from": {"job": retrain_job, "words": retrain_words} if retrain_job else None,
         }
 
 

@@ -22,11 +22,14 @@ from apps.playbook.models import Play
 from apps.playbook.services import cycle_open_retrain, gate_decide, member_add, play_submit, play_update_deliverable
 from tests.conftest import PASSWORD
 from tests.helpers import passing_play, use_plays
-from tests.unit.test_play6 import packaged, tiny_model  # noqa: F401  (fixtures: a real Play 6 package)
+from tests.unit import test_play6
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
+
+# A real Play 6 package (a tiny model trained, evaluated and packaged through the services), for the monitor.
+tiny_model, packaged = test_play6.tiny_model, test_play6.packaged
 
 
 @pytest.fixture

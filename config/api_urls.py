@@ -7,6 +7,7 @@ from apps.datasets import apis as datasets
 from apps.datasets.apis import DatasetUploadApi
 from apps.evaluation import apis as evaluation
 from apps.monitoring import apis as monitoring
+from apps.notifications import apis as notifications
 from apps.playbook import apis as playbook
 from apps.training import apis as training
 
@@ -63,6 +64,12 @@ urlpatterns = [
     path("jobs/", playbook.JobCreateApi.as_view(), name="jobs"),
     path("jobs/<int:job_id>/", playbook.JobDetailApi.as_view(), name="job"),
     path("jobs/<int:job_id>/cancel/", playbook.JobCancelApi.as_view(), name="job-cancel"),
+    path("notifications/", notifications.NotificationListApi.as_view(), name="notifications"),
+    path("notifications/<int:notification_id>/read/", notifications.NotificationReadApi.as_view(),
+         name="notification-read"),
+    path("notifications/read-all/", notifications.NotificationReadAllApi.as_view(), name="notifications-read-all"),
+    path("notifications/preferences/", notifications.NotificationPreferencesApi.as_view(),
+         name="notification-preferences"),
     path("audit/", AuditListApi.as_view(), name="audit"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

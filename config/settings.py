@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.training",
     "apps.evaluation",
     "apps.monitoring",
+    "apps.notifications",
     "apps.ops",
 ]
 
@@ -85,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.notifications.context_processors.inbox",
             ],
         },
     },
@@ -158,6 +160,24 @@ PLAYBOOK_RETRAIN_BUDGET = env_int("PLAYBOOK_RETRAIN_BUDGET", 2)
 PLAYBOOK_RETRAIN_BUDGET_DAYS = env_int("PLAYBOOK_RETRAIN_BUDGET_DAYS", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Email (notifications) ----------------------------------------------------------------------------
+# Embedded mode writes each email as a file under the data folder (nothing leaves the machine); elsewhere the
+# console backend logs them until EMAIL_BACKEND names a real one (e.g. django.core.mail.backends.smtp.EmailBackend
+# with EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend" if EMBEDDED
+                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+# A slow mail server must not hold a request for long: sending happens after commit, in the same process.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Playbook <playbook@localhost>")
+# Where the links in emails point (this site's address as people reach it).
+PLAYBOOK_BASE_URL = env_str("PLAYBOOK_BASE_URL", "http://127.0.0.1:8000")
 
 # --- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

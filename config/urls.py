@@ -7,5 +7,6 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),
     path("audits/", include("apps.datasets.urls")),
+    path("inbox/", include("apps.notifications.urls")),
     path("", include("config.page_urls")),
 ]

@@ -1,10 +1,24 @@
-"""Appending to the audit trail. Only services call `audit_record`, always inside their own transaction."""
+"""Appending to the audit trail. Only services call `audit_record`, always inside their own transaction.
+
+Once the transaction that appended an event commits, `event_committed` is sent with it: higher apps (the
+notifications) react to what happened without any service calling them, and a rolled-back change sends
+nothing.
+"""
+import logging
+
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from apps.audit.hashing import GENESIS, event_hash, json_roundtrip
 from apps.audit.models import AuditEvent
 from apps.core.request_context import current_request_id
+
+logger = logging.getLogger(__name__)
+
+# Sent after commit with `event` (the committed AuditEvent). Receivers run after the change is durable: one
+# that fails is logged and never reaches the service's caller (send_robust), nor stops the other receivers.
+event_committed = Signal()
 
 # Any constant works: it names the one advisory lock that serialises appends to the chain on PostgreSQL.
 _CHAIN_LOCK_KEY = 0x706C6179626F6F6B  # "playbook"
@@ -50,7 +64,15 @@ def audit_record(
     )
     event.hash = event_hash(event)
     event.save(force_insert=True)
+    transaction.on_commit(lambda: _announce(event))
     return event
+
+
+def _announce(event: AuditEvent) -> None:
+    for receiver, result in event_committed.send_robust(sender=AuditEvent, event=event):
+        if isinstance(result, Exception):
+            logger.error("event_committed receiver %r failed on audit event %s", receiver, event.pk,
+                         exc_info=(type(result), result, result.__traceback__))
 
 
 def auth_event_record(*, user, action: str, username: str = "") -> AuditEvent:

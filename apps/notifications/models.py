@@ -14,6 +14,7 @@ class Notification(models.Model):
         GATE_DECIDED = "gate_decided", "A gate was decided"
         ALERT = "alert", "A monitoring alert"
         CYCLE_OPENED = "cycle_opened", "A cycle opened"
+        PRODUCTION = "production", "What production serves changed"
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     project = models.ForeignKey("playbook.Project", null=True, blank=True, on_delete=models.CASCADE,

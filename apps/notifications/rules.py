@@ -12,6 +12,7 @@ Nobody is notified of their own action, and a person gets at most one notificati
                                  the sign-off owners)
     monitoring.retrain_skipped -> model and sign-off owners (a trigger that opened no cycle)
     cycle.opened              -> model and data owners
+    deployment.promote/restore -> model, data and sign-off owners (what production serves changed)
 """
 from dataclasses import dataclass
 
@@ -27,8 +28,8 @@ from apps.playbook.policy import Action
 
 User = get_user_model()
 
-GATE_WAITING, PLAY_READY, GATE_DECIDED, ALERT, CYCLE_OPENED = (
-    "gate_waiting", "play_ready", "gate_decided", "alert", "cycle_opened")
+GATE_WAITING, PLAY_READY, GATE_DECIDED, ALERT, CYCLE_OPENED, PRODUCTION = (
+    "gate_waiting", "play_ready", "gate_decided", "alert", "cycle_opened", "production")
 
 DECIDED = {
     GateDecision.Decision.APPROVE: "Play {n} approved",
@@ -36,6 +37,7 @@ DECIDED = {
     GateDecision.Decision.SHIP_BASELINE: "Play {n}: the baseline ships",
     GateDecision.Decision.REJECT_TO_PLAY4: "Play {n} sent back to Play 4",
     GateDecision.Decision.REJECT_TO_PLAY3: "Play {n} sent back to Play 3",
+    GateDecision.Decision.KEEP_PRODUCTION: "Play {n}: the model in production stays (the cycle ends)",
 }
 
 
@@ -234,7 +236,26 @@ def _cycle_opened(event):
             for uid in _members(project.pk, {Role.MODEL_OWNER, Role.DATA_OWNER})]
 
 
+PRODUCTION_CHANGES = {"promote": "is now in production", "restore": "is back in production (a rollback)"}
+
+
+def _production_changed(event):
+    """A deployment became production (promoted by a person, or by the system on a Play 5 approval, or
+    restored by a rollback): everyone on the project who answers for the model hears of it."""
+    verb = PRODUCTION_CHANGES.get(event.action.split(".", 1)[1])
+    if verb is None or not event.object_id.isdigit() or event.project_id is None:
+        return []
+    after = event.after or {}
+    who = after.get("approved_by") and f" on {after['approved_by']}'s Play 5 approval" or ""
+    body = f"By {event.actor_label}{who}. {after.get('reason', '')}".strip()
+    link = reverse("playbook:deployment-monitoring", args=[int(event.object_id)])
+    return [Draft(uid, PRODUCTION, f"Deployment #{event.object_id} {verb}", body, link, event.project_id)
+            for uid in _members(event.project_id, {Role.MODEL_OWNER, Role.DATA_OWNER, Role.SIGNOFF_OWNER})]
+
+
 RULES = {
+    "deployment.promote": _production_changed,
+    "deployment.restore": _production_changed,
     "play.submitted": _submitted,
     "gate.approval_recorded": _approval_recorded,
     "play.ready": _ready,

@@ -292,3 +292,20 @@ def test_mark_all_read_and_the_email_switch_through_the_page_and_the_api(
     assert api.post("/api/notifications/preferences/", {"email": False}, format="json").json() == {"email": False}
     assert api.post("/api/notifications/preferences/", {}, format="json").status_code == 400
     assert api.get("/api/notifications/preferences/").json() == {"email": False}
+
+
+def test_a_promotion_and_a_rollback_tell_everyone_who_answers_for_the_model(
+        emails, packaged, django_capture_on_commit_callbacks):
+    from apps.monitoring.services import deployment_create, deployment_promote
+
+    team = emails
+    deployment = deployment_create(actor=team["mo"], package=packaged["package"])
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment_promote(actor=team["so"], deployment=deployment, reason="Play 5 approved it.")
+    promoted = Notification.objects.filter(event__action="deployment.promote")
+    assert {n.recipient.username for n in promoted} == {"mo", "do", "so2"}  # not so, who promoted it
+    note = promoted.get(recipient=team["do"])
+    assert note.title == f"Deployment #{deployment.pk} is now in production" and note.kind == "production"
+    assert "By so." in note.body and "Play 5 approved it." in note.body
+    assert note.link == f"/deployments/{deployment.pk}/monitoring/"
+    assert not Notification.objects.filter(event__action="deployment.deploy").exists()

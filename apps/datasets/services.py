@@ -113,8 +113,8 @@ def dataset_append_rows(*, actor, parent: Dataset, rows: list[dict], name: str =
 
     For the project's data curators (the data owner). Rows need a non-empty text and label (meta, if any,
     a flat object of short strings); a text the parent already holds, or one given twice, is refused, since
-    the caller decides which rows are new. Bad rows raise ValidationFailed naming the first, and nothing is
-    stored. ``source`` says where the rows came from (kept as the version's original filename and in the
+    the caller decides which rows are new. Bad rows raise ValidationFailed naming the first, and the same
+    rows added to the same parent before raise Conflict naming that version; either way nothing is stored. ``source`` says where the rows came from (kept as the version's original filename and in the
     audit event)."""
     import hashlib
     import json
@@ -155,6 +155,11 @@ def dataset_append_rows(*, actor, parent: Dataset, rows: list[dict], name: str =
     added = Ingested(path=Path(tmp), sha256=hashlib.sha256(payload).hexdigest(), rows=len(lines),
                      labels=sorted(counts), label_counts=dict(sorted(counts.items())), labelled_rows=len(lines))
     ingested = _appended(parent, added)
+    same = Dataset.objects.filter(project=parent.project, parent=parent, sha256=ingested.sha256).first()
+    if same is not None:
+        ingested.path.unlink(missing_ok=True)
+        raise Conflict(f"Dataset #{same.pk} already adds exactly these rows to dataset #{parent.pk}: choose it "
+                       "in Play 3 instead.")
     name = (name or "").strip() or f"{parent.name} + {len(lines)} rows"
     return _dataset_create(actor=actor, project=parent.project, ingested=ingested, name=name, kind=parent.kind,
                            original_filename=source or "appended rows", parent=parent,

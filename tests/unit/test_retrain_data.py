@@ -23,14 +23,20 @@ from apps.playbook.models import Play
 from apps.playbook.services import cycle_open_retrain
 from demo.generate import generate
 from tests.helpers import seal_now, use_plays
-from tests.unit.test_play6 import _approved, _live, _package, tiny_model  # noqa: F401 (a fixture)
+from tests.unit.engine.conftest import build_tiny_bert
 from tests.unit.test_play5 import reach_play5
+from tests.unit.test_play6 import _approved, _live, _package
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-retrain"), layers=2, seed=0)
+
+
 @pytest.fixture
-def live(team, sample_upload, monkeypatch, tiny_model):  # noqa: F811
+def live(team, sample_upload, monkeypatch, tiny_model):
     """Cycle 1 approved up to Play 6 (Play 3 handed on its sealed splits) and its package in production."""
     state = reach_play5(team, sample_upload, monkeypatch, tiny_model)
     play6 = _approved(team, state)
@@ -63,8 +69,9 @@ def _fresh_rows(dataset, labels, n=45, seed=40):
 
 
 def _texts(split) -> list[str]:
-    from apps.core import storage
     import json
+
+    from apps.core import storage
 
     with open(storage.absolute(split.path), encoding="utf-8") as handle:
         return [json.loads(line)["text"] for line in handle if line.strip()]

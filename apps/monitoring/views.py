@@ -95,6 +95,7 @@ def play6_thresholds(request, play_id: int):
         context = _play_context(request, play)
         for row in context["threshold_fields"] + context["policy_fields"]:
             row["value"] = typed[row["name"]]
+        context["thresholds_error"] = exc.message  # said again beside the form, not only at the page's top
         return render(request, "playbook/play_detail.html", context, status=400)
     messages.success(request, "Drift thresholds and alert policy saved.")
     return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#thresholds")

@@ -53,7 +53,7 @@ def test_the_form_shows_each_threshold_with_its_default_and_a_gloss(team, play6)
         assert f'name="alert_policy.{key}"' in html
     assert "Input text drift (domain-classifier AUC)" in html and "Breaches at or above the threshold" in html
     assert "e.g. 2 of the last 3" in html
-    assert 'placeholder="0.6"' in html  # the default, shown in the empty field
+    assert '<td>0.6</td>' in html and 'placeholder="default"' in html  # the default, and an empty field uses it
 
 
 def test_saving_the_form_changes_what_the_monitor_applies_and_nothing_else(team, play6):
@@ -102,7 +102,7 @@ def test_bad_input_shows_the_services_message_keeps_what_was_typed_and_changes_n
     response = page.post(f"/plays/{play6.pk}/thresholds/", _form(alert_policy__cooldown_windows="9", **values))
     assert response.status_code == 400
     html = response.content.decode()
-    assert message in html
+    assert message in html and 'id="thresholds-error"' in html
     assert 'name="alert_policy.cooldown_windows" value="9"' in html  # the form keeps what was typed
     play6.refresh_from_db()
     assert play6.deliverable == before and AuditEvent.objects.count() == events

@@ -379,7 +379,10 @@ def performance(window_probs, labels_or_none, *, metric: str, num_labels: int, p
         value = metric_value(truth, guess, metric, num_labels=num_labels, positive=positive)
         realised = {"value": _float(value),
                     "ci": [_float(boot.reference_ci[0]), _float(boot.reference_ci[1])], "rows": count,
-                    "estimate": False, "resamples": resamples, "level": level}
+                    "estimate": False, "resamples": resamples, "level": level,
+                    # The fewest labelled rows of any class present: the bootstrap keeps each class's count
+                    # fixed, so a class of two rows moves a macro metric without widening its interval.
+                    "smallest_class": int(np.bincount(truth, minlength=num_labels)[np.unique(truth)].min())}
     headline = realised or estimated
     return {
         "metric": metric,
@@ -469,7 +472,10 @@ class AlertPolicy:
       whole interval is past the floor, an *estimated* value when its point is.
     - ``min_window``: windows with fewer rows are not judged.
     - ``persistence`` of the last ``lookback`` judged windows (this one included, and breached) must breach
-      before an alert fires; a realised performance breach fires at once.
+      before an alert fires; a realised performance breach fires at once when it is measured on at least
+      ``solid_labels`` labelled rows with at least ``solid_class_rows`` of every class present, and otherwise
+      needs the same persistence (on man-page text, a window of 58 labels with two classes of two rows set
+      off a retrain the data did not support; bench/RESULTS.md, "Play 6 monitor on real text").
     - ``cooldown_windows`` / ``cooldown_seconds``: after a signal fires, it stays quiet for that many judged
       windows and that long (both must pass); the retrain trigger cools down the same way.
     """
@@ -481,6 +487,8 @@ class AlertPolicy:
     lookback: int = 3
     cooldown_windows: int = 6
     cooldown_seconds: float = 0.0
+    solid_labels: int = 100
+    solid_class_rows: int = 5
 
     def __post_init__(self) -> None:
         unknown = set(self.thresholds) - set(DRIFT_SIGNALS)
@@ -525,6 +533,17 @@ def breaches(values: Mapping[str, Mapping | None], policy: AlertPolicy) -> dict[
             floor = policy.performance_floor
             found[PERFORMANCE] = bool(point < floor if higher else point > floor)
     return found
+
+
+def _solid(record: Mapping, policy: AlertPolicy) -> bool:
+    """A realised measurement firm enough to act on at once (see AlertPolicy). Records written before the
+    label counts were kept carry none and count as firm, as they were judged then."""
+    if record["estimate"]:
+        return False
+    labelled, smallest = record.get("labelled"), record.get("smallest_class")
+    if labelled is None and smallest is None:
+        return True
+    return (labelled or 0) >= policy.solid_labels and (smallest or 0) >= policy.solid_class_rows
 
 
 def _reason(signal: str, record: Mapping, policy: AlertPolicy) -> str:
@@ -582,7 +601,7 @@ def evaluate_policy(history: Sequence[Mapping], policy: AlertPolicy) -> list[dic
         recent = judged[-policy.lookback:]
         decision["breached"] = [s for s in SIGNALS if hits.get(s)]
         for signal in decision["breached"]:
-            immediate = signal == PERFORMANCE and not values[PERFORMANCE]["estimate"]
+            immediate = signal == PERFORMANCE and _solid(values[PERFORMANCE], policy)
             if not immediate and sum(bool(r.get(signal)) for r in recent) < policy.persistence:
                 continue
             if cooling(signal, position, moment):
@@ -675,7 +694,8 @@ def drift_check(reference: Mapping, window: Mapping, *, policy: AlertPolicy | No
                        temperature=temperature, min_labelled=min_labelled, seed=seed)
     signals[PERFORMANCE] = perf
     values[PERFORMANCE] = {"metric": metric, "direction": perf["direction"], "value": perf["value"],
-                           "ci": perf["ci"], "estimate": perf["estimate"]}
+                           "ci": perf["ci"], "estimate": perf["estimate"], "labelled": perf["labelled"],
+                           "smallest_class": (perf["realised"] or {}).get("smallest_class")}
     seconds[PERFORMANCE] = time.perf_counter() - clock
 
     hits = breaches(values, policy)

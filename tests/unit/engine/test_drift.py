@@ -317,6 +317,21 @@ def test_a_realised_breach_retrains_at_once_an_estimated_one_needs_persistence()
     assert fpr["retrain"] is True and "above the ceiling" in fpr["retrain_reason"]
 
 
+def test_a_realised_breach_on_few_labels_or_a_thin_class_needs_persistence():
+    policy = d.AlertPolicy(performance_floor=0.8)
+    thin = _perf(0.35, ci=[0.26, 0.43]) | {"labelled": 58, "smallest_class": 2}
+    first = d.evaluate_policy([_entry(performance=thin)], policy)[0]
+    assert first["breached"] == ["performance"] and first["retrain"] is False  # breached, not yet acted on
+    again = d.evaluate_policy([_entry(performance=thin), _entry(performance=thin)], policy)
+    assert [x["retrain"] for x in again] == [False, True]
+    few_rows = _perf(0.5, ci=[0.4, 0.6]) | {"labelled": 80, "smallest_class": 12}
+    assert d.evaluate_policy([_entry(performance=few_rows)], policy)[0]["retrain"] is False
+    solid = _perf(0.5, ci=[0.4, 0.6]) | {"labelled": 400, "smallest_class": 30}
+    assert d.evaluate_policy([_entry(performance=solid)], policy)[0]["retrain"] is True
+    assert d.evaluate_policy([_entry(performance=solid)],
+                             d.AlertPolicy(performance_floor=0.8, solid_labels=500))[0]["retrain"] is False
+
+
 def test_the_retrain_trigger_cools_down():
     policy = d.AlertPolicy(performance_floor=0.8, cooldown_windows=2)
     history = [_entry(performance=_perf(0.6, ci=[0.5, 0.7])) for _ in range(5)]

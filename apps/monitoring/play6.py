@@ -13,6 +13,8 @@ from apps.monitoring import monitor, packaging_job
 from apps.playbook.plays import Check, PlayModule, number_value, optional_id, stored_id
 
 POLICY_KEYS = {"min_window", "persistence", "lookback", "cooldown_windows", "alpha"}
+# The owners' monitoring settings, which a retrain cycle's Play 6 inherits until it sets its own.
+MONITORING_KEYS = ("live_metric_floor", "drift_thresholds", "alert_policy", "monitoring_note")
 
 
 def _models():
@@ -90,13 +92,34 @@ class PackageAndMonitor(PlayModule):
             data["monitoring_note"] = note.strip()
         return data
 
+    def monitoring_settings(self, play) -> tuple[dict, dict]:
+        """The owners' monitoring settings in force for this play, and where each came from: its own
+        deliverable, else (a retrain cycle) the newest earlier cycle's Play 6 that set it, so thresholds the
+        owners tuned do not fall back to the defaults when the model is retrained. Returns (settings, {key:
+        cycle number it was inherited from})."""
+        from apps.playbook.models import Play
+
+        found = {k: play.deliverable[k] for k in MONITORING_KEYS if play.deliverable.get(k) not in (None, "", {})}
+        inherited = {}
+        earlier = (Play.objects.filter(cycle__project_id=play.cycle.project_id, cycle__number__lt=play.cycle.number,
+                                       number=6).select_related("cycle").order_by("-cycle__number"))
+        for previous in earlier:
+            for key in MONITORING_KEYS:
+                value = previous.deliverable.get(key)
+                if key not in found and value not in (None, "", {}):
+                    found[key], inherited[key] = value, previous.cycle.number
+            if len(found) == len(MONITORING_KEYS):
+                break
+        return found, inherited
+
     def alert_policy(self, play):
         """The AlertPolicy the monitor applies: the engine's defaults, the owners' thresholds and policy,
-        and the live-metric floor (Play 1's target unless the owners set another)."""
+        and the live-metric floor (Play 1's target unless the owners set another); a retrain cycle's play
+        inherits what an earlier cycle's owners set and it did not."""
         from apps.playbook.selectors import cycle_inputs
         from workers.engine.drift import AlertPolicy
 
-        d = play.deliverable
+        d, _ = self.monitoring_settings(play)
         defaults = AlertPolicy()
         floor = d.get("live_metric_floor")
         if floor is None:
@@ -108,9 +131,13 @@ class PackageAndMonitor(PlayModule):
     # --- the gate ----------------------------------------------------------------------------------
 
     def chosen(self, play):
-        Package, _ = _models()
+        """The package the gate judges: the one the owners chose, else this play's package in production
+        (a retrain cycle's approval promoted it: there is nothing left to choose)."""
+        Package, Deployment = _models()
         package_id = stored_id(play.deliverable.get("package"))
-        return Package.objects.filter(pk=package_id, play=play).first() if package_id else None
+        if package_id:
+            return Package.objects.filter(pk=package_id, play=play).first()
+        return Package.objects.filter(play=play, deployments__stage=Deployment.Stage.PRODUCTION).first()
 
     def checks(self, play) -> list[Check]:
         from apps.core import storage
@@ -155,16 +182,20 @@ class PackageAndMonitor(PlayModule):
                             f"Package #{package.pk} is not deployed: the model owner deploys it as the challenger, "
                             "then a sign-off owner promotes it to production."))
         policy = self.alert_policy(play)
-        own_floor = play.deliverable.get("live_metric_floor") is not None
+        settings, inherited = self.monitoring_settings(play)
+        own_floor = settings.get("live_metric_floor") is not None
+        origin = (f"set by the owners in cycle {inherited['live_metric_floor']}" if "live_metric_floor" in inherited
+                  else "set by the owners" if own_floor else "Play 1’s target")
         checks.append(Check("floor", "A live-metric floor the monitor judges by", policy.performance_floor is not None,
-                            f"floor {policy.performance_floor:g} "
-                            f"({'set by the owners' if own_floor else 'Play 1’s target'})"
+                            f"floor {policy.performance_floor:g} ({origin})"
                             if policy.performance_floor is not None else
                             "No floor: Play 1 set no target; enter the live-metric floor under What the monitor "
                             "watches."))
-        note = (play.deliverable.get("monitoring_note") or "").strip()
+        note = (settings.get("monitoring_note") or "").strip()
         checks.append(Check("note", "Who watches what, written down", len(note.split()) >= 3,
-                            "Written." if len(note.split()) >= 3 else
+                            (f"Written in cycle {inherited['monitoring_note']}; it holds until the owners write "
+                             "another." if "monitoring_note" in inherited else "Written.")
+                            if len(note.split()) >= 3 else
                             "Too short: say who is alerted and what they do (three words at least)." if note else
                             "Write the monitoring note: who is alerted, and what they do."))
         return checks

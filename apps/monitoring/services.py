@@ -88,7 +88,7 @@ def deployment_promote_approved(*, package: Package) -> Deployment | None:
         return None
     if not policy.check(decision.decided_by, Action.DEPLOYMENT_PROMOTE, project):
         return None  # the approver no longer holds the sign-off role: a person promotes by hand
-    reason = f"Play 5 approved it over production ({decision.get_decision_display().lower()}): {decision.reason}"
+    reason = decision.reason.strip() or decision.get_decision_display()
     deployment = Deployment(project=project, package=package, created_by=None)
     _change(deployment=deployment, actor=None, action="deploy", to_stage=Deployment.Stage.CHALLENGER,
             reason=reason, decision=decision)

@@ -49,6 +49,8 @@ def test_the_loop_retrains_from_production_compares_on_both_test_sets_and_the_ap
     state = reach_play5(team, sample_upload, monkeypatch, tiny_model)
     play6 = _approved(team, state)
     first = _live(team, _package(play6))
+    play_update_deliverable(actor=team["mo"], play=play6, deliverable={
+        "live_metric_floor": 0.3, "drift_thresholds": {"text": 0.7}, "monitoring_note": "The data owner reads drift."})
     cycle1_eval = first.package.evaluation
     serving = production_model(team["project"])
     assert (serving.deployment, serving.checkpoint_job) == (first.pk, state["frozen"].pk)
@@ -108,6 +110,13 @@ def test_the_loop_retrains_from_production_compares_on_both_test_sets_and_the_ap
     event = AuditEvent.objects.filter(action="deployment.promote", object_id=str(new.pk)).get()
     assert event.actor_label == "system" and event.after["approved_by"] == "so"
     assert production_model(team["project"]).deployment == new.pk
+    # Cycle 2's Play 6 judges the promoted package, with the thresholds the owners set in cycle 1.
+    play6b = Play.objects.get(pk=package.play_id)
+    gate = {c.key: c for c in registry.play_module(6).checks(play6b)}
+    assert gate["package"].passed and gate["production"].passed, gate
+    assert gate["note"].passed and "cycle 1" in gate["note"].detail and "cycle 1" in gate["floor"].detail
+    policy = registry.play_module(6).alert_policy(play6b)
+    assert policy.performance_floor == 0.3 and policy.thresholds["text"] == 0.7
     api = APIClient()
     api.force_authenticate(team["do"])
     history = api.get(f"/api/deployments/{new.pk}/").json()["history"]

@@ -136,8 +136,12 @@ def run_evaluate(job, report) -> JobOutcome:
 
     production_model = _production_model(job.project, inputs, names, texts)
     if production_model is not None:
-        models.append(production_model[0])
-        scorers["production"] = production_model[1]
+        scores, scorer, source_job = production_model
+        if frozen is not None and source_job == frozen.pk:  # the frozen head is what production serves
+            models = [m for m in models if m.name != "frozen_head"]
+            scorers.pop("frozen_head", None)
+        models.append(scores)
+        scorers["production"] = scorer
 
     report(4, {}, 0.6, "Scoring the production sample")
     production = None
@@ -254,7 +258,7 @@ def _production_model(project, inputs, names, texts):
         return None
     scores = engine.ModelScores("production", engine.PRODUCTION, f"In production (job #{source.checkpoint_job})",
                                 engine.softmax_rows(model.logits(texts)), note=note)
-    return scores, lambda batch: engine.softmax_rows(model.logits(batch))
+    return scores, lambda batch: engine.softmax_rows(model.logits(batch)), source.checkpoint_job
 
 
 GOLDEN_KEYS = ("rows", "metric", "direction", "margin", "label_names", "candidate", "reference", "reference_kind",

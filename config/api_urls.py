@@ -60,6 +60,8 @@ urlpatterns = [
          name="deployment-feedback"),
     path("deployments/<int:deployment_id>/windows/", monitoring.DeploymentWindowsApi.as_view(),
          name="deployment-windows"),
+    path("deployments/<int:deployment_id>/production-data/", monitoring.DeploymentProductionDataApi.as_view(),
+         name="deployment-production-data"),
     path("alerts/", monitoring.AlertListApi.as_view(), name="alerts"),
     path("jobs/", playbook.JobCreateApi.as_view(), name="jobs"),
     path("jobs/<int:job_id>/", playbook.JobDetailApi.as_view(), name="job"),

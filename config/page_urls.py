@@ -41,6 +41,8 @@ urlpatterns = [
     path("packages/<int:package_id>/download/", monitoring_views.package_download, name="package-download"),
     path("deployments/<int:deployment_id>/monitoring/", monitoring_views.deployment_monitoring,
          name="deployment-monitoring"),
+    path("deployments/<int:deployment_id>/production-data/", monitoring_views.deployment_production_data,
+         name="deployment-production-data"),
     path("deployments/<int:deployment_id>/promote/", monitoring_views.deployment_promote, name="deployment-promote"),
     path("deployments/<int:deployment_id>/rollback/", monitoring_views.deployment_rollback,
          name="deployment-rollback"),

@@ -235,7 +235,8 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 6 * 3600 + 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "check-stale-jobs": {"task": "workers.tasks.check_stale_jobs", "schedule": 60.0},
-    "monitoring-tick": {"task": "workers.tasks.monitoring_tick", "schedule": 60.0},
+    "monitoring-tick": {"task": "workers.tasks.monitoring_tick",
+                        "schedule": float(env_int("PLAYBOOK_MONITOR_INTERVAL_SECONDS", 60))},
 }
 
 LOGGING = {

@@ -122,6 +122,32 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         proc.kill()
 
 
+@pytest.fixture
+def celery_beat_process(celery_worker_process, tmp_path):
+    """A real `celery beat` process ticking the monitor every 2 seconds (the worker runs the ticks)."""
+    env = {**os.environ, "PLAYBOOK_MONITOR_INTERVAL_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+    log_path = tmp_path / "beat.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
+             "-s", str(tmp_path / "beat-schedule"), "--pidfile", str(tmp_path / "beat.pid")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b"beat: Starting" not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"celery beat did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+    proc.log_path = log_path
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_for_job(job_id: int, *, timeout: float = 180.0):
     """Poll the database until the job finishes; returns the job."""
     from apps.jobs.models import Job

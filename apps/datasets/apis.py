@@ -57,6 +57,8 @@ class SplitSetSerializer(serializers.Serializer):
     ratios = serializers.JSONField()
     splits = serializers.SerializerMethodField()
     leakage = serializers.JSONField()
+    lineage = serializers.JSONField(help_text="In a retrain cycle: the split set this one extends (kept fixed), "
+                                              "and the rows carried and new per split; empty otherwise.")
 
     def get_splits(self, split_set) -> dict:
         return {s.name: {"rows": s.rows, "sha256": s.sha256, "label_counts": s.label_counts}

@@ -53,8 +53,12 @@ def _ratio(value, name: str) -> float:
 
 def seal_params(dataset: Dataset, params: dict) -> dict:
     """The seal job's parameter check: shares that split this dataset (tried on its labels, so a split a
-    class is too small for is refused now, not by a failed job) and a seed."""
-    from workers.engine.splits import stratified_split
+    class is too small for is refused now, not by a failed job) and a seed.
+
+    When the dataset is (or descends from) the dataset of the split set an approved Play 3 handed on (a
+    retrain cycle), the seal extends that split set instead (see seal_run): ``extends`` names it, and only
+    the rows added since are split, so only they are tried here."""
+    from workers.engine.splits import extend_split, stratified_split
 
     _labelled(dataset)
     if unknown := sorted(set(params) - {"train", "val", "test", "seed"}):
@@ -64,11 +68,54 @@ def seal_params(dataset: Dataset, params: dict) -> dict:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise ValidationFailed("seed must be a whole number from 0 to 2147483647")
     rows = dataset.read_rows()
+    previous = extended_split_set(dataset)
     try:
-        stratified_split([r["text"] for r in rows], [r["label"] for r in rows], seed=seed, **ratios)
+        if previous is None:
+            stratified_split([r["text"] for r in rows], [r["label"] for r in rows], seed=seed, **ratios)
+        else:
+            extend_split(_split_texts(previous), [r["text"] for r in rows], [r["label"] for r in rows], seed=seed,
+                         **ratios)
     except ValueError as exc:
+        if previous is not None:
+            raise ValidationFailed(
+                f"This dataset extends split set #{previous.pk}, which an approved Play 3 handed on: its rows keep "
+                f"their splits and only the new rows are split, but {exc}. Add newly labelled data (the labelled "
+                "production data, say) first.") from None
         raise ValidationFailed(str(exc)) from None
-    return {**ratios, "seed": seed}
+    return {**ratios, "seed": seed, **({"extends": previous.pk} if previous is not None else {})}
+
+
+def extended_split_set(dataset: Dataset) -> SplitSet | None:
+    """The split set a seal of ``dataset`` must keep fixed: the one the newest approved Play 3 of the
+    project handed on (cycle_inputs of the current cycle: in a retrain cycle, the previous cycle's), when
+    ``dataset`` is that split set's dataset or descends from it (parent links). None otherwise: a first
+    seal, or a dataset unrelated to the approved one, is split afresh."""
+    from apps.playbook.selectors import current_cycle, cycle_inputs
+
+    cycle = current_cycle(dataset.project)
+    handed = cycle_inputs(cycle).get(3) if cycle else None
+    if handed is None:
+        return None
+    previous = SplitSet.objects.filter(pk=handed.split_set, dataset__project_id=dataset.project_id).first()
+    if previous is None:
+        return None
+    node, seen = dataset, set()
+    while node is not None and node.pk not in seen:
+        if node.pk == previous.dataset_id:
+            return previous
+        seen.add(node.pk)
+        node = node.parent
+    return None
+
+
+def _split_texts(split_set: SplitSet) -> dict[str, list[str]]:
+    """Each split's texts, for fixing their places in an extended seal. Only the texts are compared, inside
+    the seal job (which hands no row to anyone); this is not an evaluation read, so it is not a SplitRead."""
+    texts = {}
+    for split in split_set.splits.all():
+        with open(storage.absolute(split.path), encoding="utf-8") as handle:
+            texts[split.name] = [json.loads(line)["text"] for line in handle if line.strip()]
+    return texts
 
 
 def dataset_seal(*, actor, dataset: Dataset, train, val, test, seed):
@@ -94,18 +141,31 @@ def _play3_of(dataset: Dataset):
 
 def seal_run(job, report):
     """Worker side of dataset_seal: split, store the splits, scan for leakage; the split set and its audit
-    event are written when the job succeeds, in the same transaction."""
+    event are written when the job succeeds, in the same transaction.
+
+    With ``extends`` (a retrain cycle, see seal_params) nothing is reshuffled: the earlier split set's rows
+    keep their splits, its test and golden rows become ``golden``, and only the new rows are split (their
+    test share is the new ``test`` slice); the leakage scan covers all four splits."""
     from apps.jobs.kinds import JobOutcome
     from workers.engine.leakage import scan_leakage
-    from workers.engine.splits import canonical_jsonl, split_sha256, stratified_split
+    from workers.engine.splits import canonical_jsonl, extend_split, split_sha256, stratified_split
 
     dataset = Dataset.objects.select_related("project").get(pk=int(job.subject_id))
     p = job.params
     ratios = {name: p[name] for name in ("train", "val", "test")}
     rows = dataset.read_rows()
     report(0, {"rows": len(rows)}, 0.05, "Splitting")
-    indices = stratified_split([r["text"] for r in rows], [r["label"] for r in rows], seed=p["seed"], **ratios)
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    lineage = {}
+    if p.get("extends"):
+        previous = SplitSet.objects.get(pk=p["extends"])
+        indices, kept = extend_split(_split_texts(previous), texts, labels, seed=p["seed"], **ratios)
+        lineage = {"extends": previous.pk, "extends_dataset": previous.dataset_id, **kept}
+    else:
+        indices = stratified_split(texts, labels, seed=p["seed"], **ratios)
     parts = {name: [rows[i] for i in idx] for name, idx in indices.items()}
+    if lineage and not parts.get(Split.Name.GOLDEN):
+        parts.pop(Split.Name.GOLDEN, None)  # the earlier split set had no test rows left to keep aside
     stored = {}
     for name, part in parts.items():
         sha = split_sha256(part)
@@ -121,34 +181,36 @@ def seal_run(job, report):
 
     def record(job):
         split_set = SplitSet.objects.create(dataset=dataset, ratios=ratios, seed=p["seed"], leakage=leakage,
-                                            sealed_by=job.created_by)
+                                            lineage=lineage, sealed_by=job.created_by)
         for name, info in stored.items():
             Split.objects.create(split_set=split_set, name=name, rows=info["rows"], sha256=info["sha256"],
                                  path=info["path"], label_counts=info["label_counts"])
         audit_record(actor=job.created_by or "system", action="dataset.sealed", project=dataset.project,
                      obj=split_set, after={"dataset": dataset.pk, "dataset_sha256": dataset.sha256, "ratios": ratios,
                                            "seed": p["seed"], "splits": summary, "leakage_rate": leakage.get("rate"),
-                                           "job": job.pk})
+                                           "job": job.pk, **({"lineage": lineage} if lineage else {})})
         job.result = {**job.result, "split_set": split_set.pk}
         job.save(update_fields=["result"])
 
-    return JobOutcome({"dataset": dataset.pk, "splits": summary, "leakage": leakage}, record=record)
+    return JobOutcome({"dataset": dataset.pk, "splits": summary, "leakage": leakage,
+                       **({"lineage": lineage} if lineage else {})}, record=record)
 
 
 TEST_READERS = ("evaluate", "package")
+HELD_OUT = (Split.Name.TEST, Split.Name.GOLDEN)
 
 
 def split_rows(split: Split, *, job=None, purpose: str) -> list[dict]:
-    """The rows of a sealed split. The test split is for the jobs that come after the candidate is chosen
-    (Play 5's evaluation; Play 6's packaging, which checks the exported model's parity on it) and never
-    for training or model selection; every read of it is recorded (with its audit event) before the rows
-    are handed out."""
-    if split.name == Split.Name.TEST:
+    """The rows of a sealed split. The test split, and the golden split a retrain cycle keeps beside it,
+    are for the jobs that come after the candidate is chosen (Play 5's evaluation; Play 6's packaging,
+    which checks the exported model's parity on it) and never for training or model selection; every read
+    of them is recorded (with its audit event) before the rows are handed out."""
+    if split.name in HELD_OUT:
         if job is None or job.kind not in TEST_READERS:
-            raise NotAllowed("Only evaluation and packaging jobs may read the test split.")
+            raise NotAllowed(f"Only evaluation and packaging jobs may read the {split.name} split.")
         with transaction.atomic():
             SplitRead.objects.create(split=split, job=job, purpose=purpose[:100])
-            audit_record(actor="worker", action="split.test_read", project=split.split_set.dataset.project,
+            audit_record(actor="worker", action=f"split.{split.name}_read", project=split.split_set.dataset.project,
                          obj=split, after={"job": job.pk, "purpose": purpose, "sha256": split.sha256})
     with open(storage.absolute(split.path), encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]

@@ -54,13 +54,20 @@ class SplitSet(models.Model):
     """Train, validation and test splits of one dataset version, sealed: their rows never change.
 
     `leakage` holds the cross-split duplicate scan made at sealing; above the threshold the gate fails
-    unless the data owner wrote `leakage_justification`."""
+    unless the data owner wrote `leakage_justification`.
+
+    In a retrain cycle a seal extends the split set an earlier Play 3 approved instead of drawing new
+    splits: every row it held keeps its split (its test and golden rows become the `golden` split), and
+    only the rows added since are split, their test share becoming the new `test` slice. `lineage` records
+    that: {"extends": split set id, "extends_dataset": id, "carried": {split: n}, "new": {split: n},
+    "warnings": [...]}; empty for a first seal."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="split_sets")
     ratios = models.JSONField()
     seed = models.PositiveIntegerField()
     leakage = models.JSONField(default=dict)
     leakage_justification = models.TextField(blank=True)
+    lineage = models.JSONField(default=dict, blank=True)
     sealed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     sealed_at = models.DateTimeField(auto_now_add=True)
 
@@ -76,6 +83,8 @@ class Split(models.Model):
         TRAIN = "train", "Train"
         VAL = "val", "Validation"
         TEST = "test", "Test"
+        # A retrain cycle's earlier test rows, kept aside beside the new test slice: read like test.
+        GOLDEN = "golden", "Golden (earlier test)"
 
     split_set = models.ForeignKey(SplitSet, on_delete=models.CASCADE, related_name="splits")
     name = models.CharField(max_length=8, choices=Name.choices)
@@ -85,13 +94,14 @@ class Split(models.Model):
     label_counts = models.JSONField(default=dict)
 
     class Meta:
-        # "test" < "train" < "val" alphabetically; the id keeps the order they were sealed in: train, val, test.
+        # "test" < "train" < "val" alphabetically; the id keeps the order they were sealed in: train, val, test
+        # (then golden, in a retrain cycle).
         ordering = ["split_set_id", "id"]
         constraints = [models.UniqueConstraint(fields=["split_set", "name"], name="datasets_split_unique_name")]
 
 
 class SplitRead(models.Model):
-    """A record of a job reading the test split (only evaluation jobs may)."""
+    """A record of a job reading the test or golden split (only evaluation and packaging jobs may)."""
 
     split = models.ForeignKey(Split, on_delete=models.PROTECT, related_name="reads")
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -13,7 +13,11 @@ from apps.playbook.policy import Action
 
 @dataclass(frozen=True)
 class Play3Outputs:
-    """The dataset version and the sealed splits Play 4 trains on and Play 5 tests on."""
+    """The dataset version and the sealed splits Play 4 trains on and Play 5 tests on.
+
+    In a retrain cycle ``splits`` also holds "golden" (the earlier cycles' test rows, kept aside beside the
+    new test slice), repeated in ``golden``, and ``extends`` names the split set it kept fixed. Both are
+    None in a first cycle and in records frozen before they existed (which load unchanged)."""
 
     dataset: int
     dataset_sha256: str
@@ -22,6 +26,8 @@ class Play3Outputs:
     label_names: list = field(default_factory=list)
     audit: int | None = None
     resemblance_report: int | None = None
+    golden: dict | None = None  # {"rows": n, "sha256": ...}
+    extends: int | None = None
 
 
 def _percent(value) -> str:
@@ -166,14 +172,19 @@ class BuildDataPipeline(PlayModule):
             ok = rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE or justified
             hashes = {s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()}
             sizes = ", ".join(f"{name} {info['rows']}" for name, info in sorted(hashes.items()))
-            detail = (f"sealed {sizes}; leakage "
-                      f"{rate:.2%} of val+test rows ({split_set.leakage.get('total_exact', 0)} exact, "
+            lineage = split_set.lineage or {}
+            kept = (f" — extends split set #{lineage['extends']}: {sum((lineage.get('carried') or {}).values())} "
+                    f"earlier rows kept their splits (earlier test rows are golden), "
+                    f"{sum((lineage.get('new') or {}).values())} new rows split" if lineage.get("extends") else "")
+            detail = (f"sealed {sizes}{kept}; leakage "
+                      f"{rate:.2%} of evaluation rows ({split_set.leakage.get('total_exact', 0)} exact, "
                       f"{split_set.leakage.get('total_near', 0)} near)"
                       + ("" if rate <= settings.PLAYBOOK_LEAKAGE_MAX_RATE else
                          (" — justified by the owner" if justified else
                           f" — above {settings.PLAYBOOK_LEAKAGE_MAX_RATE:.0%}: remove it or justify it")))
             checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed", ok,
-                                detail, evidence={"split_set": split_set.pk, "splits": hashes}))
+                                detail, evidence={"split_set": split_set.pk, "splits": hashes,
+                                                  **({"lineage": lineage} if lineage else {})}))
         else:
             checks.append(Check("splits_sealed", "Train, validation and test splits are fixed and never mixed",
                                 False, "Choose the dataset version and seal its splits."))
@@ -201,11 +212,12 @@ class BuildDataPipeline(PlayModule):
     def outputs(self, play) -> Play3Outputs:
         st = self.state(play)
         dataset, split_set = st["dataset"], st["split_set"]
+        splits = {s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()}
         return Play3Outputs(
-            dataset=dataset.pk, dataset_sha256=dataset.sha256, split_set=split_set.pk,
-            splits={s.name: {"rows": s.rows, "sha256": s.sha256} for s in split_set.splits.all()},
+            dataset=dataset.pk, dataset_sha256=dataset.sha256, split_set=split_set.pk, splits=splits,
             label_names=sorted(dataset.labels), audit=st["audit"].pk if st["audit"] else None,
             resemblance_report=st["report"].pk if st["report"] else None,
+            golden=splits.get("golden"), extends=(split_set.lineage or {}).get("extends"),
         )
 
     def my_work(self, user) -> dict:
@@ -264,7 +276,23 @@ class BuildDataPipeline(PlayModule):
             "reassign_to": reassign_to,
             "reassign_default": reassign_default.username if reassign_default else "",
             "balance_rows": balance_rows, "balance_splits": balance_splits, "imbalance_ratio": ratio,
+            **self._retrain_context(play),
         }
+
+    @staticmethod
+    def _retrain_context(play) -> dict:
+        """In a retrain cycle: why it opened, and where the data owner adds the labelled production data
+        (the production deployment's monitoring page, which Play 6's module knows: reached through the
+        registry at run time, as this app may not import the monitoring app)."""
+        from apps.core import registry
+
+        trigger = play.cycle.trigger if isinstance(play.cycle.trigger, dict) else {}
+        if trigger.get("kind") != "retrain":
+            return {"retrain": None}
+        finder = getattr(registry.play_module(6), "production_data_url", None)
+        return {"retrain": {"reason": play.cycle.started_reason, "by": trigger.get("by") or "",
+                            "from_cycle": trigger.get("from_cycle"), "signal": trigger.get("signal") or {},
+                            "production_data_url": finder(play.cycle.project) if finder else None}}
 
 
 PLAY = BuildDataPipeline()

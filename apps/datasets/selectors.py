@@ -121,3 +121,23 @@ def audit_display(summary: dict) -> dict:
         "flagged_precision_ci": ci(summary.get("flagged_precision_ci")),
         "random_n": summary.get("random_n"), "flagged_n": summary.get("flagged_n"),
     }
+
+
+def curated_dataset(project) -> Dataset | None:
+    """The labelled dataset version the project's data work builds on now: the one chosen in the current
+    cycle's Play 3, else the one the newest approved Play 3 handed on (a retrain cycle starts from the
+    previous cycle's). None when there is neither."""
+    from apps.playbook.plays import stored_id
+    from apps.playbook.selectors import current_cycle, cycle_inputs
+
+    cycle = current_cycle(project)
+    if cycle is None:
+        return None
+    play3 = cycle.plays.filter(number=3).first()
+    chosen = stored_id((play3.deliverable or {}).get("dataset")) if play3 and isinstance(play3.deliverable, dict) else None
+    if chosen is None and (handed := cycle_inputs(cycle).get(3)) is not None:
+        chosen = handed.dataset
+    if chosen is None:
+        return None
+    return (Dataset.objects.filter(pk=chosen, project=project).exclude(kind=Dataset.Kind.PRODUCTION_SAMPLE)
+            .select_related("project").first())

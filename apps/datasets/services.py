@@ -104,3 +104,65 @@ def _dataset_create(*, actor, project, ingested, name, kind, original_filename, 
             storage.absolute(relative).unlink(missing_ok=True)
         raise
     return dataset
+
+
+def dataset_append_rows(*, actor, parent: Dataset, rows: list[dict], name: str = "", source: str = "",
+                        extra: dict | None = None) -> Dataset:
+    """Append labelled rows ({"text", "label", "meta"?}) to ``parent`` as its new version (parent set), as
+    an upload of them would: the parent's rows followed by these, one canonical file, one audited row.
+
+    For the project's data curators (the data owner). Rows need a non-empty text and label (meta, if any,
+    a flat object of short strings); a text the parent already holds, or one given twice, is refused, since
+    the caller decides which rows are new. Bad rows raise ValidationFailed naming the first, and the same
+    rows added to the same parent before raise Conflict naming that version; either way nothing is stored. ``source`` says where the rows came from (kept as the version's original filename and in the
+    audit event)."""
+    import hashlib
+    import json
+
+    from apps.datasets.ingest import MAX_EXTRA_VALUE
+
+    verdict = policy.check(actor, Action.DATA_CURATE, parent.project)
+    if not verdict:
+        raise NotAllowed(verdict.reason)
+    if parent.project.status != Project.Status.ACTIVE:
+        raise Conflict("This project is closed.")
+    if parent.kind == Dataset.Kind.PRODUCTION_SAMPLE or parent.labelled_rows < parent.rows:
+        raise ValidationFailed("Rows are appended to a labelled dataset version, not to a production sample.")
+    if not isinstance(rows, list) or not rows:
+        raise ValidationFailed("No rows to add: a new version needs at least one labelled row.")
+    known = {r["text"] for r in parent.read_rows()}
+    lines, counts = [], {}
+    for number, row in enumerate(rows, start=1):
+        text, label = (row.get("text"), row.get("label")) if isinstance(row, dict) else (None, None)
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationFailed(f"Row {number}: the text is empty.")
+        if not isinstance(label, str) or not label.strip():
+            raise ValidationFailed(f"Row {number}: the label is empty.")
+        if text in known:
+            raise ValidationFailed(f"Row {number}: the text is already in dataset #{parent.pk} (or given twice).")
+        meta = row.get("meta") or {}
+        if not isinstance(meta, dict) or any(not isinstance(v, str) or len(v) > MAX_EXTRA_VALUE for v in meta.values()):
+            raise ValidationFailed(f"Row {number}: meta must be an object of short texts.")
+        known.add(text)
+        record = {"text": text, "label": label.strip(), **({"meta": {str(k)[:64]: v for k, v in meta.items()}}
+                                                             if meta else {})}
+        lines.append((json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode())
+        counts[record["label"]] = counts.get(record["label"], 0) + 1
+    payload = b"".join(lines)
+    fd, tmp = storage.incoming_file(storage.DATASETS)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(payload)
+    added = Ingested(path=Path(tmp), sha256=hashlib.sha256(payload).hexdigest(), rows=len(lines),
+                     labels=sorted(counts), label_counts=dict(sorted(counts.items())), labelled_rows=len(lines))
+    ingested = _appended(parent, added)
+    same = Dataset.objects.filter(project=parent.project, parent=parent, sha256=ingested.sha256).first()
+    if same is not None:
+        ingested.path.unlink(missing_ok=True)
+        raise Conflict(f"Dataset #{same.pk} already adds exactly these rows to dataset #{parent.pk}: choose it "
+                       "in Play 3 instead.")
+    name = (name or "").strip() or f"{parent.name} + {len(lines)} rows"
+    return _dataset_create(actor=actor, project=parent.project, ingested=ingested, name=name, kind=parent.kind,
+                           original_filename=source or "appended rows", parent=parent,
+                           columns={"text_column": parent.text_column, "label_column": parent.label_column},
+                           action="dataset.rows_appended",
+                           extra={"source": source, "added_rows": len(lines), **(extra or {})})

@@ -47,7 +47,9 @@ def play3_seal(request: HtmxHttpRequest, play, dataset) -> None:
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
-        messages.success(request, f"Sealing the splits (job #{job.pk}, seed {job.params['seed']}): a worker "
+        kept = (f", keeping split set #{job.params['extends']} fixed: only the new rows are split"
+                if job.params.get("extends") else "")
+        messages.success(request, f"Sealing the splits (job #{job.pk}, seed {job.params['seed']}{kept}): a worker "
                                   "splits them and scans for leakage; the page updates when it is done.")
 
 

@@ -233,3 +233,23 @@ class AlertListApi(APIView):
     @extend_schema(responses=AlertSerializer(many=True))
     def get(self, request):
         return Response(AlertSerializer(selectors.alerts_for_user(request.user)[:200], many=True).data)
+
+
+@component_names
+class DeploymentProductionDataApi(APIView):
+    """The data owner adds the deployment's labelled production predictions as a new dataset version."""
+
+    class InputSerializer(serializers.Serializer):
+        since = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                          help_text="Only predictions made from then on.")
+
+    @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, deployment_id: int):
+        from apps.datasets.apis import DatasetSerializer
+        from apps.monitoring.production_data import production_data_add
+
+        deployment = selectors.deployment_for_user(request.user, deployment_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = production_data_add(actor=request.user, deployment=deployment, since=data.validated_data["since"])
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)

@@ -193,5 +193,15 @@ class PackageAndMonitor(PlayModule):
             "can_promote": bool(policy.check(request.user, Action.DEPLOYMENT_PROMOTE, project)),
         }
 
+    def production_data_url(self, project) -> str | None:
+        """The monitoring page of the project's production deployment, where the data owner adds its
+        labelled production data as a new dataset version (Play 3's page links to it in a retrain cycle)."""
+        from django.urls import reverse
+
+        _, Deployment = _models()
+        found = Deployment.objects.filter(project=project, stage=Deployment.Stage.PRODUCTION).values_list(
+            "pk", flat=True).first()
+        return reverse("playbook:deployment-monitoring", kwargs={"deployment_id": found}) if found else None
+
 
 PLAY = PackageAndMonitor()

@@ -95,4 +95,35 @@ def deployment_monitoring(request, deployment_id: int):
         "deployment": deployment, "project": deployment.project, "windows": windows, "charts": [c for c in charts if c],
         "alerts": deployment.alerts.select_related("window", "cycle").order_by("-created_at")[:50],
         "latest": latest, "explanation": text.get("explanation") or {}, "policy": policy,
+        "can_add_production_data": _can_add_production_data(request.user, deployment),
     })
+
+
+@login_required
+@require_POST
+def deployment_production_data(request, deployment_id: int):
+    """The monitoring page's button: the deployment's labelled production predictions become a new version
+    of the project's dataset (chosen in Play 3 when that play is open); then on to Play 3 to seal it."""
+    from apps.monitoring.production_data import production_data_add
+    from apps.playbook.models import Play
+
+    deployment = selectors.deployment_for_user(request.user, deployment_id)
+    try:
+        dataset = production_data_add(actor=request.user, deployment=deployment)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+        return redirect("playbook:deployment-monitoring", deployment_id=deployment.pk)
+    messages.success(request, f"Dataset #{dataset.pk} ({dataset.rows} rows, {dataset.rows - dataset.parent.rows} "
+                              f"from production) is the new version of dataset #{dataset.parent_id}: seal it in Play 3.")
+    play = Play.objects.filter(cycle__project=deployment.project, number=3).order_by("-cycle__number").first()
+    if play is None:
+        return redirect("playbook:deployment-monitoring", deployment_id=deployment.pk)
+    return redirect("playbook:play", play_id=play.pk)
+
+
+def _can_add_production_data(user, deployment) -> bool:
+    from apps.playbook import policy
+    from apps.playbook.policy import Action
+
+    return (bool(policy.check(user, Action.PRODUCTION_DATA_ADD, deployment.project))
+            and deployment.project.status == deployment.project.Status.ACTIVE)

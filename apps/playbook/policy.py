@@ -31,6 +31,7 @@ class Action(StrEnum):
     DEPLOYMENT_CREATE = "deployment.create"  # deploy a package as the challenger
     DEPLOYMENT_PROMOTE = "deployment.promote"  # promote to production, roll production back
     TRAFFIC_SEND = "traffic.send"  # call the predict endpoint, log predictions and feedback as a person
+    PRODUCTION_DATA_ADD = "production_data.add"  # labelled production predictions -> a new dataset version
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -54,6 +55,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.DEPLOYMENT_CREATE: frozenset({Role.MODEL_OWNER}),
     Action.DEPLOYMENT_PROMOTE: frozenset({Role.SIGNOFF_OWNER}),
     Action.TRAFFIC_SEND: frozenset({Role.MODEL_OWNER, Role.DATA_OWNER}),
+    Action.PRODUCTION_DATA_ADD: frozenset({Role.DATA_OWNER}),
 }
 
 

@@ -170,14 +170,15 @@ def _committed(job, label_names) -> dict:
 
 
 def _training_data(job, split_set_id: int):
-    """Train and validation rows of the sealed splits (the test split is never loaded for training)."""
+    """Train and validation rows of the sealed splits: only those two are loaded, never the test split nor
+    a retrain cycle's golden split (split_rows would refuse them to a training job anyway)."""
     from apps.datasets.curation import split_rows
-    from apps.datasets.models import SplitSet
+    from apps.datasets.models import Split, SplitSet
     from workers.engine.data import Split as DataSplit
     from workers.engine.data import TrainingData
 
     split_set = SplitSet.objects.get(pk=split_set_id)
-    splits = {s.name: s for s in split_set.splits.exclude(name="test")}
+    splits = {s.name: s for s in split_set.splits.filter(name__in=(Split.Name.TRAIN, Split.Name.VAL))}
     rows = {name: split_rows(split, job=job, purpose=f"{job.kind} training") for name, split in splits.items()}
     labels = sorted({r["label"] for part in rows.values() for r in part})
     data = TrainingData(

@@ -125,3 +125,83 @@ def canonical_jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
 def split_sha256(rows: Sequence[dict[str, Any]]) -> str:
     """Hex sha256 of a split's rows (pass them in index order) in canonical JSON-lines form."""
     return hashlib.sha256(canonical_jsonl(rows)).hexdigest()
+
+
+GOLDEN = "golden"
+CARRIED_ORDER: tuple[str, ...] = ("train", "val", "test", GOLDEN)
+
+
+def extend_split(
+    previous: dict[str, Sequence[str]],
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    train: float,
+    val: float,
+    test: float,
+    seed: int,
+) -> tuple[dict[str, list[int]], dict[str, Any]]:
+    """Split a newer version of a dataset without reshuffling the rows an earlier split set already holds.
+
+    ``previous`` maps each earlier split's name ("train", "val", "test" and, after a first retrain,
+    "golden") to its texts. A row whose text the earlier splits held keeps its place: train stays train,
+    val stays val, and the earlier test and golden rows together become the ``golden`` split. Copies are
+    matched one for one (a text held twice keeps both places); a further copy of a held text follows its
+    last place, so no text crosses from an evaluation split into training. Only the remaining (new) rows
+    are split, stratified by label in the given ratios with the given seed; their test share is the new
+    ``test`` split. A class with fewer than 3 new rows cannot be stratified: such classes are pooled and
+    split together, and when even the pool has fewer than 3 rows they go to train; both are reported in
+    ``warnings``, never raised.
+
+    Returns ({"train", "val", "test", "golden": ascending row indices}, {"carried": {split: n}, "new":
+    {split: n}, "warnings": [...]}). Raises ValueError on bad ratios or fewer than 3 new rows (a new test
+    slice needs rows)."""
+    _check_ratios(train, val, test)
+    if len(texts) != len(labels):
+        raise ValueError(f"got {len(texts)} texts but {len(labels)} labels")
+    places: dict[str, list[str]] = {}
+    for name in CARRIED_ORDER:
+        target = GOLDEN if name in ("test", GOLDEN) else name
+        for text in previous.get(name, ()):
+            places.setdefault(text, []).append(target)
+    out: dict[str, list[int]] = {name: [] for name in (*SPLIT_NAMES, GOLDEN)}
+    carried = {"train": 0, "val": 0, GOLDEN: 0}
+    fresh: list[int] = []
+    last: dict[str, str] = {}
+    for index, text in enumerate(texts):
+        queue = places.get(text)
+        if queue:
+            last[text] = queue.pop(0)
+        if text in last and (queue is not None):
+            out[last[text]].append(index)
+            carried[last[text]] += 1
+        else:
+            fresh.append(index)
+    if len(fresh) < MIN_CLASS_ROWS:
+        raise ValueError(f"only {len(fresh)} row(s) are new since the earlier split set: a new test slice "
+                         f"needs at least {MIN_CLASS_ROWS} new rows")
+    warnings: list[str] = []
+    by_label: dict[str, list[int]] = {}
+    for index in fresh:
+        by_label.setdefault(labels[index], []).append(index)
+    small = sorted((label for label, rows in by_label.items() if len(rows) < MIN_CLASS_ROWS), key=str)
+    pooled = [index for label in small for index in by_label[label]]
+    groups = {str(label): rows for label, rows in by_label.items() if label not in small}
+    if small:
+        names = ", ".join(f"{label!r} ({len(by_label[label])})" for label in small)
+        if len(pooled) >= MIN_CLASS_ROWS:
+            groups["\x00pooled"] = pooled
+            warnings.append(f"too few new rows to stratify class(es) {names}: they were split together, "
+                            "without stratification")
+        else:
+            out["train"].extend(pooled)
+            warnings.append(f"too few new rows to split class(es) {names}: they went to train")
+    if groups:
+        order = [index for rows in groups.values() for index in rows]
+        keys = [name for name, rows in groups.items() for _ in rows]
+        parts = stratified_split([texts[i] for i in order], keys, train=train, val=val, test=test, seed=seed)
+        for name, positions in parts.items():
+            out[name].extend(order[p] for p in positions)
+    new = {name: len(out[name]) - carried.get(name, 0) for name in SPLIT_NAMES}
+    return ({name: sorted(rows) for name, rows in out.items()},
+            {"carried": carried, "new": new, "warnings": warnings})

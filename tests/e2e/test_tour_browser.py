@@ -49,7 +49,7 @@ RATIONALE = ("The derived three-layer MiniLM answers about twice as fast on our 
 BALANCE_NOTE = "Seven classes, the largest about twice the smallest; stratified splits keep every class in each split."
 REPRESENTATIVENESS_NOTE = ("Production is chat-style and shorter than the e-mail sample; the comparison shows the "
                            "gap, Play 5 re-checks it and the monitor watches drift.")
-KEEP_NOTE = "Original label kept after re-reading the ticket"
+KEEP_NOTE = "Kept in this sealed version; the fix goes into the next labelled version"
 ANSWERS = {
     "beat_baseline": "The report gives the delta over the strongest baseline with its interval; we weigh it "
                      "against the margin from Play 1.",
@@ -65,6 +65,11 @@ MONITORING_NOTE = ("data.owner is alerted on drift and adds labelled production 
 
 def _shot(page: Page, artifacts_dir, number: int, name: str) -> None:
     page.screenshot(path=str(artifacts_dir / f"tour-{number:02d}-{name}.png"), full_page=True)
+
+
+def _select_containing(select, text: str) -> None:
+    """Pick the option whose text contains ``text`` (options also carry ids and row counts)."""
+    select.select_option(select.locator("option", has_text=text).first.get_attribute("value"))
 
 
 def _open_play(page: Page, number: int, title: str) -> None:
@@ -190,7 +195,7 @@ def test_the_demo_tour_six_plays_and_a_retrain_loop(live_server, celery_worker_p
     deliverable.get_by_label("Direction").select_option("higher")
     deliverable.get_by_label("Target threshold").fill("0.9")
     deliverable.get_by_label("Minimum worthwhile margin over baseline").fill("0.02")
-    deliverable.get_by_label("Baseline dataset").select_option(label=re.compile("Support tickets \\(labelled sample\\)"))
+    _select_containing(deliverable.get_by_label("Baseline dataset"), "Support tickets (labelled sample)")
     deliverable.get_by_role("button", name="Save deliverable").click()
     expect(page.locator(".messages")).to_contain_text("Deliverable saved.")
     data = page.locator("#data")
@@ -244,7 +249,7 @@ def test_the_demo_tour_six_plays_and_a_retrain_loop(live_server, celery_worker_p
     sign_in("data.owner")
     _open_play(page, 3, "Build data pipeline")
     deliverable = page.locator("#deliverable")
-    deliverable.get_by_label("Dataset version").select_option(label=re.compile("Support tickets \\(labelled sample\\)"))
+    _select_containing(deliverable.get_by_label("Dataset version"), "Support tickets (labelled sample)")
     deliverable.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messages")).to_contain_text("Deliverable saved.")
     page.locator("#splits").get_by_role("button", name="Seal splits").click()
@@ -429,7 +434,8 @@ def test_the_demo_tour_six_plays_and_a_retrain_loop(live_server, celery_worker_p
     rollback = page.locator("#deployments").get_by_role("button", name=f"Roll back to #{first.pk}")
     _reload_until(page, rollback, timeout_s=JOB_TIMEOUT_MS / 1000)
     _shot(page, artifacts_dir, 14, "cycle2-play6-promoted")
-    second_box = page.locator("#deployments .deployment").filter(has=rollback)
+    second_box = page.locator("#deployments .deployment").filter(
+        has=page.get_by_role("button", name=f"Roll back to #{first.pk}"))
     second_id = int(second_box.get_attribute("data-deployment"))
     second_box.get_by_label("Reason").fill("Rolling back while support checks the new queue mapping.")
     rollback.click()

@@ -37,6 +37,7 @@ urlpatterns = [
          name="evaluation-record"),
     path("evaluations/<int:evaluation_id>/predictions.jsonl", evaluation_views.evaluation_predictions,
          name="evaluation-predictions"),
+    path("plays/<int:play_id>/thresholds/", monitoring_views.play6_thresholds, name="play6-thresholds"),
     path("packages/<int:package_id>/deploy/", monitoring_views.package_deploy, name="package-deploy"),
     path("packages/<int:package_id>/download/", monitoring_views.package_download, name="package-download"),
     path("deployments/<int:deployment_id>/monitoring/", monitoring_views.deployment_monitoring,

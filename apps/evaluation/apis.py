@@ -11,7 +11,7 @@ from apps.evaluation import selectors, services
 REPORT_KEYS = ("metric", "direction", "margin", "reference", "models", "delta", "per_class", "slices",
                "calibration", "production", "regressions", "improvements", "confident_errors", "confusion",
                "latency", "label_names", "rows", "resamples", "seed", "candidate", "reference_kind",
-               "regressions_count", "improvements_count", "positive_label")
+               "regressions_count", "improvements_count", "positive_label", "golden")
 
 
 class EvaluationSerializer(serializers.Serializer):
@@ -26,8 +26,9 @@ class EvaluationSerializer(serializers.Serializer):
     record = serializers.SerializerMethodField()
 
     def get_hashes(self, evaluation) -> dict:
+        golden = (evaluation.report.get("golden") or {}).get("split_sha256")
         return {"candidate_checkpoint": evaluation.checkpoint_sha256, "test_split": evaluation.test_split_sha256,
-                "predictions": evaluation.predictions.sha256}
+                "predictions": evaluation.predictions.sha256, **({"golden_split": golden} if golden else {})}
 
     def get_record(self, evaluation) -> dict | None:
         if evaluation.record_pdf is None:

@@ -32,6 +32,9 @@ def signal_chart(title: str, points: list[tuple[int, float | None, bool]], thres
     if threshold is not None:
         parts.append(f'<line x1="{PAD_LEFT}" y1="{y(threshold):.1f}" x2="{WIDTH - PAD_RIGHT}" y2="{y(threshold):.1f}" '
                      f'stroke="#b42318" stroke-dasharray="4 3"><title>threshold {threshold:.3g}</title></line>')
+        # The threshold's value printed on its line, so a reader need not hover to know it.
+        parts.append(f'<text x="{WIDTH - PAD_RIGHT}" y="{y(threshold) - 3:.1f}" font-size="9" text-anchor="end" '
+                     f'fill="#b42318">threshold {threshold:.3g}</text>')
     line = [(x(i), y(v)) for i, (_, v, _) in enumerate(points) if v is not None]
     if len(line) > 1:
         parts.append('<polyline fill="none" stroke="#2b5fd9" stroke-width="1.5" points="'

@@ -76,8 +76,12 @@ class PackageAndMonitor(PlayModule):
                     if number != int(number) or not 1 <= number <= 100_000:
                         raise ValidationFailed(f"alert_policy.{key} must be a whole number from 1 to 100,000")
                     cleaned[key] = int(number)
-            if cleaned.get("persistence", 1) > cleaned.get("lookback", max(3, cleaned.get("persistence", 1))):
-                raise ValidationFailed("alert_policy.persistence cannot exceed alert_policy.lookback")
+            # A field left out takes the engine's default, so compare what the monitor will actually use.
+            persistence = cleaned.get("persistence", AlertPolicy.persistence)
+            lookback = cleaned.get("lookback", AlertPolicy.lookback)
+            if persistence > lookback:
+                raise ValidationFailed(f"alert_policy.persistence ({persistence}) cannot exceed alert_policy.lookback "
+                                       f"({lookback}{'' if 'lookback' in cleaned else ', the default'})")
             data["alert_policy"] = cleaned
         if "monitoring_note" in data:
             note = data["monitoring_note"] or ""
@@ -118,11 +122,19 @@ class PackageAndMonitor(PlayModule):
         if package is not None:
             manifest = storage.absolute(package.path) / "manifest.json"
             intact = manifest.exists() and storage.file_sha256(manifest) == package.sha256
+        if intact:
+            package_detail = f"package #{package.pk} is chosen, sha256 {package.sha256[:16]}…"
+        elif package is not None:
+            package_detail = (f"Package #{package.pk}'s manifest is missing or no longer matches the hash recorded "
+                              "when it was built: use another package, or run the package job again.")
+        elif Package.objects.filter(play=play).exists():
+            package_detail = ("No package is chosen: pick the one the gate should judge with “Use this package” "
+                              "under The package.")
+        else:
+            package_detail = ("No package yet: the package job starts by itself when Play 5 hands a model on; "
+                              "wait for it to finish, then choose its package.")
         checks.append(Check("package", "The approved model is packaged, every file in a hashed manifest", intact,
-                            (f"package #{package.pk}, sha256 {package.sha256[:16]}…" if intact else
-                             "The package's manifest is missing or altered." if package else
-                             "Choose the package (the package job starts when Play 5 hands a model on)."),
-                            evidence={"package": package.pk if package else None}))
+                            package_detail, evidence={"package": package.pk if package else None}))
         variants = (package.parity.get("variants") or {}) if package else {}
         if package is not None and package.shipped == Package.Shipped.CANDIDATE:
             fp32 = variants.get("fp32") or {}
@@ -130,19 +142,31 @@ class PackageAndMonitor(PlayModule):
                                 bool(fp32.get("ok")),
                                 f"label agreement {fp32.get('agreement', 0):.2%}, max probability difference "
                                 f"{fp32.get('max_abs_probability_diff', float('nan')):.2e}" if fp32 else
-                                "No parity report."))
+                                "The package has no parity report: run the package job again."))
         production = package is not None and Deployment.objects.filter(
             package=package, stage=Deployment.Stage.PRODUCTION).exists()
+        challenger = None if production or package is None else Deployment.objects.filter(
+            package=package, stage=Deployment.Stage.CHALLENGER).first()
         checks.append(Check("production", "A sign-off owner promoted it to production", production,
-                            "in production" if production else
-                            "Deploy it as the challenger; a sign-off owner promotes it."))
+                            f"package #{package.pk} is in production" if production else
+                            "Choose the package first." if package is None else
+                            f"Deployment #{challenger.pk} is the challenger: a sign-off owner promotes it "
+                            "under Deployments." if challenger else
+                            f"Package #{package.pk} is not deployed: the model owner deploys it as the challenger, "
+                            "then a sign-off owner promotes it to production."))
         policy = self.alert_policy(play)
+        own_floor = play.deliverable.get("live_metric_floor") is not None
         checks.append(Check("floor", "A live-metric floor the monitor judges by", policy.performance_floor is not None,
-                            f"floor {policy.performance_floor:g}" if policy.performance_floor is not None else
-                            "Set the live-metric floor."))
+                            f"floor {policy.performance_floor:g} "
+                            f"({'set by the owners' if own_floor else 'Play 1’s target'})"
+                            if policy.performance_floor is not None else
+                            "No floor: Play 1 set no target; enter the live-metric floor under What the monitor "
+                            "watches."))
         note = (play.deliverable.get("monitoring_note") or "").strip()
         checks.append(Check("note", "Who watches what, written down", len(note.split()) >= 3,
-                            "Written." if note else "Write the monitoring note (who is alerted, what they do)."))
+                            "Written." if len(note.split()) >= 3 else
+                            "Too short: say who is alerted and what they do (three words at least)." if note else
+                            "Write the monitoring note: who is alerted, and what they do."))
         return checks
 
     def production_model(self, project):
@@ -180,15 +204,33 @@ class PackageAndMonitor(PlayModule):
     def workspace(self, request, play) -> dict:
         from apps.playbook import policy
         from apps.playbook.policy import Action
+        from workers.engine.drift import AlertPolicy
 
         Package, Deployment = _models()
         packages = list(Package.objects.filter(play=play).order_by("-created_at")[:10])
         deployments = list(Deployment.objects.filter(project=play.cycle.project).select_related("package")
                            .prefetch_related("history__actor").order_by("-created_at")[:10])
         project = play.cycle.project
+        chosen = self.chosen(play)
+        in_force = self.alert_policy(play)
+        defaults = AlertPolicy()
+        stored = {"drift_thresholds": play.deliverable.get("drift_thresholds") or {},
+                  "alert_policy": play.deliverable.get("alert_policy") or {}}
+
+        def field(group, key, label, gloss, default, current):
+            own = stored[group].get(key)
+            return {"name": f"{group}.{key}", "key": key, "label": label, "gloss": gloss, "default": f"{default:g}",
+                    "current": f"{current:g}", "value": "" if own is None else f"{own:g}", "own": own is not None}
+
+        threshold_fields = [field("drift_thresholds", signal, label, gloss, defaults.thresholds[signal],
+                                  in_force.thresholds[signal])
+                            for signal, (label, gloss) in SIGNAL_GLOSSES.items()]
+        policy_fields = [field("alert_policy", key, label, gloss, getattr(defaults, key), getattr(in_force, key))
+                         for key, (label, gloss) in POLICY_GLOSSES.items()]
         return {
-            "packages": packages, "package": self.chosen(play) or (packages[0] if packages else None),
-            "deployments": deployments, "policy": self.alert_policy(play).as_dict(),
+            "packages": packages, "package": chosen or (packages[0] if packages else None), "chosen": chosen,
+            "deployments": deployments, "policy": in_force.as_dict(),
+            "threshold_fields": threshold_fields, "policy_fields": policy_fields,
             "can_deploy": bool(policy.check(request.user, Action.DEPLOYMENT_CREATE, project)),
             "can_promote": bool(policy.check(request.user, Action.DEPLOYMENT_PROMOTE, project)),
         }
@@ -202,6 +244,39 @@ class PackageAndMonitor(PlayModule):
         found = Deployment.objects.filter(project=project, stage=Deployment.Stage.PRODUCTION).values_list(
             "pk", flat=True).first()
         return reverse("playbook:deployment-monitoring", kwargs={"deployment_id": found}) if found else None
+
+
+# What each drift threshold and alert-policy field means, in the words the Play 6 page shows beside its input.
+SIGNAL_GLOSSES = {
+    "text": ("Input text drift (domain-classifier AUC)",
+             "How well a classifier tells this window's texts from the reference: 0.5 means indistinguishable, "
+             "1 fully separable; 0.6 is roughly a fifth of the window unlike anything approved. Breaches at or "
+             "above the threshold (and p below alpha)."),
+    "embedding": ("Embedding drift (MMD²)",
+                  "How far the encoder's embeddings of the window sit from the reference's; its scale depends on "
+                  "the encoder. Breaches at or above the threshold (and p below alpha)."),
+    "prediction_mix": ("Predicted-label mix (PSI)",
+                       "How far the share of each predicted label moved from the reference: under 0.1 is stable, "
+                       "over 0.25 a large shift. Breaches at or above the threshold."),
+    "confidence": ("Drop in mean confidence",
+                   "How much the model's average top probability fell compared with the reference (0.05 = five "
+                   "points). Breaches at or above the threshold (and p below alpha)."),
+}
+POLICY_GLOSSES = {
+    "min_window": ("Minimum window size (predictions)",
+                   "Windows with fewer predictions are not judged and do not count for persistence or cooldown."),
+    "persistence": ("Persistence (breaching windows)",
+                    "An alert fires when a signal breaches in this many of the last lookback windows, e.g. 2 of "
+                    "the last 3. A live metric measured below the floor fires at once. At most the lookback."),
+    "lookback": ("Lookback (judged windows)",
+                 "How many of the latest judged windows persistence counts over, this one included."),
+    "cooldown_windows": ("Cooldown (judged windows)",
+                         "After a signal fires, it stays quiet for this many judged windows; the retrain trigger "
+                         "too."),
+    "alpha": ("Significance level (alpha)",
+              "A signal with a p-value (text, embedding, confidence) breaches only when p is below this; more "
+              "than 0 and less than 0.5."),
+}
 
 
 PLAY = PackageAndMonitor()

@@ -3,6 +3,7 @@ download a package."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
@@ -61,6 +62,44 @@ def package_download(request, package_id: int):
     return selectors.package_download(selectors.package_for_user(request.user, package_id))
 
 
+
+@login_required
+@require_POST
+def play6_thresholds(request, play_id: int):
+    """Save the drift thresholds and the alert policy from the Play 6 page: one field per threshold and
+    policy field, an empty one meaning "use the default". Only those two deliverable keys are posted, so the
+    floor, the note and the chosen package stay as they are. A refused form comes back with what was typed."""
+    from django.http import Http404
+    from django.shortcuts import render
+
+    from apps.playbook import selectors as play_selectors
+    from apps.playbook import services as play_services
+    from apps.playbook.views import _play_context
+    from apps.monitoring.play6 import POLICY_GLOSSES, SIGNAL_GLOSSES
+
+    play = play_selectors.play_for_user(request.user, play_id)
+    if play.number != 6:
+        raise Http404("Drift thresholds belong to Play 6.")
+    typed = {name: request.POST.get(name, "").strip()
+             for name in [f"drift_thresholds.{k}" for k in SIGNAL_GLOSSES] + [f"alert_policy.{k}" for k in POLICY_GLOSSES]}
+    draft = {"drift_thresholds": {}, "alert_policy": {}}
+    for name, raw in typed.items():
+        if raw:
+            group, key = name.split(".", 1)
+            draft[group][key] = raw
+    try:
+        play_services.play_update_deliverable(actor=request.user, play=play, deliverable=draft)
+    except ApplicationError as exc:
+        flash_error(request, exc)
+        play.refresh_from_db()
+        context = _play_context(request, play)
+        for row in context["threshold_fields"] + context["policy_fields"]:
+            row["value"] = typed[row["name"]]
+        context["thresholds_error"] = exc.message  # said again beside the form, not only at the page's top
+        return render(request, "playbook/play_detail.html", context, status=400)
+    messages.success(request, "Drift thresholds and alert policy saved.")
+    return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#thresholds")
+
 SIGNAL_TITLES = {"text": "Input text drift (domain classifier AUC)", "embedding": "Embedding drift (MMD²)",
                  "prediction_mix": "Predicted-label mix (PSI)", "confidence": "Drop in mean confidence",
                  "performance": "Live metric"}
@@ -91,10 +130,16 @@ def deployment_monitoring(request, deployment_id: int):
         charts.append(mark_safe(signal_chart(title, points, threshold)))
     latest = next((w for w in reversed(windows) if w.judged), None)
     text = ((latest.result.get("signals") or {}).get("text") or {}) if latest else {}
+    alerts = list(deployment.alerts.select_related("window", "cycle").order_by("-created_at")[:50])
+    # A retrain trigger links to the cycle it opened: that cycle's first play with work in it (Plays 1 and 2
+    # carry over), so the link lands in the cycle itself rather than on whatever cycle is current now.
+    opened = {c.pk: c.plays.exclude(status__in=["inherited", "skipped"]).order_by("number").first()
+              for c in {a.cycle for a in alerts if a.cycle is not None}}
+    for alert in alerts:
+        alert.cycle_play = opened.get(alert.cycle_id)
     return render(request, "monitoring/deployment_monitoring.html", {
         "deployment": deployment, "project": deployment.project, "windows": windows, "charts": [c for c in charts if c],
-        "alerts": deployment.alerts.select_related("window", "cycle").order_by("-created_at")[:50],
-        "latest": latest, "explanation": text.get("explanation") or {}, "policy": policy,
+        "alerts": alerts, "latest": latest, "explanation": text.get("explanation") or {}, "policy": policy,
         "can_add_production_data": _can_add_production_data(request.user, deployment),
     })
 

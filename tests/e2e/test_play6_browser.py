@@ -31,6 +31,32 @@ def test_deploy_promote_and_watch_the_monitor(team, sample_upload, live_server, 
     page.goto(f"{base}/plays/{play6.pk}/")
     expect(page.locator("#package")).to_contain_text(package.sha256[:12])
     expect(page.locator("#parity")).to_contain_text("fp32")
+    # The gate judges the package its owner chooses: the page says none is chosen and offers it.
+    expect(page.locator("#judged-package")).to_contain_text("No package is chosen")
+    page.get_by_role("button", name=f"Use package #{package.pk}").click()
+    expect(page.locator("#judged-package")).to_contain_text(f"The gate judges package #{package.pk}")
+
+    # The thresholds form: a bad value is refused with the service's message and what was typed stays.
+    form = page.locator("#thresholds-form")
+    form.get_by_label("Input text drift (domain-classifier AUC)").fill("0.7")
+    form.get_by_label("Persistence (breaching windows)").fill("4")
+    form.get_by_role("button", name="Save the thresholds and the alert policy").click()
+    expect(page.locator("#thresholds-error")).to_contain_text("alert_policy.persistence (4) cannot exceed alert_policy.lookback")
+    expect(page.locator("#thresholds-form").get_by_label("Input text drift (domain-classifier AUC)")).to_have_value("0.7")
+    page.screenshot(path=str(artifacts_dir / "play6-thresholds-refused.png"), full_page=True)
+    form = page.locator("#thresholds-form")
+    form.get_by_label("Lookback (judged windows)").fill("5")
+    form.get_by_role("button", name="Save the thresholds and the alert policy").click()
+    expect(page.locator(".messages")).to_contain_text("Drift thresholds and alert policy saved")
+    play6.refresh_from_db()
+    assert play6.deliverable["drift_thresholds"] == {"text": 0.7}
+    assert play6.deliverable["alert_policy"] == {"persistence": 4, "lookback": 5}
+    page.locator("#thresholds").screenshot(path=str(artifacts_dir / "play6-thresholds.png"))
+    page.get_by_label("Persistence (breaching windows)").fill("")  # back to the defaults for the monitor below
+    page.get_by_label("Lookback (judged windows)").fill("")
+    page.get_by_label("Input text drift (domain-classifier AUC)").fill("")
+    page.get_by_role("button", name="Save the thresholds and the alert policy").click()
+    expect(page.locator(".messages")).to_contain_text("Drift thresholds and alert policy saved")
     page.locator("#package").get_by_label("Why deploy it").fill("Approved at Play 5.")
     page.get_by_role("button", name="Deploy as the challenger").click()
     expect(page.locator(".messages")).to_contain_text("deployed as the challenger")
@@ -44,6 +70,8 @@ def test_deploy_promote_and_watch_the_monitor(team, sample_upload, live_server, 
     deployments.get_by_role("button", name="Promote to production").click()
     expect(page.locator(".messages")).to_contain_text("is now production")
     expect(page.locator("#deployments")).to_contain_text("Production")
+    expect(page.locator("#thresholds-form input:not([type=hidden])")).to_have_count(0)  # a sign-off owner reads them only
+    page.screenshot(path=str(artifacts_dir / "play6-signoff-view.png"), full_page=True)
     _sign_out(page)
 
     deployment = Deployment.objects.get(package=package)

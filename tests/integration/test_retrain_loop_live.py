@@ -138,7 +138,7 @@ def test_the_cycle_closes_with_a_real_worker_and_beat(celery_beat_process, team,
     seal = _ok(do.post(f"/api/datasets/{dataset['id']}/seal/", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 1},
                        content_type=JSON), 202)
     assert wait_for_job(seal["id"], timeout=300).status == "succeeded"
-    splits = {s["name"]: s for s in _ok(do.get(f"/api/datasets/{dataset['id']}/splits/"))["splits"]}
+    splits = _ok(do.get(f"/api/datasets/{dataset['id']}/splits/"))["splits"]
     old = {s.name: s for s in state["split_set"].splits.all()}
     assert splits["golden"]["sha256"] == old["test"].sha256  # the previous test set, unchanged
     assert splits["test"]["rows"] > 0 and splits["train"]["rows"] > old["train"].rows
@@ -161,9 +161,9 @@ def test_the_cycle_closes_with_a_real_worker_and_beat(celery_beat_process, team,
     play5b = cycle2.plays.get(number=5)
     evaluated = wait_for_job(_newest_job(play5b, "evaluate").pk, timeout=300)
     assert evaluated.status == "succeeded", evaluated.error
-    report = _ok(so.get(f"/api/evaluations/{evaluated.result['evaluation']}/"))["report"]
+    report = _ok(so.get(f"/api/evaluations/{evaluated.result['evaluation']}/"))
     assert report["reference"] == "production" and report["golden"]["reference"] == "production"
-    assert report["golden"]["rows"] == old["test"].rows
+    assert report["golden"]["rows"] == old["test"].rows and report["hashes"]["golden_split"] == old["test"].sha256
     decided = _decide(so, play5b, {"evaluation": evaluated.result["evaluation"], **ANSWERS}, "approve",
                       "It holds on the golden set and serves recent traffic.")
 

@@ -101,6 +101,16 @@ def test_only_a_signoff_owner_promotes_and_a_rollback_restores_the_replaced_depl
     assert restored.pk == first.pk and first.stage == "production" and second.stage == "retired"
     assert [h.action for h in first.history.all()] == ["deploy", "promote", "retire", "restore"]
     assert AuditEvent.objects.filter(action__startswith="deployment.").count() == 7
+    # Two packages and none chosen: the page lists both, each with the action that picks it for the gate.
+    play6 = package.play
+    page = Client()
+    page.force_login(team["do"])
+    html = page.get(f"/plays/{play6.pk}/").content.decode()
+    assert "No package is chosen for the gate yet: 2 were built" in html and html.count(">Use this package<") == 2
+    page.post(f"/plays/{play6.pk}/", {"package": package.pk})
+    html = page.get(f"/plays/{play6.pk}/").content.decode()
+    assert f"The gate judges <strong>package #{package.pk}</strong>" in html and html.count(">Use this package<") == 1
+    assert "chosen: the gate judges this one" in html
 
 
 def _live(team, package):
@@ -264,6 +274,9 @@ def test_beat_judges_closed_windows_and_a_floor_breach_opens_the_next_cycle(team
     page.force_login(team["do"])
     html = page.get(f"/deployments/{deployment.pk}/monitoring/").content.decode()
     assert "Window 2" in html and "cycle 2" in html and "<svg" in html
+    opened = trigger.cycle.plays.get(number=3)  # Plays 1 and 2 carry over: the new cycle starts at Play 3
+    assert f'<a href="/plays/{opened.pk}/">cycle 2</a>' in html and "at Play 3" in html
+    assert '>threshold 0.6</text>' in html  # the text signal's default threshold, printed on its chart
 
 
 def test_simulate_traffic_replays_a_stream_and_a_drifted_one_and_the_monitor_sees_the_drift(team, packaged, settings):

@@ -204,7 +204,7 @@ def test_play2_cannot_pass_its_gate_without_a_shortlist_and_bakeoff(team, sample
     assert "Bake-off run" in refused.value.message
 
 
-@pytest.mark.parametrize("number,why", [(5, "No evaluation has run yet"), (6, "Choose the package")])
+@pytest.mark.parametrize("number,why", [(5, "No evaluation has run yet"), (6, "No package yet")])
 def test_plays_without_their_evidence_cannot_pass_their_gate(team, sample_upload, monkeypatch, number, why):
     use_plays(monkeypatch, {earlier: passing_play(earlier) for earlier in range(2, number)})
     play = submitted_play1(team, sample_upload)

@@ -24,6 +24,15 @@ event_committed = Signal()
 _CHAIN_LOCK_KEY = 0x706C6179626F6F6B  # "playbook"
 
 
+def audit_chain_lock() -> None:
+    """Take the chain's lock now, inside the caller's transaction (it is held until commit; taking it again
+    is free). A service that locks rows and then appends events takes it first: the chain lock serialises
+    every audited write anyway, and taking it before any row lock means two transactions never wait on each
+    other's row lock and the chain lock in opposite orders (a deadlock: a request holding a play's row,
+    a worker holding the chain and inserting an event that references that row's project)."""
+    _lock_chain()
+
+
 def _lock_chain() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

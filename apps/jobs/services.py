@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_chain_lock, audit_record
 from apps.core import registry, storage
 from apps.core.errors import Conflict, ValidationFailed
 from apps.jobs.kinds import JobOutcome
@@ -55,6 +55,7 @@ def job_enqueue(kind: str, subject, params: dict | None = None, requested_by=Non
     if subject_type != ("" if spec.subject == "play" else spec.subject):
         raise ValidationFailed(f"{kind} jobs work on a {spec.subject}, not on a {subject_type or 'play'}.")
     with transaction.atomic():
+        audit_chain_lock()  # before the row locks: see audit_chain_lock
         cleaned = spec.clean(subject, params)
         same_subject = ({"subject_type": subject_type, "subject_id": subject_id} if subject_type
                         else {"play": play, "subject_type": ""})
@@ -82,6 +83,7 @@ def job_request_cancel(*, actor, job: Job) -> Job:
     """Ask a job to stop (the caller has checked that `actor` may). A queued job is cancelled at once; a
     running one stops at its next report."""
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row lock: see audit_chain_lock
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.is_finished:
             raise Conflict(f"Job #{job.pk} has already {job.status}.")
@@ -117,6 +119,7 @@ def job_claim(*, job_id: int, device: str = "") -> Job | None:
     """Compare-and-set queued → running. Returns None if the job is gone or was already taken or finished,
     so a redelivered message does nothing."""
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row lock: see audit_chain_lock
         now = timezone.now()
         claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
             status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, worker_host=socket.gethostname()[:200],
@@ -159,6 +162,7 @@ def job_succeed(*, job_id: int, outcome: JobOutcome) -> bool:
     """Mark a running job succeeded and, in the same transaction, register its artifacts and let its play
     module record the evidence (outcome.record)."""
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row lock: see audit_chain_lock
         job = (Job.objects.select_for_update(of=("self",)).select_related("project", "play__cycle__project")
                .get(pk=job_id))
         if job.status != Job.Status.RUNNING:
@@ -190,6 +194,7 @@ def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = Fals
     """Mark an unfinished job failed (or cancelled) with its error. The play is left exactly as it was."""
     status = Job.Status.CANCELLED if cancelled else Job.Status.FAILED
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row lock: see audit_chain_lock
         job = Job.objects.select_for_update().select_related("project").get(pk=job_id)
         if job.is_finished:
             return False

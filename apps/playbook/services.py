@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
-from apps.audit.services import audit_record
+from apps.audit.services import audit_chain_lock, audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.playbook import policy
 from apps.core import registry
@@ -32,7 +32,9 @@ def _require(actor, action: Action, project, *, play=None, hat_switch: bool = Fa
 
 
 def _locked_play(play: Play) -> Play:
-    """Re-read the play under a row lock: concurrent requests on one play queue up behind each other."""
+    """Re-read the play under a row lock: concurrent requests on one play queue up behind each other. The
+    audit chain's lock comes first (see audit_chain_lock): every caller appends an event after this."""
+    audit_chain_lock()
     return Play.objects.select_for_update().select_related("cycle__project").get(pk=play.pk)
 
 

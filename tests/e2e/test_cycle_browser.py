@@ -18,6 +18,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.conftest import PASSWORD
 from tests.e2e.test_play1_browser import _section, _sign_in, _sign_out
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -52,9 +53,9 @@ def _queued_job_id(page: Page) -> int:
 
 
 def _approve_from_my_work(page: Page, base: str, username: str, link_name: str, play_id: int, number: int,
-                          artifacts_dir=None, shot: str | None = None) -> None:
+                          artifacts_dir=None, shot: str | None = None, password: str = PASSWORD) -> None:
     """Sign in as a sign-off owner, open the gate from My work and approve it."""
-    _sign_in(page, base, username)
+    _sign_in(page, base, username, password)
     gates = _section(page, "Gates waiting for my decision")
     gates.get_by_role("link", name=link_name).click()
     expect(page).to_have_url(re.compile(rf"/plays/{play_id}/$"))

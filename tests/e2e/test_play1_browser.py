@@ -33,11 +33,11 @@ def _write_sample_csv(path) -> int:
     return len(sample)
 
 
-def _sign_in(page: Page, base_url: str, username: str) -> None:
+def _sign_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base_url}/accounts/login/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     # LOGIN_REDIRECT_URL is My work; the top bar names who is signed in.
     expect(page.get_by_role("heading", name="My work", exact=True)).to_be_visible()

@@ -27,6 +27,16 @@ RECOMMEND = {
                              "article's advice is to ship the baseline.",
     stats.WORSE: "The candidate is worse than the baseline: ship the baseline.",
 }
+# In a retrain cycle the reference is the model in production: the alternative to the challenger is keeping it.
+RECOMMEND_OVER_PRODUCTION = {
+    stats.BEATS: "The challenger beats the model in production by the committed margin: approving it is "
+                 "supported by the evidence.",
+    stats.BETTER: "The challenger is better than the model in production, but not by the margin committed in "
+                  "Play 1: weigh whether the change is worth it, or keep the model in production.",
+    stats.INDISTINGUISHABLE: "The challenger cannot be told apart from the model in production on this test "
+                             "set: keeping the model in production is the safer choice.",
+    stats.WORSE: "The challenger is worse than the model in production: keep the model in production.",
+}
 
 
 @dataclass
@@ -218,7 +228,8 @@ def evaluation_report(inputs: ReportInputs) -> dict:
     mcnemar = stats.mcnemar(y, ref_pred, cand_pred) if inputs.metric in ("accuracy", "false_positive_rate") else None
     report["delta"] = {"value": delta["value"], "ci": delta["ci"], "verdict": verdict,
                        "beats_margin": verdict == stats.BEATS, "mcnemar": mcnemar,
-                       "recommendation": RECOMMEND[verdict]}
+                       "recommendation": (RECOMMEND_OVER_PRODUCTION if models[reference].kind == PRODUCTION
+                                          else RECOMMEND)[verdict]}
     report["per_class"] = stats.per_class(y, ref_pred, cand_pred, label_names=names, resamples=inputs.resamples,
                                           seed=inputs.seed, confusions=(kept[reference], kept[candidate]))
     whole = np.arange(len(y))[None, :]

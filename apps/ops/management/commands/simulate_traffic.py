@@ -6,7 +6,8 @@ the model was approved on, then, with --drift, a drifted one: chat-style message
 shifted label mix),
 sends delayed feedback for a share of them (the labels the demo generator knows), and then lets beat's tick
 close the windows that are due. With a worker running (`manage.py demo`) the drift checks run there; with
---run-checks they run in this process, one after another, and the command prints each window's verdict.
+--run-checks they run in this process, one after another (one a running worker claims first is waited
+for), and the command prints each window's verdict.
 """
 from django.core.management.base import BaseCommand, CommandError
 
@@ -83,7 +84,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"drift checks queued: {', '.join(f'#{j}' for j in started)} (a worker runs them)")
                 return
             for job_id in started:
-                job_execute(job_id)
+                if job_execute(job_id) == "skipped":
+                    self._wait_for(job_id)  # a running worker claimed it first: its verdict is the one
                 window = MonitoringWindow.objects.filter(job_id=job_id).first()
                 if window is None:
                     self.stdout.write(f"job #{job_id} did not finish: see the job's page")
@@ -92,3 +94,14 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"window {window.index}: {window.rows} rows, breached: {', '.join(window.result.get('breached', [])) or 'nothing'}"
                     f"{'; RETRAIN triggered' if decision.get('retrain') else ''}")
+
+    def _wait_for(self, job_id: int, timeout: float = 600.0) -> None:
+        import time
+
+        from apps.jobs.models import Job
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if Job.objects.get(pk=job_id).is_finished:
+                return
+            time.sleep(0.5)

@@ -13,6 +13,9 @@ from apps.monitoring import monitor, packaging_job
 from apps.playbook.plays import Check, PlayModule, number_value, optional_id, stored_id
 
 POLICY_KEYS = {"min_window", "persistence", "lookback", "cooldown_windows", "alpha"}
+# What each drift threshold can sensibly be: the text AUC lies between chance (0.5) and 1, the confidence
+# drop between 0 and 1; MMD² and PSI are positive.
+THRESHOLD_RANGES = {"text": (0.5, 1.0), "confidence": (0.0, 1.0), "embedding": (0.0, 10.0), "prediction_mix": (0.0, 10.0)}
 # The owners' monitoring settings, which a retrain cycle's Play 6 inherits until it sets its own.
 MONITORING_KEYS = ("live_metric_floor", "drift_thresholds", "alert_policy", "monitoring_note")
 
@@ -59,7 +62,13 @@ class PackageAndMonitor(PlayModule):
             known = set(AlertPolicy().thresholds)
             if unknown := sorted(set(thresholds) - known):
                 raise ValidationFailed(f"Unknown drift signal(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-            data["drift_thresholds"] = {k: number_value(v, f"drift_thresholds.{k}") for k, v in thresholds.items()}
+            cleaned = {k: number_value(v, f"drift_thresholds.{k}") for k, v in thresholds.items()}
+            for key, value in cleaned.items():
+                low, high = THRESHOLD_RANGES.get(key, (0.0, 10.0))
+                if not low < value <= high:
+                    raise ValidationFailed(f"drift_thresholds.{key} must be above {low:g} and at most {high:g} "
+                                           f"(got {value:g})")
+            data["drift_thresholds"] = cleaned
         if "alert_policy" in data:
             policy = data["alert_policy"] or {}
             if not isinstance(policy, dict):

@@ -93,6 +93,8 @@ def test_an_emptied_field_goes_back_to_the_default(team, play6):
     ({"alert_policy__lookback": "1"}, "alert_policy.persistence (2) cannot exceed"),
     ({"alert_policy__alpha": "0.7"}, "alert_policy.alpha must be between 0 and 0.5"),
     ({"alert_policy__min_window": "2.5"}, "alert_policy.min_window must be a whole number"),
+    ({"drift_thresholds__prediction_mix": "-0.1"}, "drift_thresholds.prediction_mix must be above 0"),
+    ({"drift_thresholds__text": "0.4"}, "drift_thresholds.text must be above 0.5 and at most 1"),
 ])
 def test_bad_input_shows_the_services_message_keeps_what_was_typed_and_changes_nothing(team, play6, values, message):
     page = _page(team["do"])

@@ -270,6 +270,7 @@ class PackageAndMonitor(PlayModule):
         return {
             "packages": packages, "package": chosen or (packages[0] if packages else None), "chosen": chosen,
             "deployments": deployments, "policy": in_force.as_dict(),
+            "deployed_packages": {d.package_id for d in deployments if d.stage != Deployment.Stage.RETIRED},
             "threshold_fields": threshold_fields, "policy_fields": policy_fields,
             "can_deploy": bool(policy.check(request.user, Action.DEPLOYMENT_CREATE, project)),
             "can_promote": bool(policy.check(request.user, Action.DEPLOYMENT_PROMOTE, project)),

@@ -79,6 +79,10 @@ def test_only_a_signoff_owner_promotes_and_a_rollback_restores_the_replaced_depl
         deployment_create(actor=team["so"], package=package)
     first = deployment_create(actor=team["mo"], package=package, reason="First model.")
     assert first.stage == Deployment.Stage.CHALLENGER
+    page = Client()
+    page.force_login(team["mo"])
+    html = page.get(f"/plays/{packaged['play6'].pk}/").content.decode()
+    assert f"Package #{package.pk} is deployed" in html and "Deploy as the challenger" not in html
     with pytest.raises(Conflict):
         deployment_create(actor=team["mo"], package=package)
     with pytest.raises(NotAllowed):
@@ -101,12 +105,15 @@ def test_only_a_signoff_owner_promotes_and_a_rollback_restores_the_replaced_depl
     assert restored.pk == first.pk and first.stage == "production" and second.stage == "retired"
     assert [h.action for h in first.history.all()] == ["deploy", "promote", "retire", "restore"]
     assert AuditEvent.objects.filter(action__startswith="deployment.").count() == 7
-    # Two packages and none chosen: the page lists both, each with the action that picks it for the gate.
+    # Two packages, none chosen: the gate judges the one in production (first's), and the other can be picked.
     play6 = package.play
     page = Client()
     page.force_login(team["do"])
     html = page.get(f"/plays/{play6.pk}/").content.decode()
-    assert "No package is chosen for the gate yet: 2 were built" in html and html.count(">Use this package<") == 2
+    assert f"The gate judges <strong>package #{package.pk}</strong>" in html and html.count(">Use this package<") == 1
+    page.post(f"/plays/{play6.pk}/", {"package": second.package_id})
+    html = page.get(f"/plays/{play6.pk}/").content.decode()
+    assert f"The gate judges <strong>package #{second.package_id}</strong>" in html
     page.post(f"/plays/{play6.pk}/", {"package": package.pk})
     html = page.get(f"/plays/{play6.pk}/").content.decode()
     assert f"The gate judges <strong>package #{package.pk}</strong>" in html and html.count(">Use this package<") == 1

@@ -121,14 +121,14 @@ class PackageAndMonitor(PlayModule):
                 break
         return found, inherited
 
-    def alert_policy(self, play):
+    def alert_policy(self, play, settings: dict | None = None):
         """The AlertPolicy the monitor applies: the engine's defaults, the owners' thresholds and policy,
         and the live-metric floor (Play 1's target unless the owners set another); a retrain cycle's play
         inherits what an earlier cycle's owners set and it did not."""
         from apps.playbook.selectors import cycle_inputs
         from workers.engine.drift import AlertPolicy
 
-        d, _ = self.monitoring_settings(play)
+        d = settings if settings is not None else self.monitoring_settings(play)[0]
         defaults = AlertPolicy()
         floor = d.get("live_metric_floor")
         if floor is None:
@@ -190,8 +190,8 @@ class PackageAndMonitor(PlayModule):
                             "under Deployments." if challenger else
                             f"Package #{package.pk} is not deployed: the model owner deploys it as the challenger, "
                             "then a sign-off owner promotes it to production."))
-        policy = self.alert_policy(play)
         settings, inherited = self.monitoring_settings(play)
+        policy = self.alert_policy(play, settings)
         own_floor = settings.get("live_metric_floor") is not None
         origin = (f"set by the owners in cycle {inherited['live_metric_floor']}" if "live_metric_floor" in inherited
                   else "set by the owners" if own_floor else "Play 1’s target")

@@ -3,7 +3,7 @@ model owner; only a sign-off owner promotes it to production or rolls production
 replaced. Nothing is promoted automatically; each change is one action, audited, with its history line."""
 from django.db import transaction
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_chain_lock, audit_record
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.jobs.services import SYSTEM, WORKER
 from apps.monitoring.models import Deployment, Package, StageChange
@@ -21,6 +21,26 @@ def _require(actor, action: Action, project) -> None:
 def _active(project) -> None:
     if project.status != Project.Status.ACTIVE:
         raise Conflict(f"This project is closed ({project.get_status_display().lower()}).")
+
+
+def _lock_project(project_id: int) -> Project:
+    """Inside the caller's transaction: the audit chain's lock first (see audit_chain_lock: every change
+    here appends events), then the project's row, which serialises the changes of one project's stages."""
+    audit_chain_lock()
+    return Project.objects.select_for_update().get(pk=project_id)
+
+
+def _take_production(*, deployment: Deployment, actor, reason: str, decision=None) -> None:
+    """Inside the caller's transaction, the project locked: ``deployment`` becomes production; the one it
+    replaces (if any) retires and is remembered, so a rollback returns to it."""
+    current = Deployment.objects.select_for_update().filter(project_id=deployment.project_id,
+                                                            stage=Deployment.Stage.PRODUCTION).first()
+    if current is not None:
+        _change(deployment=current, actor=actor, action="retire", to_stage=Deployment.Stage.RETIRED,
+                reason=f"Replaced by deployment #{deployment.pk}: {reason}", decision=decision)
+        deployment.replaced = current
+    _change(deployment=deployment, actor=actor, action="promote", to_stage=Deployment.Stage.PRODUCTION,
+            reason=reason, decision=decision)
 
 
 def package_record(*, job, facts: dict) -> Package:
@@ -54,7 +74,7 @@ def deployment_create(*, actor, package: Package, reason: str = "") -> Deploymen
     _require(actor, Action.DEPLOYMENT_CREATE, project)
     _active(project)
     with transaction.atomic(durable=True):
-        Project.objects.select_for_update().get(pk=project.pk)
+        _lock_project(project.pk)
         if Deployment.objects.filter(package=package).exclude(stage=Deployment.Stage.RETIRED).exists():
             raise Conflict(f"Package #{package.pk} is already deployed.")
         deployment = Deployment(project=project, package=package, created_by=actor)
@@ -79,10 +99,10 @@ def deployment_promote_approved(*, package: Package) -> Deployment | None:
     approval is the promotion. The package is deployed and promoted on its authority (the history names the
     decision and who took it); the deployment it replaces retires and stays one rollback away. In the first
     cycle nothing is in production yet, and the model owner deploys by hand."""
-    project = Project.objects.select_for_update().get(pk=package.project_id)
+    project = _lock_project(package.project_id)
     if project.status != Project.Status.ACTIVE:
         return None
-    current = Deployment.objects.select_for_update().filter(project=project, stage=Deployment.Stage.PRODUCTION).first()
+    current = Deployment.objects.filter(project=project, stage=Deployment.Stage.PRODUCTION).first()
     decision = _approval_of(package)
     if current is None or decision is None or current.package.play.cycle_id == package.play.cycle_id:
         return None
@@ -92,11 +112,7 @@ def deployment_promote_approved(*, package: Package) -> Deployment | None:
     deployment = Deployment(project=project, package=package, created_by=None)
     _change(deployment=deployment, actor=None, action="deploy", to_stage=Deployment.Stage.CHALLENGER,
             reason=reason, decision=decision)
-    _change(deployment=current, actor=None, action="retire", to_stage=Deployment.Stage.RETIRED,
-            reason=f"Replaced by deployment #{deployment.pk}: {reason}", decision=decision)
-    deployment.replaced = current
-    _change(deployment=deployment, actor=None, action="promote", to_stage=Deployment.Stage.PRODUCTION,
-            reason=reason, decision=decision)
+    _take_production(deployment=deployment, actor=None, reason=reason, decision=decision)
     return deployment
 
 
@@ -109,18 +125,11 @@ def deployment_promote(*, actor, deployment: Deployment, reason: str) -> Deploym
     if not reason:
         raise ValidationFailed("Say why it is promoted: the reason stays in the deployment's history.")
     with transaction.atomic(durable=True):
-        Project.objects.select_for_update().get(pk=deployment.project_id)
+        _lock_project(deployment.project_id)
         deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
         if deployment.stage != Deployment.Stage.CHALLENGER:
             raise Conflict(f"Deployment #{deployment.pk} is {deployment.stage}: only a challenger is promoted.")
-        current = Deployment.objects.select_for_update().filter(project=deployment.project,
-                                                                stage=Deployment.Stage.PRODUCTION).first()
-        if current is not None:
-            _change(deployment=current, actor=actor, action="retire", to_stage=Deployment.Stage.RETIRED,
-                    reason=f"Replaced by deployment #{deployment.pk}: {reason}")
-            deployment.replaced = current
-        _change(deployment=deployment, actor=actor, action="promote", to_stage=Deployment.Stage.PRODUCTION,
-                reason=reason)
+        _take_production(deployment=deployment, actor=actor, reason=reason)
     return deployment
 
 
@@ -132,7 +141,7 @@ def deployment_rollback(*, actor, deployment: Deployment, reason: str) -> Deploy
     if not reason:
         raise ValidationFailed("Say why production is rolled back: the reason stays in the history.")
     with transaction.atomic(durable=True):
-        Project.objects.select_for_update().get(pk=deployment.project_id)
+        _lock_project(deployment.project_id)
         deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
         if deployment.stage != Deployment.Stage.PRODUCTION:
             raise Conflict(f"Deployment #{deployment.pk} is {deployment.stage}: only production is rolled back.")

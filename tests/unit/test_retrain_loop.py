@@ -4,6 +4,7 @@ slice and on the golden set (the previous test set), and the sign-off owner's ap
 the package job deploys the challenger as production on that approval's authority, and the replaced
 deployment stays one rollback away."""
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEvent
@@ -67,8 +68,6 @@ def test_the_loop_retrains_from_production_compares_on_both_test_sets_and_the_ap
     retrain = play_job_start(actor=team["mo"], play=play4, kind="retrain", params={"max_stages": 1})
     assert retrain.params["from_job"] == state["frozen"].pk
     assert run_job(retrain.pk).status == "succeeded"
-    from django.test import Client
-
     page = Client()
     page.force_login(team["mo"])
     html = page.get(f"/plays/{play4.pk}/").content.decode()

@@ -97,6 +97,15 @@ def _reload_until(page: Page, locator, *, text: str | None = None, timeout_s: fl
             page.reload()
 
 
+def _choose_checkpoint(page: Page, job_id: int) -> None:
+    """On Play 4's page: pick the finished run's checkpoint as the deliverable."""
+    runs = page.locator("#runs")
+    expect(runs.locator("tbody tr", has_text=f"#{job_id}")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    runs.get_by_label(f"submit job {job_id}").check()
+    runs.get_by_role("button", name="Choose this checkpoint").click()
+    expect(page.locator(".messages")).to_contain_text("Deliverable saved.")
+
+
 def _submit(page: Page, number: int) -> None:
     gate = page.locator("#gate-panel")
     expect(gate.locator(".checks li.fail:not(.info)")).to_have_count(0, timeout=JOB_TIMEOUT_MS)
@@ -292,11 +301,7 @@ def test_the_demo_tour_six_plays_and_a_retrain_loop(live_server, celery_worker_p
     frozen_form.get_by_role("button", name="Train the frozen-base head").click()
     frozen_id = _queued_job_id(page)
     _job_succeeds(page, frozen_id)
-    runs = page.locator("#runs")
-    expect(runs.locator("tbody tr", has_text=f"#{frozen_id}")).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    runs.get_by_label(f"submit job {frozen_id}").check()
-    runs.get_by_role("button", name="Choose this checkpoint").click()
-    expect(page.locator(".messages")).to_contain_text("Deliverable saved.")
+    _choose_checkpoint(page, frozen_id)
     _shot(page, artifacts_dir, 6, "play4-frozen-head")
     _submit(page, 4)
     _sign_out(page)
@@ -404,11 +409,7 @@ def test_the_demo_tour_six_plays_and_a_retrain_loop(live_server, celery_worker_p
     retrain_button.click()
     retrain_id = _queued_job_id(page)
     _job_succeeds(page, retrain_id, timeout=480_000)
-    runs = page.locator("#runs")
-    expect(runs.locator("tbody tr", has_text=f"#{retrain_id}")).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    runs.get_by_label(f"submit job {retrain_id}").check()
-    runs.get_by_role("button", name="Choose this checkpoint").click()
-    expect(page.locator(".messages")).to_contain_text("Deliverable saved.")
+    _choose_checkpoint(page, retrain_id)
     _shot(page, artifacts_dir, 12, "cycle2-play4-retrain")
     _submit(page, 4)
     _sign_out(page)

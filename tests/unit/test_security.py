@@ -354,6 +354,16 @@ def test_a_crash_gets_the_styled_500_page_without_a_traceback(people, settings):
     body = response.content.decode()
     assert response.status_code == 500 and 'id="server-error"' in body
     assert "Traceback" not in body and "deliberate" not in body
+    api = Client(raise_request_exception=False).get("/api/crash/")
+    assert api.status_code == 500 and set(api.json()) == {"error"} and "deliberate" not in api.content.decode()
+
+
+def test_an_unknown_api_route_answers_404_error_and_a_page_the_styled_404(people, settings):
+    settings.DEBUG = False
+    api = signed_in("ann").get("/api/no-such-route/")
+    assert api.status_code == 404 and api.json() == {"error": "Not found."}
+    page = signed_in("ann").get("/no-such-page/")
+    assert page.status_code == 404 and "Back to my work" in page.content.decode()
 
 
 def test_a_form_without_csrf_token_gets_the_styled_403(people):

@@ -159,10 +159,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "apps.core.error_pages.csrf_failure"
-# The CSRF cookie stays readable by scripts (Django's default): the pages send the token from the
-# <body hx-headers> attribute, but nothing is gained by hiding a cookie that is in the page anyway.
 # The Content-Security-Policy (apps.core.security): scripts and styles only from this site, no inline
-# script, no eval, no framing. Swagger UI (/api/docs/) is served from our own static files as well.
+# script, no eval, no framing. Swagger UI (/api/docs/) is served from our own static files as well; its page
+# alone also allows inline <style> (config/api_urls.py).
 PLAYBOOK_CSP = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],

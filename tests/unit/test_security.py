@@ -384,3 +384,16 @@ def test_the_api_docs_load_their_script_from_a_file_under_the_policy(people):
     assert csp["script-src"] == "'self'" and csp["style-src"] == "'self' 'unsafe-inline'"
     script = re.search(r'<script src="(/api/docs/\?[^"]*script=?)"', html).group(1)
     assert client.get(script).status_code == 200
+
+
+def test_the_token_routes_refuse_anonymous_callers_and_wrong_methods(people):
+    anonymous = Client()
+    assert anonymous.get("/accounts/tokens/")["Location"].startswith("/accounts/login/")
+    assert anonymous.post("/accounts/tokens/new/", {"name": "x"})["Location"].startswith("/accounts/login/")
+    unauthorised = anonymous.post("/api/tokens/", {"name": "x"}, content_type="application/json")
+    assert unauthorised.status_code == 401 and unauthorised["WWW-Authenticate"] == "Token"
+    ann = signed_in("ann")
+    assert ann.get("/accounts/tokens/new/").status_code == 405
+    assert ann.get("/accounts/tokens/1/revoke/").status_code == 405
+    assert ann.put("/api/tokens/", {}, content_type="application/json").status_code == 405
+    assert not ApiToken.objects.exists()

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 
 
@@ -6,4 +8,5 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self):
-        from apps.accounts import signals  # noqa: F401  (connects the lockout audit)
+        # Connects the lockout audit to django-axes' user_locked_out signal.
+        import_module("apps.accounts.signals")

@@ -1,8 +1,10 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.accounts import apis as accounts
 from apps.accounts.apis import TokenObtainApi
 from apps.audit.apis import AuditListApi
+from apps.core.security import csp_relaxed
 from apps.datasets import apis as datasets
 from apps.datasets.apis import DatasetUploadApi
 from apps.evaluation import apis as evaluation
@@ -15,6 +17,8 @@ app_name = "api"
 
 urlpatterns = [
     path("auth/token/", TokenObtainApi.as_view(), name="token"),
+    path("tokens/", accounts.ApiTokenListCreateApi.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/", accounts.ApiTokenDetailApi.as_view(), name="token-detail"),
     path("projects/", playbook.ProjectListCreateApi.as_view(), name="projects"),
     path("projects/<int:project_id>/", playbook.ProjectDetailApi.as_view(), name="project"),
     path("projects/<int:project_id>/members/", playbook.ProjectMemberAddApi.as_view(), name="project-members"),
@@ -74,5 +78,8 @@ urlpatterns = [
          name="notification-preferences"),
     path("audit/", AuditListApi.as_view(), name="audit"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file (no inline script); its inline <style>
+    # is allowed on this page only.
+    path("docs/", csp_relaxed(SpectacularSwaggerSplitView.as_view(url_name="api:schema"),
+                              style_src=["'self'", "'unsafe-inline'"]), name="docs"),
 ]

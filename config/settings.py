@@ -4,6 +4,7 @@ With no environment at all the project runs on embedded parts under PLAYBOOK_DAT
 a SQLite database and a filesystem Celery broker, so a newcomer needs nothing installed. A team deployment
 sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and ALLOWED_HOSTS.
 """
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,7 +45,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.core",
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused for a lockout into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -110,6 +114,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# django-axes first: it refuses a locked-out username+address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "playbook:my-work"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -126,9 +135,64 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # WhiteNoise serves static files in every mode; from the app folders directly until collectstatic has run.
 WHITENOISE_USE_FINDERS = True
 
+# --- Security -----------------------------------------------------------------------------------------
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=True)
+# PLAYBOOK_TLS=1: the site is served over HTTPS (directly or behind a proxy that sets X-Forwarded-Proto):
+# plain HTTP is redirected, browsers are told to use HTTPS only (HSTS) and cookies never travel in clear.
+PLAYBOOK_TLS = env_bool("PLAYBOOK_TLS", default=False)
+if PLAYBOOK_TLS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    if not SECURE_HSTS_PRELOAD:
+        # Joining the browsers' preload list is the site owner's decision (SECURE_HSTS_PRELOAD=1), not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    if env_bool("PLAYBOOK_BEHIND_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "apps.core.error_pages.csrf_failure"
+# The Content-Security-Policy (apps.core.security): scripts and styles only from this site, no inline
+# script, no eval, no framing. Swagger UI (/api/docs/) is served from our own static files as well; its page
+# alone also allows inline <style> (config/api_urls.py).
+PLAYBOOK_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
+# Sign-in throttling (django-axes): this many failed sign-ins for one username from one address within
+# PLAYBOOK_LOCKOUT_MINUTES lock that pair out for PLAYBOOK_LOCKOUT_MINUTES; an admin can lift it earlier.
+PLAYBOOK_SIGNIN_FAILURE_LIMIT = env_int("PLAYBOOK_SIGNIN_FAILURE_LIMIT", 5)
+PLAYBOOK_LOCKOUT_MINUTES = env_int("PLAYBOOK_LOCKOUT_MINUTES", 15)
+AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = PLAYBOOK_SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=PLAYBOOK_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A try during the lockout does not extend it: it ends PLAYBOOK_LOCKOUT_MINUTES after the last counted failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "apps.accounts.views.lockout_response"
+# Lockouts are shown and lifted through our own admin (apps.accounts.admin), which audits the lift.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# API tokens last this many days at most (a person may choose fewer).
+PLAYBOOK_API_TOKEN_DAYS = env_int("PLAYBOOK_API_TOKEN_DAYS", 90)
 
 # --- Playbook -----------------------------------------------------------------------------------------
 PLAYBOOK_UPLOAD_MAX_BYTES = env_int("PLAYBOOK_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
@@ -182,7 +246,7 @@ PLAYBOOK_BASE_URL = env_str("PLAYBOOK_BASE_URL", "http://127.0.0.1:8000")
 # --- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -10,3 +10,7 @@ urlpatterns = [
     path("inbox/", include("apps.notifications.urls")),
     path("", include("config.page_urls")),
 ]
+
+# Styled pages for people, `{error}` for the API (apps.core.error_pages); 400 and 403 use templates/.
+handler404 = "apps.core.error_pages.page_not_found"
+handler500 = "apps.core.error_pages.server_error"

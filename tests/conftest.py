@@ -24,6 +24,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# --- Sign-in lockout (django-axes): off in tests, which sign in wrongly on purpose; ----------------------
+# --- tests/unit/test_security.py turns it on where it is the subject. --------------------------------------
+@pytest.fixture(autouse=True)
+def _signin_lockout_off(settings):
+    settings.AXES_ENABLED = False
+
+
 @pytest.fixture
 def make_user(db):
     from apps.accounts.services import user_create

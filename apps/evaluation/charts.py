@@ -134,11 +134,10 @@ def _clipped_label(x, y, text, limit: int, *, suffix: str = "", **attrs) -> str:
 
 
 def _svg(width: int, height: int, label: str, body: str) -> str:
-    # Only max-width inline: WeasyPrint reads an inline "height:auto" as the SVG's own height and loses the
-    # aspect ratio (the chart comes out square). Pages add "height:auto" from a style sheet (.chart svg).
+    # No inline style (the pages' Content-Security-Policy refuses it): the pages' and the printed record's
+    # style sheets size it (.chart svg: max-width 100%, height auto).
     return (f'<svg xmlns="{SVG_NS}" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" aria-label="{_text(label)}" font-family="{FONT}" '
-            f'style="max-width:100%">'
+            f'viewBox="0 0 {width} {height}" aria-label="{_text(label)}" font-family="{FONT}">'
             f"<title>{_text(label)}</title>{body}</svg>")
 
 

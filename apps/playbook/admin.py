@@ -45,6 +45,11 @@ class ProjectAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_model(self, request, obj, form, change):
+        # Every field is read-only here, so a submitted change form has nothing to write: saving the row
+        # anyway would be an unaudited write. Changes go through the audited actions below.
+        pass
+
     def _solo(self, request, queryset, solo: bool):
         for project in queryset:
             try:

@@ -50,8 +50,13 @@ def page(browser):
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
+    # --- Content-Security-Policy: a page that breaks the policy fails its test (security part of issue 11).
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
     yield page
     context.close()
+    assert violations == [], "the page broke its Content-Security-Policy:\n" + "\n".join(violations)
 
 
 @pytest.fixture

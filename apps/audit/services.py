@@ -5,6 +5,7 @@ notifications) react to what happened without any service calling them, and a ro
 nothing.
 """
 import logging
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.dispatch import Signal
@@ -85,25 +86,39 @@ def audit_record(
     return event
 
 
-def _checked_head() -> AuditChainHead | None:
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    last_hash: str
+
+
+# The head and the last event's hash in one round trip (an append is on every audited write's path).
+_HEAD_AND_LAST_SQL = (
+    f"SELECT (SELECT hash FROM {AuditEvent._meta.db_table} ORDER BY id DESC LIMIT 1), h.seq, h.last_hash, "
+    f"h.signature FROM (SELECT 1 AS one) AS o LEFT JOIN {AuditChainHead._meta.db_table} AS h ON h.id = 1"
+)
+
+
+def _checked_head() -> _Head | None:
     """The head, after checking (under the chain lock) that it is genuine and that the chain ends where it
     says; None while nothing was ever appended."""
-    head = AuditChainHead.objects.filter(pk=1).first()
-    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-    if head is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD_AND_LAST_SQL)
+        last, seq, last_hash, signature = cursor.fetchone()
+    if seq is None:
         if last is not None:
             raise AuditChainBroken("the audit chain has events but no head: run `python manage.py verify_audit`")
         return None
-    if not head_signature_ok(head.seq, head.last_hash, head.signature):
+    if not head_signature_ok(seq, last_hash, signature):
         raise AuditChainBroken("the audit chain head's signature does not verify (edited outside the services, "
                                "or PLAYBOOK_AUDIT_KEY changed): run `python manage.py verify_audit`")
-    if head.last_hash != (last if last is not None else GENESIS):
+    if last_hash != (last if last is not None else GENESIS):
         raise AuditChainBroken("the audit chain does not end where its head says (events were appended or cut "
                                "outside the services): run `python manage.py verify_audit`")
-    return head
+    return _Head(seq, last_hash)
 
 
-def _advance_head(head: AuditChainHead | None, event: AuditEvent) -> None:
+def _advance_head(head: _Head | None, event: AuditEvent) -> None:
     seq = (head.seq if head else 0) + 1
     values = {"seq": seq, "last_hash": event.hash, "signature": head_signature(seq, event.hash),
               "updated_at": event.event_time}

@@ -177,3 +177,22 @@ def test_a_transactional_test_is_verified_then_flushed(team):
         assert cursor.fetchone()[0] == "on"
     head = AuditChainHead.objects.get()
     assert head.seq == AuditEvent.objects.count() > 0 and verify_chain().ok
+
+
+def test_the_staff_audit_page_verifies_the_chain_on_request(chain, team):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    admin = Client()
+    assert admin.login(username="admin", password=PASSWORD)
+    assert 'id="chain-result"' not in admin.get("/audit/").content.decode()  # never walked on a plain view
+    page = admin.get("/audit/", {"verify": "1"}).content.decode()
+    assert f"Audit chain intact: {len(chain) + 1} events verified" in page  # + the admin's sign-in
+    sign_in = AuditEvent.objects.get(pk__gt=chain[-1])
+    as_intruder(("DELETE FROM audit_auditevent WHERE id = %s", [chain[-1]]))
+    page = admin.get("/audit/", {"verify": "1"}).content.decode()
+    assert f"Audit chain broken at event #{sign_in.pk}" in page and "removed or reordered" in page
+    outsider = Client()
+    assert outsider.login(username="outsider", password=PASSWORD)
+    assert "Audit chain" not in outsider.get("/audit/", {"verify": "1"}).content.decode()

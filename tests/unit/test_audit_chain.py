@@ -196,3 +196,34 @@ def test_the_staff_audit_page_verifies_the_chain_on_request(chain, team):
     outsider = Client()
     assert outsider.login(username="outsider", password=PASSWORD)
     assert "Audit chain" not in outsider.get("/audit/", {"verify": "1"}).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verification_reads_the_chain_and_its_head_in_one_snapshot(team, monkeypatch):
+    """An append that commits while the verifier walks (here: after it read the head, before it read the
+    events) is seen by neither read, so the verifier never mistakes a concurrent append for an intruder's."""
+    import threading
+
+    from apps.audit import verification
+
+    def append_and_commit():
+        try:
+            with transaction.atomic():
+                audit_record(actor="worker", action="test.meanwhile")
+        finally:
+            connection.close()
+
+    walk = AuditEvent.objects.order_by
+
+    def order_by_after_an_append(*fields):
+        monkeypatch.undo()
+        thread = threading.Thread(target=append_and_commit)
+        thread.start()
+        thread.join()
+        return walk(*fields)
+
+    before = AuditChainHead.objects.get().seq
+    monkeypatch.setattr(verification.AuditEvent.objects, "order_by", order_by_after_an_append)
+    report = verification.verify_chain()
+    assert (report.ok, report.checked, report.problem) == (True, before, "")
+    assert AuditChainHead.objects.get().seq == before + 1 and verify_chain().checked == before + 1

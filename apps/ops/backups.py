@@ -69,7 +69,11 @@ def _pg_env(db: dict) -> dict:
 
 
 def _run(args: list[str], env: dict, what: str) -> None:
-    result = subprocess.run(args, env=env, capture_output=True, text=True)
+    try:
+        result = subprocess.run(args, env=env, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise BackupError(f"{what} needs {args[0]}, which is not installed here (PostgreSQL's client tools, of the "
+                          "server's major version or newer)") from exc
     if result.returncode:
         raise BackupError(f"{what} failed ({args[0]} exited with {result.returncode}): {result.stderr.strip()[-2000:]}")
 

@@ -186,3 +186,38 @@ def test_a_dump_that_loads_but_does_not_verify_is_reported(project_backup, targe
     fresh = target("head")
     result = fresh.manage("restore", str(other_head))
     assert result.returncode != 0 and "the manifest says" in result.stderr, result.stderr
+
+
+SQLITE_SCRIPT = """
+import sys
+import django
+django.setup()
+from django.core.files.uploadedfile import SimpleUploadedFile
+from apps.accounts.services import user_create
+from apps.datasets.services import dataset_upload
+from apps.playbook.services import project_create
+owner = user_create(actor=None, username="owner", password="pw-123-long")
+project = project_create(actor=owner, name="P", request="R")
+dataset_upload(actor=owner, project=project, upload=SimpleUploadedFile("s.csv", sys.argv[1].encode()))
+"""
+
+
+@pytest.mark.django_db
+def test_backup_and_restore_on_sqlite_the_embedded_default(tmp_path):
+    """The embedded mode (no DATABASE_URL given) backs up with SQLite's online backup and restores the same way."""
+    def run(data_dir: Path, *args) -> subprocess.CompletedProcess:
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{data_dir / 'playbook.sqlite3'}",
+               "PLAYBOOK_DATA_DIR": str(data_dir), "DEBUG": "true", "SECRET_KEY": settings.SECRET_KEY,
+               "PLAYBOOK_AUDIT_KEY": settings.PLAYBOOK_AUDIT_KEY, "DJANGO_SETTINGS_MODULE": "config.settings",
+               "PLAYBOOK_NO_BOOTSTRAP": "1"}
+        env.pop("CELERY_BROKER_URL", None)
+        return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    source, restored, folder = tmp_path / "source", tmp_path / "restored", tmp_path / "backup"
+    for step in (("manage.py", "migrate", "-v0"), ("-c", SQLITE_SCRIPT, SAMPLE_CSV), ("manage.py", "backup", str(folder))):
+        result = run(source, *step)
+        assert result.returncode == 0, result.stderr
+    assert json.loads((folder / "manifest.json").read_text())["database"] == "sqlite"
+    result = run(restored, "manage.py", "restore", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "audit chain of 6 events verified" in result.stdout and "1 file rows match" in result.stdout

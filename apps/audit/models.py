@@ -7,10 +7,13 @@ class AuditEvent(models.Model):
     """One state change, role change or authentication event; append-only and hash-chained.
 
     `hash` is SHA-256 over the canonical form of every other field plus `prev_hash` (the hash of the
-    event before it, "" for the first), so altering or removing any row breaks the chain at that row;
-    `python manage.py verify_audit` walks it. `prev_hash` is unique: two events can never claim the same
-    predecessor, so the chain cannot fork even under concurrent writers. On PostgreSQL a trigger refuses
-    UPDATE and DELETE on this table (migration 0002). Rows are written only by apps.audit.services.
+    event before it, "" for the first), so altering, removing or reordering any row breaks the chain at
+    that row; where the chain ends is kept by the signed AuditChainHead, which catches a cut tail or an
+    event added behind the services' back. `python manage.py verify_audit` (or the staff audit page's
+    "Verify the chain") walks both. `prev_hash` is unique: two events can never claim the same
+    predecessor, so the chain cannot fork even under concurrent writers. On PostgreSQL triggers refuse
+    UPDATE, DELETE (migration 0002) and TRUNCATE (0004) on this table. Rows are written only by
+    apps.audit.services.
     """
 
     event_time = models.DateTimeField(db_index=True)

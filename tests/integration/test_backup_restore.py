@@ -33,10 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def project_backup(team, sample_upload, tmp_path):
-    """A project with two datasets (files under the data folder) and its events, backed up."""
+def project_backup(team, sample_upload, tmp_path, settings):
+    """A project with two datasets (files under its own data folder: other tests' artifacts stay out) and its
+    events, backed up."""
     if connection.vendor != "postgresql":
         pytest.fail("backup and restore are tested on PostgreSQL: run the suite with `python manage.py testsuite`")
+    settings.DATA_DIR = tmp_path / "data"
     for content in (SAMPLE_CSV, SAMPLE_CSV.replace("plan", "subscription")):
         dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload(content))
     play_update_deliverable(actor=team["mo"], play=team["play1"], deliverable=GOOD_DELIVERABLE)

@@ -166,3 +166,74 @@ def wait_for_job(job_id: int, *, timeout: float = 180.0):
             return job
         time.sleep(0.5)
     raise AssertionError(f"job {job_id} did not finish within {timeout} s (status {job.status})")
+
+
+# --- The audit chain: verified before every flush and at the end of the session (issue 11) ---------------
+# Transactional tests empty every table with one TRUNCATE, which PostgreSQL refuses on the audit tables
+# (migration audit 0004) unless the session allows it: this test process's connections do, nothing else.
+# Each transactional test verifies the chain before that flush wipes the evidence, and the session verifies
+# what is left once more before the test database is dropped; either failure fails the run.
+
+_chain_failures: list[str] = []
+
+
+def _allow_audit_truncate(sender, connection, **kwargs):
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET playbook.audit_allow_truncate = on")
+
+
+def _connect_truncate_permission():
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_allow_audit_truncate, dispatch_uid="tests-audit-allow-truncate")
+
+
+_connect_truncate_permission()
+
+
+def _chain_problem() -> str:
+    from apps.audit.verification import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        return ""
+    where = f"at event #{report.broken_event_id}" if report.broken_event_id else "at its end"
+    return f"the audit chain does not verify {where}: {report.problem}"
+
+
+@pytest.fixture(autouse=True)
+def _audit_chain_verified_before_flush(request):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))) or (
+        "transactional_db" in request.fixturenames or "live_server" in request.fixturenames)
+    if not transactional:
+        yield
+        return
+    # Set up the database first, so that its teardown (the flush) runs after the check below.
+    request.getfixturevalue("_django_db_helper")
+    yield
+    problem = _chain_problem()
+    if problem:
+        _chain_failures.append(f"{request.node.nodeid}: {problem}")
+        pytest.fail(f"before the flush, {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    yield
+    with django_db_blocker.unblock():
+        problem = _chain_problem()
+    if problem:
+        _chain_failures.append(f"at the end of the session, {problem}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _chain_failures:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_sep("=", "audit chain", red=True)
+            for line in _chain_failures:
+                reporter.write_line(line, red=True)

@@ -7,10 +7,13 @@ class AuditEvent(models.Model):
     """One state change, role change or authentication event; append-only and hash-chained.
 
     `hash` is SHA-256 over the canonical form of every other field plus `prev_hash` (the hash of the
-    event before it, "" for the first), so altering or removing any row breaks the chain at that row;
-    `python manage.py verify_audit` walks it. `prev_hash` is unique: two events can never claim the same
-    predecessor, so the chain cannot fork even under concurrent writers. On PostgreSQL a trigger refuses
-    UPDATE and DELETE on this table (migration 0002). Rows are written only by apps.audit.services.
+    event before it, "" for the first), so altering, removing or reordering any row breaks the chain at
+    that row; where the chain ends is kept by the signed AuditChainHead, which catches a cut tail or an
+    event added behind the services' back. `python manage.py verify_audit` (or the staff audit page's
+    "Verify the chain") walks both. `prev_hash` is unique: two events can never claim the same
+    predecessor, so the chain cannot fork even under concurrent writers. On PostgreSQL triggers refuse
+    UPDATE, DELETE (migration 0002) and TRUNCATE (0004) on this table. Rows are written only by
+    apps.audit.services.
     """
 
     event_time = models.DateTimeField(db_index=True)
@@ -41,3 +44,26 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.action} by {self.actor_label} at {self.event_time:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditChainHead(models.Model):
+    """Where the chain ends, as the services left it: one row, advanced in the same transaction (and under
+    the same lock) as each append.
+
+    `seq` is the number of events in the chain and `last_hash` the hash of the last one ("" while the chain
+    is empty); `signature` is their HMAC (apps.audit.head). No row at all means nothing was ever appended.
+    The verifier walks the chain and compares where it ends with this row, which catches a cut tail and an
+    event appended behind the services' back. On PostgreSQL a trigger refuses DELETE and TRUNCATE here.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64, blank=True)
+    signature = models.CharField(max_length=64)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_chainhead_single_row")]
+
+    def __str__(self):
+        return f"audit chain head: {self.seq} events, last {self.last_hash[:12] or '(none)'}"

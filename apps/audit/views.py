@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import AuditFilters, audit_actions, audit_events
+from apps.audit.verification import verify_chain
 from apps.core.errors import ValidationFailed
 from apps.core.views import staff_required
 
@@ -51,9 +52,12 @@ def audit_list(request):
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("verify", None)
+    # "Verify the chain" walks every event (read-only, one snapshot): on request only, never on each view.
+    chain = verify_chain() if request.GET.get("verify") == "1" else None
     return render(request, "audit/audit_list.html", {
         "page": page, "filters": filters, "error": error, "projects": _projects(),
-        "actions": audit_actions(), "query": query.urlencode(),
+        "actions": audit_actions(), "query": query.urlencode(), "chain": chain,
     }, status=400 if error else 200)
 
 

@@ -30,7 +30,8 @@ class DatasetUploadApi(APIView):
         kind = serializers.ChoiceField(choices=Dataset.Kind.values, required=False, default=Dataset.Kind.BASELINE_SAMPLE)
         text_column = serializers.CharField(required=False, default="text")
         label_column = serializers.CharField(required=False, default="label")
-        parent = serializers.IntegerField(required=False, allow_null=True, default=None,
+        # No allow_null: a form field cannot be null; leaving it out (or empty) means a new dataset.
+        parent = serializers.IntegerField(required=False, default=None,
                                           help_text="Add these rows to this dataset, as its new version.")
 
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: DatasetSerializer})

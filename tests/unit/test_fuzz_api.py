@@ -54,8 +54,16 @@ def wsgi_in_test_transaction():
 def known_ids(team, sample_upload):
     from apps.datasets.services import dataset_upload
 
+    from apps.datasets.curation import dataset_seal
+    from apps.notifications.models import Notification
+
     dataset = dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())
-    return {"project_id": team["project"].pk, "play_id": team["play1"].pk, "dataset_id": dataset.pk}
+    job = dataset_seal(actor=team["do"], dataset=dataset, train=0.7, val=0.15, test=0.15, seed=0)
+    ids = {"project_id": team["project"].pk, "play_id": team["play1"].pk, "dataset_id": dataset.pk,
+           "job_id": job.pk}
+    if notification := Notification.objects.order_by("pk").first():
+        ids["notification_id"] = notification.pk
+    return ids
 
 
 def _auth_headers(team, persona: str) -> dict:
@@ -93,7 +101,7 @@ def _problems(case, response, headers, mode) -> list[str]:
 def test_every_operation_answers_as_documented(persona, team, known_ids, settings, wsgi_in_test_transaction):
     settings.ALLOWED_HOSTS = ["localhost"]
     headers = _auth_headers(team, persona)
-    statuses, failures = Counter(), []
+    statuses, failures, kinds = Counter(), [], Counter()
 
     for operation in OPERATIONS:
         real_ids = {name: value for name, value in known_ids.items() if "{" + name + "}" in operation.path}
@@ -108,6 +116,7 @@ def test_every_operation_answers_as_documented(persona, team, known_ids, setting
             response = case.call(headers=headers)
             statuses[(mode.value, response.status_code)] += 1
             for problem in _problems(case, response, headers, mode):
+                kinds[problem.split(":")[0][:40]] += 1
                 failures.append(f"{operation.label} [{mode.value}] -> {response.status_code}: {problem[:400]}"
                                 f"\n    {case.method} {case.formatted_path!r} body={case.body!r:.200} "
                                 f"query={case.query!r:.200}")
@@ -118,7 +127,8 @@ def test_every_operation_answers_as_documented(persona, team, known_ids, setting
     print(f"\n{persona}: {sent} requests over {len(OPERATIONS)} operations "
           f"({sum(n for (m, _), n in statuses.items() if m == 'positive')} valid, "
           f"{sum(n for (m, _), n in statuses.items() if m == 'negative')} invalid); "
-          f"statuses {dict(sorted(Counter(code for (_, code) in statuses.elements()).items()))}")
+          f"statuses {dict(sorted(Counter(code for (_, code) in statuses.elements()).items()))}; "
+          f"problems {dict(kinds)}")
     assert sent >= len(OPERATIONS) * 2
     assert not failures, f"{len(failures)} problem(s):\n" + "\n".join(failures[:200])
 

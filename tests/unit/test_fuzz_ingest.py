@@ -237,3 +237,17 @@ def test_the_real_size_limit_streams_a_file_one_byte_over_it_and_keeps_nothing(t
     assert AuditEvent.objects.count() == events
     assert not list(Path(settings.DATA_DIR).rglob(".ingest-*"))
     assert _leftovers() <= before
+
+
+@pytest.mark.django_db
+def test_a_nul_in_a_label_is_refused_with_its_line_not_a_server_error(team, sample_upload):
+    from django.test import Client
+
+    from apps.accounts.services import token_issue
+    from apps.datasets.models import Dataset
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token_issue(user=team['do']).key}")
+    rows = "text,label\n" + "".join(f"ticket {i},{'bill' if i % 2 else 'bug'}\n" for i in range(6)) + "one more,b\x00g\n"
+    response = client.post(f"/api/projects/{team['project'].pk}/datasets/", {"file": sample_upload(rows)})
+    assert response.status_code == 400 and response.json()["line"] == 8, response.content[:300]
+    assert "NUL" in response.json()["error"] and not Dataset.objects.exists()

@@ -23,7 +23,8 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES_PER_OPERATION = 3
+# Examples per operation: members reach the most code; the two who are refused nearly everything get fewer.
+EXAMPLES_PER_OPERATION = {"mo": 3, "do": 3, "so": 3, "admin": 3, "outsider": 2, "anonymous": 2}
 PERSONAS = ["mo", "do", "so", "outsider", "admin", "anonymous"]
 CHECKS = [openapi_checks.status_code_conformance, openapi_checks.content_type_conformance,
           openapi_checks.response_schema_conformance]
@@ -106,7 +107,7 @@ def test_every_operation_answers_as_documented(persona, team, known_ids, setting
     for operation in OPERATIONS:
         real_ids = {name: value for name, value in known_ids.items() if "{" + name + "}" in operation.path}
 
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION[persona], deadline=None, database=None,
                              suppress_health_check=list(HealthCheck))
         @given(data=st.data())
         def exercise(data):

@@ -253,7 +253,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.schema.PlaybookAutoSchema",
     "EXCEPTION_HANDLER": "apps.api.exception_handlers.handle_exception",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -262,6 +262,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Every page action of Playbook, through the same services.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so the schema states what a request needs (required
+    # keys, non-blank strings, files as binary) and not only what a response carries.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from our own static files: no CDN, so the docs work on a closed network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,11 +1,14 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAdminUser
 from rest_framework.views import APIView
 
+from apps.api.schema import PAGINATION_PARAMETERS, paginated
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import AuditFilters, audit_events
+from apps.core.errors import ValidationFailed
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -21,10 +24,16 @@ class AuditListApi(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(
-        parameters=[OpenApiParameter(n, str, required=False) for n in ("project", "actor", "action", "since", "until")],
-        responses=AuditEventSerializer(many=True),
+        parameters=[OpenApiParameter("project", int, required=False),
+                    *(OpenApiParameter(n, str, required=False) for n in ("actor", "action")),
+                    *(OpenApiParameter(n, OpenApiTypes.DATE, required=False) for n in ("since", "until")),
+                    *PAGINATION_PARAMETERS],
+        responses=paginated("PaginatedAuditEventList", AuditEventSerializer),
     )
     def get(self, request):
+        if any("\x00" in value for value in request.query_params.values()):
+            # PostgreSQL cannot compare text with a NUL in it (it would be a 500); no filter can match one.
+            raise ValidationFailed("A filter cannot contain a NUL character.")
         events = audit_events(AuditFilters.parse(request.query_params))
         paginator = LimitOffsetPagination()
         paginator.default_limit = 100

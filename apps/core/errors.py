@@ -32,3 +32,9 @@ class Conflict(ApplicationError):
     """The object is not in the state the action needs, or another request changed it first (409)."""
 
     status_code = 409
+
+
+class UploadTooLarge(ValidationFailed):
+    """An upload over the size limit (413): refused as soon as that is known, before the rest is read."""
+
+    status_code = 413

@@ -1,3 +1,4 @@
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -8,9 +9,26 @@ from apps.api import component_names
 from apps.core.errors import NotFound
 from apps.playbook.apis import JobSerializer
 from apps.datasets import curation, selectors
+from apps.datasets.ingest import UploadLimit
 from apps.datasets.models import Dataset
 from apps.datasets.services import dataset_upload
 from apps.playbook import selectors as play_selectors
+
+
+class _SizeLimitedUpload:
+    """For views that take a file: the upload size limit is put in front of the body's parsers before
+    anything can read the body (authentication may), so an upload over it is refused with a 413 after at
+    most the limit plus a chunk has been read, and a declared length that cannot fit before any is read."""
+
+    def initialize_request(self, request, *args, **kwargs):
+        self.upload_limit = UploadLimit(settings.PLAYBOOK_UPLOAD_MAX_BYTES, request)
+        request.upload_handlers.insert(0, self.upload_limit)
+        return super().initialize_request(request, *args, **kwargs)
+
+    def upload_data(self, request):
+        data = request.data
+        self.upload_limit.check()
+        return data
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -21,7 +39,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 @component_names
-class DatasetUploadApi(APIView):
+class DatasetUploadApi(_SizeLimitedUpload, APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
@@ -30,13 +48,14 @@ class DatasetUploadApi(APIView):
         kind = serializers.ChoiceField(choices=Dataset.Kind.values, required=False, default=Dataset.Kind.BASELINE_SAMPLE)
         text_column = serializers.CharField(required=False, default="text")
         label_column = serializers.CharField(required=False, default="label")
-        parent = serializers.IntegerField(required=False, allow_null=True, default=None,
+        # No allow_null: a form field cannot be null; leaving it out (or empty) means a new dataset.
+        parent = serializers.IntegerField(required=False, default=None,
                                           help_text="Add these rows to this dataset, as its new version.")
 
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: DatasetSerializer})
     def post(self, request, project_id: int):
         project = play_selectors.project_for_user(request.user, project_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.InputSerializer(data=self.upload_data(request))
         data.is_valid(raise_exception=True)
         if data.validated_data["parent"] is not None:
             data.validated_data["parent"] = selectors.dataset_for_user(request.user, data.validated_data["parent"])
@@ -203,7 +222,7 @@ class LabelAuditReassignApi(APIView):
 
 
 @component_names
-class ProductionSampleApi(APIView):
+class ProductionSampleApi(_SizeLimitedUpload, APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
@@ -216,7 +235,7 @@ class ProductionSampleApi(APIView):
                                "report id and the statistics when it has succeeded.")
     def post(self, request, dataset_id: int):
         dataset = selectors.dataset_for_user(request.user, dataset_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.InputSerializer(data=self.upload_data(request))
         data.is_valid(raise_exception=True)
         production, job = curation.production_sample_compare(
             actor=request.user, dataset=dataset, upload=data.validated_data["file"],

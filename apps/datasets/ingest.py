@@ -16,7 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apps.core.errors import ValidationFailed
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+
+from apps.core.errors import UploadTooLarge, ValidationFailed
 
 SHORT_TEXT = 3
 # Columns besides text and label are kept (as "meta" on each row) so that Play 5 can slice its evaluation
@@ -77,6 +79,8 @@ def _csv_rows(stream, options: Options):
             header = next(reader)
         except StopIteration:
             raise ValidationFailed("The file is empty: expected a header row with text and label columns.") from None
+        except csv.Error as exc:
+            raise ValidationFailed(f"Line 1: malformed CSV header ({exc}).", {"line": 1}) from None
         names = [h.strip() for h in header]
         lowered = [n.lower() for n in names]
         _missing(names, options, line=1, fold_case=True)
@@ -122,6 +126,8 @@ def _jsonl_rows(stream, options: Options):
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValidationFailed(f"Line {number}: not valid JSON ({exc.msg}).", {"line": number}) from None
+        except RecursionError:  # a line of thousands of nested brackets
+            raise ValidationFailed(f"Line {number}: JSON nested too deeply.", {"line": number}) from None
         if not isinstance(obj, dict):
             raise ValidationFailed(f"Line {number}: expected a JSON object.", {"line": number})
         wanted = [options.text_column] + ([options.label_column] if options.require_labels else [])
@@ -136,11 +142,14 @@ def _parquet_rows(stream, options: Options):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # A damaged file can pass the footer check and fail in any row group, or hold names and strings that
+    # are not UTF-8: every read from pyarrow is a clear refusal, never a crash.
+    unreadable = (pa.ArrowException, OSError, ValueError)
     try:
         parquet = pq.ParquetFile(stream)
-    except (pa.ArrowInvalid, OSError) as exc:
+        found = parquet.schema_arrow.names
+    except unreadable as exc:
         raise ValidationFailed(f"The file is not a readable Parquet file ({exc}).") from None
-    found = parquet.schema_arrow.names
     _missing(found, options)
     scalar = {name for name, kind in zip(found, parquet.schema_arrow.types)
               if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
@@ -148,8 +157,14 @@ def _parquet_rows(stream, options: Options):
     extra = [n for n in found if n not in (options.text_column, options.label_column) and n in scalar][:MAX_EXTRA_COLUMNS]
     columns = [options.text_column] + ([options.label_column] if options.label_column in found else []) + extra
     number = 0
-    for batch in parquet.iter_batches(batch_size=4096, columns=columns):
-        data = batch.to_pydict()
+    batches = parquet.iter_batches(batch_size=4096, columns=columns)
+    while True:
+        try:
+            data = next(batches).to_pydict()
+        except StopIteration:
+            return
+        except unreadable as exc:
+            raise ValidationFailed(f"The file is not a readable Parquet file ({exc}).") from None
         texts = data[options.text_column]
         labels = data.get(options.label_column, [None] * len(texts))
         for i, (text, label) in enumerate(zip(texts, labels)):
@@ -163,16 +178,22 @@ def _meta(extra: dict) -> dict[str, str]:
     for name, value in extra.items():
         if value is None or isinstance(value, bool):
             continue
-        text = (f"{value:g}" if isinstance(value, float) else str(value)).strip()
+        # NULs dropped: slices are stored in PostgreSQL, whose text cannot hold one.
+        text = (f"{value:g}" if isinstance(value, float) else str(value)).replace("\x00", "").strip()
         if text:
-            meta[str(name)[:64]] = text[:MAX_EXTRA_VALUE]
+            meta[str(name).replace("\x00", "")[:64]] = text[:MAX_EXTRA_VALUE]
     return meta
 
 
 def ingest(stream, *, filename: str, size: int | None, max_bytes: int, dest_dir: Path, options: Options) -> Ingested:
     """Validate and canonicalise an upload; raises ValidationFailed (and leaves no file) on any problem."""
-    if size is not None and size > max_bytes:
-        raise ValidationFailed(f"The file is {size:,} bytes; the limit is {max_bytes:,} bytes.", {"limit": max_bytes})
+    if size is None or size <= max_bytes:
+        # The declared size may be missing or wrong: the stream's own length is what gets parsed.
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+    if size > max_bytes:
+        raise UploadTooLarge(f"The file is {size:,} bytes; the limit is {max_bytes:,} bytes.", {"limit": max_bytes})
+    stream.seek(0)
     head = stream.read(8)
     stream.seek(0)
     if not head.strip(b"\xef\xbb\xbf \r\n\t"):
@@ -196,6 +217,8 @@ def ingest(stream, *, filename: str, size: int | None, max_bytes: int, dest_dir:
                     raise ValidationFailed(f"Line {line}: the label must be a string.", {"line": line})
                 body = raw_text.strip()
                 label = str(raw_label).strip() if raw_label is not None else ""
+                if "\x00" in body or "\x00" in label:  # PostgreSQL text cannot hold one (labels are stored)
+                    raise ValidationFailed(f"Line {line}: a NUL character in the text or label.", {"line": line})
                 if not body:
                     raise ValidationFailed(f"Line {line}: the text is empty.", {"line": line})
                 if not label and options.require_labels:
@@ -236,3 +259,36 @@ def ingest(stream, *, filename: str, size: int | None, max_bytes: int, dest_dir:
         warnings.append(f"{len(small)} class(es) with fewer than {options.min_class_rows} examples: {', '.join(small)}.")
     return Ingested(path=tmp, sha256=digest.hexdigest(), rows=rows, labels=sorted(counts),
                     label_counts=dict(sorted(counts.items())), labelled_rows=labelled, warnings=warnings)
+
+
+class UploadLimit(FileUploadHandler):
+    """First in a request's upload handlers: refuses a body whose declared length cannot fit the limit before
+    reading any of it, and stops reading a file part once it passes the limit (the parser then closes and
+    deletes what the other handlers had spooled). Call `check()` after the body is parsed."""
+
+    FORM_ALLOWANCE = 64 * 1024  # the multipart framing and the small form fields sent with the file
+
+    def __init__(self, max_bytes: int, request=None):
+        super().__init__(request)
+        self.max_bytes = max_bytes
+        self.exceeded = False
+
+    def _refusal(self) -> UploadTooLarge:
+        return UploadTooLarge(f"The file is over the limit of {self.max_bytes:,} bytes.", {"limit": self.max_bytes})
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length > self.max_bytes + self.FORM_ALLOWANCE:
+            raise self._refusal()
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.max_bytes:
+            self.exceeded = True
+            raise StopUpload(connection_reset=True)  # do not read the rest of the body
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+    def check(self) -> None:
+        if self.exceeded:
+            raise self._refusal()

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api import component_names
+from apps.api.schema import PAGINATION_PARAMETERS, paginated
 from apps.core.errors import ValidationFailed
 from apps.notifications import selectors, services
 
@@ -29,8 +30,8 @@ _UNREAD = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no
 class NotificationListApi(APIView):
     """The caller's notifications, unread first, then newest first; ``?unread=1`` for unread only."""
 
-    @extend_schema(parameters=[OpenApiParameter("unread", bool, required=False)],
-                   responses=NotificationSerializer(many=True))
+    @extend_schema(parameters=[OpenApiParameter("unread", bool, required=False), *PAGINATION_PARAMETERS],
+                   responses=paginated("PaginatedNotificationList", NotificationSerializer))
     def get(self, request):
         raw = request.query_params.get("unread", "").strip().lower()
         if raw not in _UNREAD:

@@ -52,7 +52,7 @@ def test_a_bad_file_is_refused_and_nothing_is_stored(team, settings, content, ne
 def test_a_file_over_the_size_limit_is_refused(team, settings, sample_upload):
     settings.PLAYBOOK_UPLOAD_MAX_BYTES = 100
     response = api(team).post(f"/api/projects/{team['project'].pk}/datasets/", {"file": sample_upload()})
-    assert response.status_code == 400 and "limit is 100 bytes" in response.json()["error"]
+    assert response.status_code == 413 and "limit of 100 bytes" in response.json()["error"]
     assert Dataset.objects.count() == 0 and stored_files(settings) == []
 
 

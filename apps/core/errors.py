@@ -32,3 +32,9 @@ class Conflict(ApplicationError):
     """The object is not in the state the action needs, or another request changed it first (409)."""
 
     status_code = 409
+
+
+class StorageFull(ApplicationError):
+    """The data folder has no room left for what was being written: nothing was stored (507)."""
+
+    status_code = 507

@@ -71,9 +71,12 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 def is_no_space(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it wraps) says the disk or the quota is full."""
+    """Whether ``exc`` (or what it wraps) says the disk or the quota is full. Writers in Rust or C
+    (safetensors, say) raise their own error types; their message still carries the OS's words."""
     while exc is not None:
         if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            return True
+        if any(words in str(exc) for words in ("No space left on device", "Disk quota exceeded")):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

@@ -198,3 +198,23 @@ def test_a_full_disk_is_a_clear_refusal_and_leaves_no_temporary_file(settings, t
         storage.write_content_addressed(storage.REPORTS, "ab" * 32, suffix=".json", data=b"{}")
     assert StorageFull.status_code == 507
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_an_upload_to_a_full_data_folder_is_a_507_with_its_error_and_stores_nothing(team, sample_upload,
+                                                                                  monkeypatch):
+    from django.test import Client
+
+    from apps.accounts.services import token_issue
+    from apps.datasets.models import Dataset
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token_issue(user=team['mo']).key}")
+    events_before = AuditEvent.objects.count()
+    monkeypatch.setattr(storage.os, "fsync", full)
+    response = client.post(f"/api/projects/{team['project'].pk}/datasets/", {"file": sample_upload()})
+    assert response.status_code == 507
+    assert response.json()["error"].startswith("The data folder is full: nothing was stored.")
+    assert not Dataset.objects.exists() and AuditEvent.objects.count() == events_before
+    assert [p for p in storage.root().rglob("*") if p.is_file()] == []

@@ -24,8 +24,10 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
+from apps.accounts.services import token_issue
 from apps.audit.models import AuditEvent
 from apps.core.errors import StorageFull
 from apps.datasets.models import Dataset
@@ -125,13 +127,17 @@ def csv_upload(rows, name="tickets.csv"):
     return SimpleUploadedFile(name, out.getvalue().encode())
 
 
-def queue_baseline(team, *, rows: int, send: bool = True):
-    """Play 1's baseline job on a generated sample, queued by the model owner (sent after commit unless
-    ``send`` is false)."""
+def baseline_play(team, *, rows: int):
+    """Play 1 with a generated sample as its baseline dataset, ready to measure."""
     sample, _ = generate(seed=2, rows=rows, production_rows=10)
     dataset = dataset_upload(actor=team["mo"], project=team["project"], upload=csv_upload(sample))
-    play = play_update_deliverable(actor=team["mo"], play=team["play1"],
+    return play_update_deliverable(actor=team["mo"], play=team["play1"],
                                    deliverable={**GOOD_DELIVERABLE, "baseline_dataset": dataset.pk})
+
+
+def queue_baseline(team, *, rows: int):
+    """Play 1's baseline job, queued by the model owner (sent after commit)."""
+    play = baseline_play(team, rows=rows)
     return play, play_job_start(actor=team["mo"], play=play, kind="baseline", params={"folds": 3})
 
 
@@ -280,10 +286,14 @@ def test_redis_restarted_while_a_page_queues_a_job_and_while_one_runs(team, priv
     log = tmp_path / "worker.log"
     worker = start_worker(log, "default", CELERY_BROKER_URL=private_redis.url, FAULTS_REPORT_PAUSE="1")
     try:
-        # The broker is down while the page queues the job: the request succeeds and the job is kept.
+        # The broker is down while a request queues the job: the request succeeds and the job is kept.
+        play = baseline_play(team, rows=60)
         private_redis.kill()
-        play, job = queue_baseline(team, rows=60)
-        job.refresh_from_db()
+        client = Client(HTTP_AUTHORIZATION=f"Token {token_issue(user=team['mo']).key}")
+        response = client.post("/api/jobs/", {"play": play.pk, "kind": "baseline", "params": {"folds": 3}},
+                               content_type="application/json")
+        assert response.status_code == 201, response.content
+        job = Job.objects.get(pk=response.json()["id"])
         assert (job.status, job.send_count) == ("queued", 0)
         assert "the broker refused its message" in caplog.text
         private_redis.start()

@@ -258,17 +258,23 @@ def jobs_resend_queued(*, now=None) -> dict[str, list[int]]:
     """The queue sweep: send again every job still queued a while after its last send (its message was
     lost, or the broker was away when it was queued), with a growing delay; fail, audited, a job that
     was sent 1 + PLAYBOOK_QUEUED_MAX_RESENDS times or has waited PLAYBOOK_QUEUED_MAX_AGE_SECONDS. So no
-    job stays queued forever. A copy delivered after all does nothing: the claim is a compare-and-set.
+    job stays queued forever. While a job on the same queue runs (its heartbeat fresh), waiting is
+    expected: nothing on that queue is resent or failed then, except past the max age. A copy delivered after all does nothing: the claim is a compare-and-set.
     Returns {"resent": [...], "failed": [...]} (job ids)."""
     now = now or timezone.now()
     resent, failed = [], []
     max_age = timedelta(seconds=settings.PLAYBOOK_QUEUED_MAX_AGE_SECONDS)
+    # A queue whose worker is busy with a live job (a training run of hours) is why a job waits there:
+    # its jobs are neither resent nor failed for their send count then, only at the max age.
+    alive = now - timedelta(seconds=settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS)
+    busy = set(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__gte=alive)
+               .values_list("queue", flat=True))
     queued = Job.objects.filter(status=Job.Status.QUEUED).values_list("pk", "queue", "send_count", "sent_at",
                                                                        "created_at")
     for job_id, queue, send_count, sent_at, created_at in queued:
-        if now - (sent_at or created_at) < _resend_delay(send_count):
-            continue
         too_old = now - created_at >= max_age
+        if not too_old and (queue in busy or now - (sent_at or created_at) < _resend_delay(send_count)):
+            continue
         if too_old or send_count >= 1 + settings.PLAYBOOK_QUEUED_MAX_RESENDS:
             why = (f"waited {int((now - created_at).total_seconds())} s" if too_old
                    else f"was sent {send_count} times")

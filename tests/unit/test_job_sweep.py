@@ -114,6 +114,26 @@ def test_a_job_never_picked_up_is_resent_with_backoff_then_failed_and_audited(sw
     assert job_services.jobs_resend_queued(now=sent_at + timedelta(days=30)) == {"resent": [], "failed": []}
 
 
+def test_a_job_waiting_behind_a_live_job_on_its_queue_is_left_to_wait(sweep_settings, broker, queue_baseline,
+                                                                       team, sample_upload):
+    from apps.datasets.curation import dataset_seal
+
+    dataset = dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())
+    busy = dataset_seal(actor=team["do"], dataset=dataset, train=0.7, val=0.15, test=0.15, seed=0)
+    assert job_services.job_claim(job_id=busy.pk) is not None  # the light queue's worker is on it
+    job = queue_baseline()
+    assert job.queue == busy.queue == "default"
+    long_after = job.sent_at + timedelta(seconds=RESEND * 30)  # four resends' worth, under the max age
+    Job.objects.filter(pk=busy.pk).update(heartbeat_at=long_after)  # ... and the busy job still beats
+    assert job_services.jobs_resend_queued(now=long_after) == {"resent": [], "failed": []}
+    job_services.job_finish_unsuccessfully(job_id=busy.pk, error="done with it")
+    assert job_services.jobs_resend_queued(now=long_after) == {"resent": [job.pk], "failed": []}
+    # Past the max age it fails even behind a live job.
+    Job.objects.filter(pk=busy.pk).update(status="running", heartbeat_at=long_after + timedelta(hours=2))
+    result = job_services.jobs_resend_queued(now=long_after + timedelta(hours=2))
+    assert result == {"resent": [], "failed": [job.pk]}
+
+
 def test_a_job_older_than_the_max_age_is_failed_whatever_its_sends(sweep_settings, broker, queue_baseline):
     sweep_settings.PLAYBOOK_QUEUED_MAX_RESENDS = 100
     job = queue_baseline()

@@ -43,7 +43,8 @@ from tests.helpers import GOOD_DELIVERABLE, seal_now, submitted_play1, walk_past
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The server's own programs (initdb, pg_ctl), of the newest PostgreSQL installed (Debian's layout).
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/usr/bin"))
 
 # A celery worker whose progress reports each end with a pause: the fault then lands mid-job.
 LAUNCHER = """

@@ -213,14 +213,17 @@ def _size(path) -> int:
     return os.path.getsize(path) if os.path.exists(path) else 0
 
 
-def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = False, actor: str = WORKER) -> bool:
+def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = False, actor: str = WORKER,
+                              only_if: str = "") -> bool:
     """Mark an unfinished job failed (or cancelled) with its error. The play is left exactly as it was;
-    the job's own folders (a half-written checkpoint, report or package) are removed after commit."""
+    the job's own folders (a half-written checkpoint, report or package) are removed after commit.
+    ``only_if`` (a status): do nothing unless the job, once locked, is still in it (a sweep's decision
+    stands only if no worker claimed the job meanwhile)."""
     status = Job.Status.CANCELLED if cancelled else Job.Status.FAILED
     with transaction.atomic(durable=True):
         audit_chain_lock()  # before the row lock: see audit_chain_lock
         job = Job.objects.select_for_update().select_related("project").get(pk=job_id)
-        if job.is_finished:
+        if job.is_finished or (only_if and job.status != only_if):
             return False
         before = {"status": job.status}
         job.status, job.error, job.finished_at = status, error[:10000], timezone.now()
@@ -259,8 +262,8 @@ def jobs_resend_queued(*, now=None) -> dict[str, list[int]]:
     lost, or the broker was away when it was queued), with a growing delay; fail, audited, a job that
     was sent 1 + PLAYBOOK_QUEUED_MAX_RESENDS times or has waited PLAYBOOK_QUEUED_MAX_AGE_SECONDS. So no
     job stays queued forever. While a job on the same queue runs (its heartbeat fresh), waiting is
-    expected: nothing on that queue is resent or failed then, except past the max age. A copy delivered after all does nothing: the claim is a compare-and-set.
-    Returns {"resent": [...], "failed": [...]} (job ids)."""
+    expected: nothing on that queue is resent or failed then, except past the max age. A copy delivered
+    after all does nothing: the claim is a compare-and-set. Returns {"resent": [...], "failed": [...]}."""
     now = now or timezone.now()
     resent, failed = [], []
     max_age = timedelta(seconds=settings.PLAYBOOK_QUEUED_MAX_AGE_SECONDS)
@@ -278,7 +281,7 @@ def jobs_resend_queued(*, now=None) -> dict[str, list[int]]:
         if too_old or send_count >= 1 + settings.PLAYBOOK_QUEUED_MAX_RESENDS:
             why = (f"waited {int((now - created_at).total_seconds())} s" if too_old
                    else f"was sent {send_count} times")
-            if job_finish_unsuccessfully(job_id=job_id, actor=SYSTEM, error=(
+            if job_finish_unsuccessfully(job_id=job_id, actor=SYSTEM, only_if=Job.Status.QUEUED, error=(
                     f"No worker picked this job up: it {why} and stayed queued. Check that a worker runs the "
                     f"'{queue}' queue, then start the job again.")):
                 failed.append(job_id)
@@ -286,7 +289,7 @@ def jobs_resend_queued(*, now=None) -> dict[str, list[int]]:
         # Conditional, so two sweeps at once (or a worker claiming it now) never both act on it.
         with transaction.atomic(durable=True):
             audit_chain_lock()  # before the row lock: see audit_chain_lock
-            job = Job.objects.select_for_update().select_related("project").filter(
+            job = Job.objects.select_for_update(of=("self",)).select_related("project").filter(
                 pk=job_id, status=Job.Status.QUEUED, send_count=send_count).first()
             if job is None:
                 continue

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
 from apps.audit.models import AuditEvent
@@ -132,6 +133,22 @@ def test_a_job_waiting_behind_a_live_job_on_its_queue_is_left_to_wait(sweep_sett
     Job.objects.filter(pk=busy.pk).update(status="running", heartbeat_at=long_after + timedelta(hours=2))
     result = job_services.jobs_resend_queued(now=long_after + timedelta(hours=2))
     assert result == {"resent": [], "failed": [job.pk]}
+
+
+def test_a_job_claimed_while_the_sweep_decides_to_fail_it_is_left_running(sweep_settings, broker, queue_baseline,
+                                                                           monkeypatch):
+    job = queue_baseline()
+    real_lock = job_services.audit_chain_lock
+
+    def lock_after_a_worker_claimed_it():
+        Job.objects.filter(pk=job.pk, status="queued").update(status="running", heartbeat_at=timezone.now())
+        real_lock()
+
+    monkeypatch.setattr(job_services, "audit_chain_lock", lock_after_a_worker_claimed_it)
+    assert job_services.jobs_resend_queued(now=job.created_at + timedelta(seconds=3600)) == \
+        {"resent": [], "failed": []}
+    job.refresh_from_db()
+    assert job.status == "running" and events(job, "job.failed") == []
 
 
 def test_a_job_older_than_the_max_age_is_failed_whatever_its_sends(sweep_settings, broker, queue_baseline):

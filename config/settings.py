@@ -213,6 +213,15 @@ PLAYBOOK_ZERO_SHOT_ENCODER = env_str("PLAYBOOK_ZERO_SHOT_ENCODER", "")
 PLAYBOOK_LEAKAGE_MAX_RATE = float(env_str("PLAYBOOK_LEAKAGE_MAX_RATE", "0.01"))
 # A running job whose worker has not beaten for this long is marked failed by the stale-heartbeat check.
 PLAYBOOK_HEARTBEAT_STALE_SECONDS = env_int("PLAYBOOK_HEARTBEAT_STALE_SECONDS", 120)
+# The queue sweep (beat, every PLAYBOOK_QUEUE_SWEEP_SECONDS): a job still queued this long after its last
+# send is sent again (the wait doubles with each resend); after this many resends, or once it has waited
+# this long in all, it is failed, audited, so no job stays queued forever.
+PLAYBOOK_QUEUE_SWEEP_SECONDS = env_int("PLAYBOOK_QUEUE_SWEEP_SECONDS", 30)
+PLAYBOOK_QUEUED_RESEND_SECONDS = env_int("PLAYBOOK_QUEUED_RESEND_SECONDS", 120)
+PLAYBOOK_QUEUED_MAX_RESENDS = env_int("PLAYBOOK_QUEUED_MAX_RESENDS", 4)
+PLAYBOOK_QUEUED_MAX_AGE_SECONDS = env_int("PLAYBOOK_QUEUED_MAX_AGE_SECONDS", 24 * 3600)
+# A worker that loses the database (a restart) retries its writes on a new connection for this long.
+PLAYBOOK_DB_RETRY_SECONDS = env_int("PLAYBOOK_DB_RETRY_SECONDS", 120)
 # Play 6's monitor: a window closes after this many production predictions, or after this long with fewer
 # (never under the alert policy's minimum window); the system opens at most this many retrain cycles in so
 # many days, whatever the monitor says.
@@ -295,6 +304,7 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.run_training_job": {"queue": "gpu"},
     "workers.tasks.run_light_job": {"queue": "default"},
     "workers.tasks.check_stale_jobs": {"queue": "default"},
+    "workers.tasks.resend_queued_jobs": {"queue": "default"},
     "workers.tasks.monitoring_tick": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -305,6 +315,8 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 6 * 3600 + 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "check-stale-jobs": {"task": "workers.tasks.check_stale_jobs", "schedule": 60.0},
+    "resend-queued-jobs": {"task": "workers.tasks.resend_queued_jobs",
+                           "schedule": float(PLAYBOOK_QUEUE_SWEEP_SECONDS)},
     "monitoring-tick": {"task": "workers.tasks.monitoring_tick",
                         "schedule": float(env_int("PLAYBOOK_MONITOR_INTERVAL_SECONDS", 60))},
 }

@@ -37,6 +37,14 @@ def check_stale_jobs() -> list[int]:
     return jobs_fail_stale()
 
 
+@shared_task(name="workers.tasks.resend_queued_jobs", ignore_result=True)
+def resend_queued_jobs() -> dict:
+    """Beat: send again the jobs still queued long after their last send; fail those never picked up."""
+    from apps.jobs.services import jobs_resend_queued
+
+    return jobs_resend_queued()
+
+
 @shared_task(name="workers.tasks.monitoring_tick", ignore_result=True)
 def monitoring_tick() -> list[int]:
     """Beat: close the production windows that are due and start their drift checks."""

@@ -38,3 +38,9 @@ class UploadTooLarge(ValidationFailed):
     """An upload over the size limit (413): refused as soon as that is known, before the rest is read."""
 
     status_code = 413
+
+
+class StorageFull(ApplicationError):
+    """The data folder has no room left for what was being written: nothing was stored (507)."""
+
+    status_code = 507

@@ -6,13 +6,19 @@ when artifacts move to an S3-compatible store.
 
 Writes are atomic: the bytes go to a temporary file in the target folder, are flushed to disk and then
 renamed into place, so a reader never sees half a file and a crash leaves no file under the final name.
+A full disk is reported as StorageFull (a clear message, 507), never as a bare OSError.
 """
+import contextlib
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from django.conf import settings
+
+from apps.core.errors import StorageFull
 
 # The layout, relative to the data folder.
 DATASETS = Path("artifacts") / "datasets"
@@ -61,9 +67,62 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the disk or the quota is full. Writers in Rust or C
+    (safetensors, say) raise their own error types; their message still carries the OS's words."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            return True
+        if any(words in str(exc) for words in ("No space left on device", "Disk quota exceeded")):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+NO_SPACE_MESSAGE = "The data folder is full: nothing was stored. Free some space (or ask an admin to), then try again."
+
+
+@contextlib.contextmanager
+def space_errors():
+    """Turn a full disk inside the block into StorageFull; the block cleans up its own temporary files."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise StorageFull(NO_SPACE_MESSAGE) from exc
+        raise
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename itself is durable only once the folder's entry is on disk.
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _move_into_place(tmp: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    _fsync(tmp)  # the bytes reach the disk before the name does
     os.replace(tmp, target)
+    _fsync_dir(target.parent)
+
+
+def remove_job_folders(job_id: int) -> None:
+    """Remove what a job that did not succeed left under its own folders (a checkpoint, a package or a
+    report half-written when it failed, was cancelled or died). Content-addressed files are shared, so
+    they stay; nothing registered points into these folders, since only a succeeded job registers."""
+    for folder in (checkpoint_dir(job_id), package_dir(job_id), report_dir(job_id)):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_content_addressed(folder: Path, sha256: str, *, suffix: str, data: bytes | None = None,
@@ -80,19 +139,20 @@ def write_content_addressed(folder: Path, sha256: str, *, suffix: str, data: byt
         if tmp_path is not None:
             Path(tmp_path).unlink(missing_ok=True)
         return str(stored), False
-    if tmp_path is None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
-        tmp_path = Path(name)
-    _move_into_place(Path(tmp_path), target)
+    try:
+        with space_errors():
+            if tmp_path is None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+                tmp_path = Path(name)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+            _move_into_place(Path(tmp_path), target)
+    except BaseException:
+        if tmp_path is not None:
+            Path(tmp_path).unlink(missing_ok=True)
+        raise
     return str(stored), True
 
 

@@ -44,11 +44,12 @@ def dataset_upload(*, actor, project: Project, upload, name: str = "", kind: str
     if parent is not None and (parent.project_id != project.pk or parent.kind != kind):
         raise ValidationFailed("A new version extends a dataset of the same project and kind.")
     upload.seek(0)
-    ingested = ingest(upload.file, filename=upload.name or "upload", size=upload.size,
-                      max_bytes=settings.PLAYBOOK_UPLOAD_MAX_BYTES, dest_dir=storage.absolute(storage.DATASETS),
-                      options=options)
-    if parent is not None:
-        ingested = _appended(parent, ingested)
+    with storage.space_errors():  # a full data folder: a clear refusal; ingest removed its temporary file
+        ingested = ingest(upload.file, filename=upload.name or "upload", size=upload.size,
+                          max_bytes=settings.PLAYBOOK_UPLOAD_MAX_BYTES, dest_dir=storage.absolute(storage.DATASETS),
+                          options=options)
+        if parent is not None:
+            ingested = _appended(parent, ingested)
     name = (name or "").strip() or (f"{parent.name} + {upload.name}" if parent else Path(upload.name or "dataset").stem)
     return _dataset_create(actor=actor, project=project, ingested=ingested, name=name, kind=kind,
                            original_filename=upload.name or "", parent=parent,

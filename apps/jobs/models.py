@@ -42,6 +42,11 @@ class Job(models.Model):
     worker_host = models.CharField(max_length=200, blank=True)
     device = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Messages handed to the broker for this job, and when the last one was: a job still queued long after
+    # its last send (a broker that was down or restarted, a message lost) is sent again by the queue sweep
+    # (apps.jobs.services.jobs_resend_queued). Zero sends: the broker refused the first one.
+    send_count = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
     # Null when the system started the job (beat, a gate approval).
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")

@@ -8,12 +8,14 @@ Who may start a job is decided by the caller: a person working a play goes throu
 (apps.playbook.services.play_job_start); the system (beat, a gate approval) calls job_enqueue with no
 person, and the audit trail records "system" as the actor.
 """
+import logging
 import os
 import socket
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.services import audit_chain_lock, audit_record
@@ -25,6 +27,7 @@ from apps.jobs.models import Artifact, Job, MetricPoint
 WORKER = "worker"  # actor label for worker-side audit events
 SYSTEM = "system"  # actor label for what the system starts on its own
 TASKS = {"gpu": "workers.tasks.run_training_job", "default": "workers.tasks.run_light_job"}
+log = logging.getLogger(__name__)
 
 
 class JobCancelled(Exception):
@@ -73,10 +76,30 @@ def job_enqueue(kind: str, subject, params: dict | None = None, requested_by=Non
     return job
 
 
-def _send(job_id: int, queue: str) -> None:
+def _send(job_id: int, queue: str, *, now=None) -> bool:
+    """Hand the job's message to the broker, after its row committed, and count the send. A broker that
+    is down or refuses is logged, never raised: the request that queued the job has succeeded, the job
+    stays queued, and the queue sweep (jobs_resend_queued) sends it again later. Returns whether it went."""
+    try:
+        _publish(job_id, queue)
+    except Exception:  # any broker error: the job is kept, and the sweep retries it
+        log.exception("job %s: the broker refused its message; the queue sweep will send it again", job_id)
+        return False
+    Job.objects.filter(pk=job_id).update(send_count=F("send_count") + 1, sent_at=now or timezone.now())
+    return True
+
+
+def _celery_app():
     from celery import current_app
 
-    current_app.send_task(TASKS[queue], args=[job_id], queue=queue)
+    return current_app
+
+
+def _publish(job_id: int, queue: str) -> None:
+    # A short, bounded retry: a page that queues a job while the broker is away answers within seconds.
+    _celery_app().send_task(TASKS[queue], args=[job_id], queue=queue, retry=True,
+                            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
+                                          "interval_max": 1.0})
 
 
 def job_request_cancel(*, actor, job: Job) -> Job:
@@ -190,23 +213,28 @@ def _size(path) -> int:
     return os.path.getsize(path) if os.path.exists(path) else 0
 
 
-def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = False) -> bool:
-    """Mark an unfinished job failed (or cancelled) with its error. The play is left exactly as it was."""
+def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = False, actor: str = WORKER,
+                              only_if: str = "") -> bool:
+    """Mark an unfinished job failed (or cancelled) with its error. The play is left exactly as it was;
+    the job's own folders (a half-written checkpoint, report or package) are removed after commit.
+    ``only_if`` (a status): do nothing unless the job, once locked, is still in it (a sweep's decision
+    stands only if no worker claimed the job meanwhile)."""
     status = Job.Status.CANCELLED if cancelled else Job.Status.FAILED
     with transaction.atomic(durable=True):
         audit_chain_lock()  # before the row lock: see audit_chain_lock
         job = Job.objects.select_for_update().select_related("project").get(pk=job_id)
-        if job.is_finished:
+        if job.is_finished or (only_if and job.status != only_if):
             return False
         before = {"status": job.status}
         job.status, job.error, job.finished_at = status, error[:10000], timezone.now()
         job.message = "Cancelled" if cancelled else "Failed"
         job.save(update_fields=["status", "error", "finished_at", "message"])
-        audit_record(actor=WORKER, action=f"job.{status}", project=job.project, obj=job, before=before,
+        audit_record(actor=actor, action=f"job.{status}", project=job.project, obj=job, before=before,
                      after={"status": status, "error": error[:500]})
         kind = registry.job_kinds().get(job.kind)
         if kind is not None and kind[1].on_failure is not None:
             kind[1].on_failure(job, error)
+        transaction.on_commit(lambda: storage.remove_job_folders(job_id))
     return True
 
 
@@ -221,3 +249,54 @@ def jobs_fail_stale(*, now=None) -> list[int]:
                                      f"{settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS} s): it probably died."):
             failed.append(job_id)
     return failed
+
+
+def _resend_delay(send_count: int) -> timedelta:
+    """How long a queued job waits after its last send before it is sent again: the base interval, doubled
+    with every resend (a worker busy with a long job is not flooded with copies)."""
+    return timedelta(seconds=settings.PLAYBOOK_QUEUED_RESEND_SECONDS * 2 ** max(0, send_count - 1))
+
+
+def jobs_resend_queued(*, now=None) -> dict[str, list[int]]:
+    """The queue sweep: send again every job still queued a while after its last send (its message was
+    lost, or the broker was away when it was queued), with a growing delay; fail, audited, a job that
+    was sent 1 + PLAYBOOK_QUEUED_MAX_RESENDS times or has waited PLAYBOOK_QUEUED_MAX_AGE_SECONDS. So no
+    job stays queued forever. While a job on the same queue runs (its heartbeat fresh), waiting is
+    expected: nothing on that queue is resent or failed then, except past the max age. A copy delivered
+    after all does nothing: the claim is a compare-and-set. Returns {"resent": [...], "failed": [...]}."""
+    now = now or timezone.now()
+    resent, failed = [], []
+    max_age = timedelta(seconds=settings.PLAYBOOK_QUEUED_MAX_AGE_SECONDS)
+    # A queue whose worker is busy with a live job (a training run of hours) is why a job waits there:
+    # its jobs are neither resent nor failed for their send count then, only at the max age.
+    alive = now - timedelta(seconds=settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS)
+    busy = set(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__gte=alive)
+               .values_list("queue", flat=True))
+    queued = Job.objects.filter(status=Job.Status.QUEUED).values_list("pk", "queue", "send_count", "sent_at",
+                                                                       "created_at")
+    for job_id, queue, send_count, sent_at, created_at in queued:
+        too_old = now - created_at >= max_age
+        if not too_old and (queue in busy or now - (sent_at or created_at) < _resend_delay(send_count)):
+            continue
+        if too_old or send_count >= 1 + settings.PLAYBOOK_QUEUED_MAX_RESENDS:
+            why = (f"waited {int((now - created_at).total_seconds())} s" if too_old
+                   else f"was sent {send_count} times")
+            if job_finish_unsuccessfully(job_id=job_id, actor=SYSTEM, only_if=Job.Status.QUEUED, error=(
+                    f"No worker picked this job up: it {why} and stayed queued. Check that a worker runs the "
+                    f"'{queue}' queue, then start the job again.")):
+                failed.append(job_id)
+            continue
+        # Conditional, so two sweeps at once (or a worker claiming it now) never both act on it.
+        with transaction.atomic(durable=True):
+            audit_chain_lock()  # before the row lock: see audit_chain_lock
+            job = Job.objects.select_for_update(of=("self",)).select_related("project").filter(
+                pk=job_id, status=Job.Status.QUEUED, send_count=send_count).first()
+            if job is None:
+                continue
+            audit_record(actor=SYSTEM, action="job.resent", project=job.project, obj=job,
+                         before={"send_count": send_count, "sent_at": sent_at},
+                         after={"reason": "still queued after its last send" if send_count
+                                else "the broker refused its first send"})
+        if _send(job_id, queue, now=now):
+            resent.append(job_id)
+    return {"resent": resent, "failed": failed}

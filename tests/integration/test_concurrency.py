@@ -275,41 +275,82 @@ def test_fifty_parallel_appends_make_one_chain_that_verifies(monkeypatch):
 # --- lock order --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("first", ["project_first", "chain_first"])
-def test_project_lock_and_chain_lock_are_taken_in_one_order(team, slow_plays, monkeypatch, first):
-    """An admin's change to the project (its row locked) and work on one of its plays (the play's row joined
-    to its project, locked) run together, each one started while the other holds its locks. Two services
-    that took the project's row and the audit chain's lock in opposite orders would deadlock here;
-    PostgreSQL would break the tie by failing one of them."""
-    play = _in_progress_play1(team)
+def held_by(name: str, module, attr: str, monkeypatch) -> threading.Event:
+    """Make ``module.attr``, when the thread named ``name`` first calls it (inside a service, its locks
+    taken), set the returned event and then hold those locks a while."""
     holding = threading.Event()
-    real_record = play_services.audit_record
-    leader = {"project_first": "set_solo", "chain_first": "deliverable"}[first]
+    real = getattr(module, attr)
 
-    def record_while_holding(**kwargs):
-        # Called inside each service once its locks are taken: the leader holds them for a while.
-        if threading.current_thread().name == leader and not holding.is_set():
+    def holding_call(*args, **kwargs):
+        if threading.current_thread().name == name and not holding.is_set():
             holding.set()
             time.sleep(4 * HOLD)
-        return real_record(**kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(play_services, "audit_record", record_while_holding)
+    monkeypatch.setattr(module, attr, holding_call)
+    return holding
 
-    def in_turn(name, call):
+
+def in_order(leader: str, holding: threading.Event, **calls):
+    """The calls for race(), each in a thread named after it: the leader's starts at once, the others once
+    the leader holds its locks."""
+    def named(name, call):
         def run():
             threading.current_thread().name = name
             if name != leader:
-                assert holding.wait(30)
+                assert holding.wait(30), f"{leader} never reached the point where it holds its locks"
             return call()
         return run
 
-    results = race(
-        in_turn("set_solo", lambda: play_services.project_set_solo(actor=team["admin"], project=team["project"],
-                                                                    solo=True)),
-        in_turn("deliverable", lambda: play_services.play_update_deliverable(actor=team["mo"], play=play,
-                                                                             deliverable={"note": "again"})),
-    )
+    return [named(name, call) for name, call in calls.items()]
+
+
+@pytest.mark.parametrize("leader", ["set_solo", "deliverable"])
+def test_project_lock_and_chain_lock_are_taken_in_one_order(team, slow_plays, monkeypatch, leader):
+    """An admin's change to the project (its row locked) and work on one of its plays (the play's row joined
+    to its project, locked) run together, each one started while the other holds its locks. Two services
+    that took the project's row and the audit chain's lock in opposite orders would deadlock here (and
+    PostgreSQL would fail one of them)."""
+    play = _in_progress_play1(team)
+    holding = held_by(leader, play_services, "audit_record", monkeypatch)
+    results = race(*in_order(
+        leader, holding,
+        set_solo=lambda: play_services.project_set_solo(actor=team["admin"], project=team["project"], solo=True),
+        deliverable=lambda: play_services.play_update_deliverable(actor=team["mo"], play=play,
+                                                                  deliverable={"note": "again"}),
+    ))
     assert [outcome for outcome, _ in results] == ["ok", "ok"], results
     assert Project.objects.get(pk=team["project"].pk).solo_mode
     assert Play.objects.get(pk=play.pk).deliverable["note"] == "again"
+    assert verify_chain().ok
+
+
+@pytest.mark.parametrize("leader", ["cancel", "worker"])
+def test_cancelling_an_audit_while_the_worker_fills_it_in_does_not_deadlock(team, monkeypatch, leader):
+    """The data owner cancels a label audit (the audit's row, then the chain) while the worker that prepared
+    its sample succeeds (the chain, then the audit's row, to fill it in). Whichever goes first, both finish
+    and the audit ends cancelled; the worker fills in the sample only if it went first."""
+    from apps.datasets import curation
+    from apps.datasets.models import LabelAudit
+    from apps.datasets.services import dataset_upload
+
+    dataset = dataset_upload(actor=team["do"], project=team["project"],
+                             upload=SimpleUploadedFile("labels.csv", SAMPLE_CSV.encode()))
+    audit = curation.label_audit_start(actor=team["do"], dataset=dataset, size=10, auditor="so")
+    job = job_services.job_claim(job_id=Job.objects.get(kind="prepare_audit", subject_id=str(audit.pk)).pk)
+    outcome = curation.prepare_audit_run(job, None)  # the sample is ranked; the worker is about to record it
+    if leader == "cancel":
+        holding = held_by("cancel", curation, "audit_record", monkeypatch)
+    else:
+        holding = held_by("worker", curation, "_open_prepared", monkeypatch)
+    results = race(*in_order(
+        leader, holding,
+        cancel=lambda: curation.label_audit_cancel(actor=team["do"], audit=audit),
+        worker=lambda: job_services.job_succeed(job_id=job.pk, outcome=outcome),
+    ))
+    assert [outcome for outcome, _ in results] == ["ok", "ok"], results
+    audit = LabelAudit.objects.get(pk=audit.pk)
+    assert audit.status == LabelAudit.Status.CANCELLED
+    assert audit.items.exists() == (leader == "worker")
+    assert Job.objects.get(pk=job.pk).result["status"] == ("open" if leader == "worker" else "cancelled")
     assert verify_chain().ok

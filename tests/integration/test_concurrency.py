@@ -354,3 +354,31 @@ def test_cancelling_an_audit_while_the_worker_fills_it_in_does_not_deadlock(team
     assert audit.items.exists() == (leader == "worker")
     assert Job.objects.get(pk=job.pk).result["status"] == ("open" if leader == "worker" else "cancelled")
     assert verify_chain().ok
+
+
+@pytest.mark.parametrize("leader", ["upload", "deliverable"])
+def test_an_upload_beside_work_on_a_play_does_not_deadlock(team, slow_plays, monkeypatch, leader):
+    """A new dataset's row references its project: when the upload commits, PostgreSQL checks that
+    reference under a share lock on the project's row, with the audit chain's lock held since the upload's
+    event. Work on a play locks that row (joined to the play) too, so it must take the chain first: one
+    that locked the row and then waited for the chain would deadlock with the upload's commit."""
+    from apps.audit import services as audit_services
+    from apps.datasets import services as dataset_services
+    from apps.datasets.models import Dataset
+
+    play = _in_progress_play1(team)
+    if leader == "upload":  # the upload holds the chain (its event is being hashed) until it commits
+        holding = held_by("upload", audit_services, "event_hash", monkeypatch)
+    else:
+        holding = held_by("deliverable", play_services, "audit_record", monkeypatch)
+    results = race(*in_order(
+        leader, holding,
+        upload=lambda: dataset_services.dataset_upload(
+            actor=team["do"], project=team["project"], upload=SimpleUploadedFile("labels.csv", SAMPLE_CSV.encode())),
+        deliverable=lambda: play_services.play_update_deliverable(actor=team["mo"], play=play,
+                                                                  deliverable={"note": "again"}),
+    ))
+    assert [outcome for outcome, _ in results] == ["ok", "ok"], results
+    assert Dataset.objects.filter(project=team["project"]).count() == 1
+    assert Play.objects.get(pk=play.pk).deliverable["note"] == "again"
+    assert verify_chain().ok

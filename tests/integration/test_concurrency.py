@@ -128,6 +128,23 @@ def test_two_decisions_on_one_gate_make_exactly_one(team, slow_plays, second):
     assert verify_chain().ok
 
 
+def test_two_approvals_where_two_are_needed_make_the_decision_take_effect_once(team, slow_plays):
+    """Under a two-approval gate the second approval makes the decision take effect: two sign-off owners
+    approving together must not both count themselves first (the play would stay submitted forever)."""
+    slow_plays[1].approvals_needed = lambda play, decision: 2
+    play = _in_progress_play1(team)
+    play_services.play_submit(actor=team["mo"], play=play)
+    since = last_event_id()
+    results = race(lambda: play_services.gate_decide(actor=team["so"], play=play, decision="approve"),
+                   lambda: play_services.gate_decide(actor=team["so2"], play=play, decision="approve"))
+    assert [outcome for outcome, _ in results] == ["ok", "ok"], results
+    assert GateDecision.objects.filter(play=play, decision="approve").count() == 2
+    assert new_events(since, "gate.approval_recorded").count() == 1
+    took_effect = new_events(since, "gate.approve")
+    assert took_effect.count() == 1 and took_effect.get().after["approvals"] == 2
+    assert Play.objects.get(pk=play.pk).status == Play.Status.APPROVED
+
+
 def test_two_submits_of_one_play_make_one_submission(team, slow_plays):
     play = _in_progress_play1(team)
     since = last_event_id()

@@ -4,6 +4,17 @@ Conflict (or a None / "skipped" from the worker side) and writes nothing, not ev
 
 Each race is made real: a function inside the service's critical section (between reading the state and
 writing it) is slowed down a few milliseconds, so without the lock the two calls would interleave there.
+
+What each race guards (every audited service takes the audit chain's advisory lock before any row lock, so
+the chain lock alone already serialises them; a row lock removed on its own goes unnoticed, both together
+fail the race):
+  gate decisions, two approvals, submits   _locked_play (chain lock + the play's row)
+  job claims                               job_claim's conditional update (queued -> running)
+  label-audit resolutions                  the chain lock + the audit's row in label_audit_resolve
+  promotions                               _lock_project + the deployment's row in deployment_promote
+  fifty appends                            the chain's advisory lock in audit_record
+  lock order                               the chain lock taken before the project's, the play's or the
+                                           label audit's row (else PostgreSQL reports a deadlock)
 """
 import threading
 import time

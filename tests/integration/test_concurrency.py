@@ -9,6 +9,7 @@ What each race guards (every audited service takes the audit chain's advisory lo
 the chain lock alone already serialises them; a row lock removed on its own goes unnoticed, both together
 fail the race):
   gate decisions, two approvals, submits   _locked_play (chain lock + the play's row)
+  job starts                               the chain lock in job_enqueue (its row lock finds no row to lock)
   job claims                               job_claim's conditional update (queued -> running)
   label-audit resolutions                  the chain lock + the audit's row in label_audit_resolve
   promotions                               _lock_project + the deployment's row in deployment_promote
@@ -170,9 +171,10 @@ def test_two_submits_of_one_play_make_one_submission(team, slow_plays):
 # --- jobs --------------------------------------------------------------------------------------------
 
 
-def test_two_workers_claiming_one_job_run_it_once(team, monkeypatch):
-    from apps.jobs.runner import job_execute
-
+@pytest.fixture
+def probe_runs(monkeypatch):
+    """A "probe" job kind on plays: its parameter check (run inside job_enqueue's critical section) and its
+    run each take HOLD seconds; returns the ids of the jobs it ran, one entry per run."""
     runs = []
 
     def probe(job, report):
@@ -180,9 +182,25 @@ def test_two_workers_claiming_one_job_run_it_once(team, monkeypatch):
         time.sleep(HOLD)  # the run outlasts the other worker's attempt to claim
         return JobOutcome({"ran": True})
 
-    probe_kind = JobKind("probe", "Probe", run=probe, clean=lambda subject, params: {})
+    probe_kind = JobKind("probe", "Probe", run=probe, clean=slowed(lambda subject, params: {}))
     real = registry.job_kind
     monkeypatch.setattr(registry, "job_kind", lambda name: probe_kind if name == "probe" else real(name))
+    return runs
+
+
+def test_two_starts_of_one_job_queue_one(team, probe_runs):
+    since = last_event_id()
+    results = race(lambda: job_services.job_enqueue("probe", team["play1"], {}),
+                   lambda: job_services.job_enqueue("probe", team["play1"], {}))
+    job = one_winner(results)
+    assert list(Job.objects.filter(kind="probe")) == [job]
+    assert new_events(since).count() == 1 and new_events(since, "job.queued").get().object_id == str(job.pk)
+
+
+def test_two_workers_claiming_one_job_run_it_once(team, probe_runs):
+    from apps.jobs.runner import job_execute
+
+    runs = probe_runs
     job = job_services.job_enqueue("probe", team["play1"], {})
     since = last_event_id()
     results = race(lambda: job_execute(job.pk), lambda: job_execute(job.pk))

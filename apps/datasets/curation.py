@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import Membership
-from apps.audit.services import audit_record
+from apps.audit.services import audit_chain_lock, audit_record
 from apps.core import storage
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.ingest import Ingested
@@ -234,6 +234,7 @@ def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int 
         raise ValidationFailed("size must be between 10 and 2,000 items")
     person = _auditor_for(dataset, auditor)
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row locks: see _unanswered_audit
         Dataset.objects.select_for_update().get(pk=dataset.pk)  # one start at a time per dataset
         _fail_stalled_preparations(dataset)
         if LabelAudit.objects.filter(dataset=dataset, status__in=[LabelAudit.Status.OPEN,
@@ -264,7 +265,12 @@ def _auditor_for(dataset: Dataset, auditor) -> "User":
 
 def _unanswered_audit(audit: LabelAudit, doing: str) -> LabelAudit:
     """Inside the caller's transaction: the audit, locked, if it may still be changed (preparing or open,
-    no item answered yet); else Conflict saying why."""
+    no item answered yet); else Conflict saying why.
+
+    The audit chain's lock comes first, here as in every label-audit service (see audit_chain_lock): the
+    worker that fills in a prepared sample holds the chain while it locks the audit, so a person's change
+    that locked the audit first and then appended its event would deadlock with it."""
+    audit_chain_lock()
     audit = LabelAudit.objects.select_for_update().select_related("dataset__project", "auditor").get(pk=audit.pk)
     if audit.status not in (LabelAudit.Status.PREPARING, LabelAudit.Status.OPEN):
         raise Conflict(f"Audit #{audit.pk} is {audit.get_status_display().lower()}: it can no longer be {doing}.")
@@ -450,6 +456,7 @@ def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) ->
     if label not in audit.dataset.labels:
         raise ValidationFailed(f"label must be one of: {', '.join(audit.dataset.labels)}")
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row lock: see _unanswered_audit
         audit = LabelAudit.objects.select_for_update().get(pk=audit.pk)
         if actor.pk != audit.auditor_id:  # reassigned since the caller read it
             raise NotAllowed("Only the assigned auditor relabels this sample.")
@@ -484,6 +491,7 @@ def label_audit_resolve(*, actor, audit: LabelAudit, item_id: int, action: str, 
     if action == "keep" and not note:
         raise ValidationFailed("Keeping the original label needs a note saying why.")
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row lock: see _unanswered_audit
         audit = LabelAudit.objects.select_for_update().select_related("dataset__project").get(pk=audit.pk)
         if audit.status != LabelAudit.Status.COMPLETE:
             raise Conflict("The audit is not complete yet.")

@@ -38,6 +38,16 @@ def _locked_play(play: Play) -> Play:
     return Play.objects.select_for_update().select_related("cycle__project").get(pk=play.pk)
 
 
+def _lock_project(project: Project) -> Project:
+    """Re-read the project under a row lock, the audit chain's lock taken first. Every service here appends
+    an event after locking, and the audit chain's lock must come before any row lock (see
+    audit_chain_lock): a service holding the project's row while it waits for the chain deadlocks with one
+    holding the chain while it locks that row (a play's lock joins its project) or inserts an event that
+    references it."""
+    audit_chain_lock()
+    return Project.objects.select_for_update().get(pk=project.pk)
+
+
 def _bookkeeping_kinds() -> list[str]:
     return [name for name, (_, kind) in registry.job_kinds().items() if kind.bookkeeping]
 
@@ -122,6 +132,7 @@ def member_add(*, actor, project: Project, username: str, role: str) -> Membersh
     if user is None:
         raise ValidationFailed(f"No active user named {username!r}.")
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before any row lock: see _lock_project
         held = set(Membership.objects.select_for_update().filter(project=project, user=user)
                    .values_list("role", flat=True))
         if role in held:
@@ -150,6 +161,7 @@ def member_add(*, actor, project: Project, username: str, role: str) -> Membersh
 def member_remove(*, actor, project: Project, username: str, role: str) -> None:
     _require(actor, Action.PROJECT_MANAGE_MEMBERS, project)
     with transaction.atomic(durable=True):
+        audit_chain_lock()  # before the row lock: see _lock_project
         membership = (Membership.objects.select_for_update()
                       .filter(project=project, user__username=username, role=role).first())
         if membership is None:
@@ -164,7 +176,7 @@ def project_set_solo(*, actor, project: Project, solo: bool) -> Project:
     """Admins only: let one person hold every role (deciding their own gates then needs a hat switch)."""
     _require(actor, Action.PROJECT_SET_SOLO, project)
     with transaction.atomic(durable=True):
-        project = Project.objects.select_for_update().get(pk=project.pk)
+        project = _lock_project(project)
         if project.solo_mode == solo:
             return project
         before = {"solo_mode": project.solo_mode}
@@ -183,7 +195,7 @@ def project_set_signoff_approvals(*, actor, project: Project, approvals) -> Proj
         raise ValidationFailed("approvals must be 1 or 2")
     approvals = int(approvals)
     with transaction.atomic(durable=True):
-        project = Project.objects.select_for_update().get(pk=project.pk)
+        project = _lock_project(project)
         if project.signoff_approvals == approvals:
             return project
         before = {"signoff_approvals": project.signoff_approvals}
@@ -440,7 +452,7 @@ def project_close(*, actor, project: Project, outcome: str, reason: str) -> Proj
     if not reason:
         raise ValidationFailed("Closing a project needs a reason: it stays in the record.")
     with transaction.atomic(durable=True):
-        project = Project.objects.select_for_update().get(pk=project.pk)
+        project = _lock_project(project)
         if project.status != Project.Status.ACTIVE:
             raise Conflict(f"This project is already closed ({project.get_status_display().lower()}).")
         decided = GateDecision.objects.filter(play__cycle__project=project)
@@ -470,7 +482,7 @@ def cycle_open_retrain(*, actor=None, project: Project, reason: str, signal: dic
     if not reason:
         raise ValidationFailed("Say why the model is retrained (the signal or the person's reason).")
     with transaction.atomic(durable=True):
-        project = Project.objects.select_for_update().get(pk=project.pk)
+        project = _lock_project(project)
         if project.status != Project.Status.ACTIVE:
             raise Conflict("This project is closed: a retrain needs an active project.")
         current = project.cycles.select_for_update().filter(status=Cycle.Status.ACTIVE).first()

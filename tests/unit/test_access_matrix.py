@@ -885,3 +885,43 @@ def test_every_route_and_method_has_a_row_and_the_schema_agrees(make_user):
     assert not api - schema, f"API routes missing from the OpenAPI schema: {sorted(api - schema)}"
     assert not schema - api, f"schema operations with no route: {sorted(schema - api)}"
     assert len(set(PERSONAS)) == 8 and len(rows) == len(ROWS)
+
+
+def test_a_method_a_route_does_not_take_answers_405(world):
+    """GET on every route that does not take it: 405 for a signed-in admin."""
+    admin_page, admin_api = client_for(world, "admin", api=False), client_for(world, "admin", api=True)
+    taken: dict[str, set] = {}
+    for row in ROWS:
+        taken.setdefault(row.pattern, set()).add(row.method)
+    for pattern, methods in taken.items():
+        if "GET" in methods:
+            continue
+        row = next(r for r in ROWS if r.pattern == pattern)
+        client = admin_api if row.api else admin_page
+        response = client.get(row.url({**world, "challenger": world["production"], "queued_job": world["q_job"]}))
+        assert response.status_code == 405, f"GET /{pattern}: {response.status_code}"
+
+
+def test_pages_show_only_the_buttons_a_user_may_use(world):
+    _submit_q_play1(world)
+    page = f"/plays/{world['q_play1']}/"
+    as_signoff = client_for(world, "so", api=False).get(page).content.decode()
+    assert 'value="approve"' in as_signoff and 'value="reject"' in as_signoff
+    assert "Submit for sign-off" not in as_signoff
+    for persona in ("mo", "do", "duo"):
+        html = client_for(world, persona, api=False).get(page).content.decode()
+        assert 'value="approve"' not in html and 'value="reject"' not in html, persona
+    project = f"/projects/{world['Q']}/"
+    as_data = client_for(world, "do", api=False).get(project).content.decode()
+    assert "Add member" not in as_data and "Solo mode" not in as_data
+    assert "Add member" in client_for(world, "mo", api=False).get(project).content.decode()
+
+
+def test_the_polled_job_fragment_is_the_partial_and_stops_polling_when_finished(world):
+    client = client_for(world, "mo", api=False)
+    response = client.get(f"/jobs/{world['q_job']}/progress/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 286  # htmx stops polling on 286
+    assert b"<html" not in response.content and b"Succeeded" in response.content
+    assert "job-finished" in response["HX-Trigger"]
+    gate = client.get(f"/plays/{world['q_play1']}/?partial=gate", HTTP_HX_REQUEST="true")
+    assert gate.status_code == 200 and b"<html" not in gate.content and b'id="gate-panel"' in gate.content

@@ -925,3 +925,19 @@ def test_the_polled_job_fragment_is_the_partial_and_stops_polling_when_finished(
     assert "job-finished" in response["HX-Trigger"]
     gate = client.get(f"/plays/{world['q_play1']}/?partial=gate", HTTP_HX_REQUEST="true")
     assert gate.status_code == 200 and b"<html" not in gate.content and b'id="gate-panel"' in gate.content
+
+
+def test_a_client_token_serves_only_its_own_deployment(world):
+    """The client token of the production deployment, sent to another deployment of the same project:
+    404 on each traffic endpoint, and nothing written."""
+    other = _challenger(world).pk
+    client = client_for(world, "client", api=True)
+    bodies = {"predict": {"texts": ["I was charged twice"]},
+              "predictions": {"predictions": [{"id": "r-9", "text": "hi", "label": "billing",
+                                               "probabilities": PROBABILITIES}]},
+              "feedback": {"feedback": [{"id": "r-1", "label": "billing"}]}}
+    for endpoint, body in bodies.items():
+        before, files, last = fingerprint(), files_under(world["data_dir"]), _last_event_id()
+        response = client.post(f"/api/deployments/{other}/{endpoint}/", _json(body), content_type="application/json")
+        assert response.status_code == 404, (endpoint, response.content)
+        assert fingerprint() == before and files_under(world["data_dir"]) == files and _last_event_id() == last

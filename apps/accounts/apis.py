@@ -103,7 +103,7 @@ class ApiTokenDetailApi(APIView):
     def get(self, request, token_id: int):
         return Response(ApiTokenSerializer(api_token_get(actor=request.user, token_id=token_id)).data)
 
-    @extend_schema(responses=ApiTokenSerializer)
+    @extend_schema(request=None, responses=ApiTokenSerializer)
     def delete(self, request, token_id: int):
         token = api_token_revoke(actor=request.user, token=api_token_get(actor=request.user, token_id=token_id))
         return Response(ApiTokenSerializer(token).data)

@@ -4,7 +4,8 @@ drf-spectacular documents only the success response of each view. Our one except
 (apps.api.exception_handlers) answers every refusal with `{"error": message, ...details}`; this AutoSchema
 adds that shape as the `Error` component and lists, per operation, the statuses it can produce:
 400 (bad input or a domain refusal), 401/403 (no credentials / not allowed), 404 (missing or not visible),
-409 (wrong state, or another request got there first) and 413 (an upload over the size limit).
+409 (wrong state, or another request got there first), 413 (an upload over the size limit), 429 (sign-in
+lockout) and 507 (the data folder is full).
 """
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
@@ -31,6 +32,8 @@ _DESCRIPTIONS = {
     "409": "The object is not in the state this action needs, or another request changed it first.",
     "413": "The upload is larger than the limit.",
     "415": "The body is not in a media type this operation reads.",
+    "429": "Too many failed sign-ins: this username is locked out from this address for a while.",
+    "507": "The data folder is full: nothing was stored.",
 }
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _PLAIN_STRINGS = (serializers.CharField,)
@@ -109,7 +112,9 @@ class PlaybookAutoSchema(AutoSchema):
         if writes and self.get_request_serializer() is not None:
             codes.append("415")
             if "multipart/form-data" in self.map_parsers():
-                codes.append("413")
+                codes += ["413", "507"]  # over the size limit; the data folder is full (nothing stored)
+        if signs_in and writes:
+            codes.append("429")  # repeated failed sign-ins lock the username out from that address
         return codes
 
 PAGINATION_PARAMETERS = [

@@ -361,7 +361,7 @@ def test_a_crash_gets_the_styled_500_page_without_a_traceback(people, settings):
 def test_an_unknown_api_route_answers_404_error_and_a_page_the_styled_404(people, settings):
     settings.DEBUG = False
     api = signed_in("ann").get("/api/no-such-route/")
-    assert api.status_code == 404 and api.json() == {"error": "Not found."}
+    assert api.status_code == 404 and api.json() == {"error": "No API route matches this path."}
     page = signed_in("ann").get("/no-such-page/")
     assert page.status_code == 404 and "Back to my work" in page.content.decode()
 

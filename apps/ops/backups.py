@@ -164,7 +164,9 @@ def backup_check(folder: Path) -> dict:
         raise BackupError(f"{folder / MANIFEST} is not a {FORMAT} manifest")
     if not signature_ok(_canonical(manifest), manifest.get("signature", ""), purpose=MANIFEST_PURPOSE):
         raise BackupError("the manifest's signature does not verify: it was altered, or it was signed with "
-                          "another PLAYBOOK_AUDIT_KEY / SECRET_KEY")
+                          "another PLAYBOOK_AUDIT_KEY / SECRET_KEY. Restore with the backed-up site's key (set "
+                          "PLAYBOOK_AUDIT_KEY, or SECRET_KEY / SECRET_KEY_FILE; the embedded run keeps its key "
+                          "in its data folder's dev-secret-key file)")
     listed = manifest["files"]
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
     unlisted = sorted(present - set(listed) - {MANIFEST})

@@ -52,7 +52,8 @@ def page(browser):
     page = context.new_page()
     # --- Content-Security-Policy: a page that breaks the policy fails its test (security part of issue 11).
     violations = []
-    page.on("console", lambda msg: violations.append(msg.text)
+    page.on("console", lambda msg: violations.append(f"{page.url} ({msg.location.get('url')}:"
+                                                     f"{msg.location.get('lineNumber')}): {msg.text}")
             if msg.type == "error" and "Content Security Policy" in msg.text else None)
     yield page
     context.close()

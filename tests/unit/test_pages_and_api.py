@@ -111,3 +111,16 @@ def test_the_demo_seed_creates_users_project_and_data_once(settings):
     assert 1500 <= dataset.rows <= 2500 and 6 <= len(dataset.labels) <= 8
     assert (settings.DATA_DIR / "demo" / "production_sample.csv").exists()
     assert Client().login(username="signoff.owner", password="playbook-demo")
+
+
+def test_no_template_comment_spans_lines():
+    """Django's {# #} comment ends at the line's end: one spread over two lines is sent to the browser as text
+    (a `<style>` named in it then opens a real style element, which the Content-Security-Policy blocks)."""
+    from django.conf import settings
+
+    root = settings.BASE_DIR / "templates"
+    open_comments = [f"{path.relative_to(root)}:{number}"
+                     for path in root.rglob("*.html")
+                     for number, line in enumerate(path.read_text().splitlines(), 1)
+                     if "{#" in line and "#}" not in line.split("{#", 1)[1]]
+    assert open_comments == [], "use {% comment %} for comments over several lines: " + ", ".join(open_comments)

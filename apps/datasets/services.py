@@ -1,10 +1,11 @@
+import logging
 import os
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_chain_lock, audit_record
 from apps.core import storage
 from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.datasets.ingest import Ingested, Options, ingest
@@ -12,6 +13,8 @@ from apps.datasets.models import Dataset
 from apps.playbook import policy
 from apps.playbook.models import Project
 from apps.playbook.policy import Action
+
+logger = logging.getLogger(__name__)
 
 
 
@@ -88,6 +91,9 @@ def _dataset_create(*, actor, project, ingested, name, kind, original_filename, 
     relative = ""
     try:
         with transaction.atomic(durable=True):
+            # The chain lock before the file: whether the content's file already exists and the row that
+            # refers to it commit as one step against the cleanup below (which takes the same lock).
+            audit_chain_lock()
             relative, created_file = store_canonical(ingested.path, ingested.sha256)
             dataset = Dataset.objects.create(
                 project=project, name=name[:200], kind=kind, original_filename=original_filename[:255],
@@ -102,9 +108,21 @@ def _dataset_create(*, actor, project, ingested, name, kind, original_filename, 
     except BaseException:
         ingested.path.unlink(missing_ok=True)
         if created_file:
-            storage.absolute(relative).unlink(missing_ok=True)
+            try:
+                _remove_unreferenced(relative)
+            except Exception:  # the database is unreachable: an orphan file is better than a lost one
+                logger.warning("left %s in place: could not check whether a dataset refers to it", relative)
         raise
     return dataset
+
+
+def _remove_unreferenced(relative: str) -> None:
+    """Remove a content-addressed file this call created, unless a committed dataset now refers to it: an
+    upload of the same bytes may have found the file in place and committed while this one failed."""
+    with transaction.atomic():
+        audit_chain_lock()
+        if not Dataset.objects.filter(path=relative).exists():
+            storage.absolute(relative).unlink(missing_ok=True)
 
 
 def dataset_append_rows(*, actor, parent: Dataset, rows: list[dict], name: str = "", source: str = "",

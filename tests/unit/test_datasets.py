@@ -171,3 +171,30 @@ def test_extra_columns_are_kept_on_each_row_for_slicing_in_every_format(team, tm
         assert [r.get("meta") for r in rows] == expected[fmt], fmt
         assert all(set(r) <= {"text", "label", "meta"} for r in rows)
         assert json.dumps(rows)  # plain JSON
+
+
+def test_a_failed_upload_never_removes_a_file_that_a_committed_dataset_refers_to(team, settings, sample_upload,
+                                                                                 monkeypatch):
+    """Two uploads of the same bytes: the one that created the content's file fails, the other found the file in
+    place and committed. The failure's cleanup must leave the file its neighbour's row points to."""
+    from apps.datasets import services
+
+    kept = services.dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())
+    real_store = services.store_canonical
+    monkeypatch.setattr(services, "store_canonical", lambda tmp, sha: (real_store(tmp, sha)[0], True))
+
+    def failing_audit(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "audit_record", failing_audit)
+    with pytest.raises(RuntimeError):
+        services.dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())
+    assert stored_files(settings) == [kept.path.rsplit("/", 1)[-1]]
+    assert kept.read_rows()  # still readable
+
+    # With no dataset referring to it, the file the failed upload created is removed.
+    monkeypatch.setattr(services, "store_canonical", real_store)
+    with pytest.raises(RuntimeError):
+        services.dataset_upload(actor=team["do"], project=team["project"],
+                                upload=sample_upload(SAMPLE_CSV + "one more row,bug\n"))
+    assert stored_files(settings) == [kept.path.rsplit("/", 1)[-1]]

@@ -214,16 +214,20 @@ def _size(path) -> int:
 
 
 def job_finish_unsuccessfully(*, job_id: int, error: str, cancelled: bool = False, actor: str = WORKER,
-                              only_if: str = "") -> bool:
+                              only_if: str = "", silent_since=None) -> bool:
     """Mark an unfinished job failed (or cancelled) with its error. The play is left exactly as it was;
     the job's own folders (a half-written checkpoint, report or package) are removed after commit.
     ``only_if`` (a status): do nothing unless the job, once locked, is still in it (a sweep's decision
-    stands only if no worker claimed the job meanwhile)."""
+    stands only if no worker claimed the job meanwhile). ``silent_since`` (a time): do nothing unless the
+    job, once locked, is still running with no heartbeat since then (its worker did not beat meanwhile)."""
     status = Job.Status.CANCELLED if cancelled else Job.Status.FAILED
     with transaction.atomic(durable=True):
         audit_chain_lock()  # before the row lock: see audit_chain_lock
         job = Job.objects.select_for_update().select_related("project").get(pk=job_id)
         if job.is_finished or (only_if and job.status != only_if):
+            return False
+        if silent_since is not None and not (job.status == Job.Status.RUNNING and job.heartbeat_at is not None
+                                             and job.heartbeat_at < silent_since):
             return False
         before = {"status": job.status}
         job.status, job.error, job.finished_at = status, error[:10000], timezone.now()
@@ -245,8 +249,9 @@ def jobs_fail_stale(*, now=None) -> list[int]:
     stale = list(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
     failed = []
     for job_id in stale:
-        if job_finish_unsuccessfully(job_id=job_id, error="The worker stopped reporting (no heartbeat for "
-                                     f"{settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS} s): it probably died."):
+        if job_finish_unsuccessfully(job_id=job_id, silent_since=cutoff, error=(
+                "The worker stopped reporting (no heartbeat for "
+                f"{settings.PLAYBOOK_HEARTBEAT_STALE_SECONDS} s): it probably died.")):
             failed.append(job_id)
     return failed
 

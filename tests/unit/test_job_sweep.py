@@ -151,6 +151,28 @@ def test_a_job_claimed_while_the_sweep_decides_to_fail_it_is_left_running(sweep_
     assert job.status == "running" and events(job, "job.failed") == []
 
 
+def test_a_worker_that_beats_while_the_stale_sweep_decides_is_left_running(sweep_settings, broker, queue_baseline,
+                                                                           monkeypatch):
+    job = queue_baseline()
+    silent = timezone.now() - timedelta(seconds=3600)
+    Job.objects.filter(pk=job.pk).update(status="running", started_at=silent, heartbeat_at=silent)
+    real_lock = job_services.audit_chain_lock
+
+    def lock_after_the_worker_beat():
+        Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        real_lock()
+
+    monkeypatch.setattr(job_services, "audit_chain_lock", lock_after_the_worker_beat)
+    assert job_services.jobs_fail_stale() == []
+    job.refresh_from_db()
+    assert job.status == "running" and events(job, "job.failed") == []
+
+    monkeypatch.setattr(job_services, "audit_chain_lock", real_lock)  # silent for real: failed
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=silent)
+    assert job_services.jobs_fail_stale() == [job.pk]
+    assert len(events(job, "job.failed")) == 1
+
+
 def test_a_job_older_than_the_max_age_is_failed_whatever_its_sends(sweep_settings, broker, queue_baseline):
     sweep_settings.PLAYBOOK_QUEUED_MAX_RESENDS = 100
     job = queue_baseline()

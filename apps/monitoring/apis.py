@@ -4,6 +4,7 @@ the model elsewhere (a client token scoped to one deployment, or a model or data
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import get_authorization_header
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -133,7 +134,7 @@ def _traffic_deployment(request, deployment_id: int) -> Deployment:
         return token.deployment
     user = request.user
     if not getattr(user, "is_authenticated", False):
-        raise NotAllowed("Send a client token (Authorization: Client <key>) or sign in.")
+        raise NotAuthenticated("Send a client token (Authorization: Client <key>) or sign in.")
     deployment = selectors.deployment_for_user(user, deployment_id)
     verdict = policy.check(user, Action.TRAFFIC_SEND, deployment.project)
     if not verdict:

@@ -367,9 +367,6 @@ def _member(status):
     return {p: status for p in ("mo", "do", "so", "duo", "admin")}
 
 
-# The traffic endpoints take a client token or a person; with neither they answer 403 (with a message
-# naming the client token), not the 401 of the rest of the API.
-TRAFFIC_REFUSED = {"anonymous": 403}
 EVERYONE = {p: 200 for p in ("mo", "do", "so", "duo", "outsider", "admin")}
 MEMBERS = _member(200)
 
@@ -798,15 +795,15 @@ ROWS: list[Row] = [
         events=["deployment.rollback", "deployment.restore"], tables=DEPLOYMENT_TABLES, check=_stages("production", "retired")),
     Row("POST", "api/deployments/<int:deployment_id>/predict/", {"deployment_id": "production"},
         {"mo": 200, "do": 200, "duo": 200, "client": 200}, body={"texts": ["I was charged twice"]},
-        tables={"monitoring_predictionlog"}, refused=TRAFFIC_REFUSED),
+        tables={"monitoring_predictionlog"}),
     Row("POST", "api/deployments/<int:deployment_id>/predictions/", {"deployment_id": "production"},
         {"mo": 201, "do": 201, "duo": 201, "client": 201},
         body={"predictions": [{"id": "r-2", "text": "hello", "label": "billing", "probabilities": PROBABILITIES}]},
-        tables={"monitoring_predictionlog"}, refused=TRAFFIC_REFUSED),
+        tables={"monitoring_predictionlog"}),
     Row("POST", "api/deployments/<int:deployment_id>/feedback/", {"deployment_id": "production"},
         {"mo": 201, "do": 201, "duo": 201, "client": 201}, body={"feedback": [{"id": "r-1", "label": "billing"}]},
         prepare=_logged_prediction,
-        tables={"monitoring_feedback"}, refused=TRAFFIC_REFUSED),
+        tables={"monitoring_feedback"}),
     Row("GET", "api/deployments/<int:deployment_id>/windows/", {"deployment_id": "production"}, MEMBERS),
     Row("POST", "api/deployments/<int:deployment_id>/production-data/", {"deployment_id": "production"},
         {"do": 201, "duo": 201}, prepare=lambda w: _logged_prediction(w, feedback=True),

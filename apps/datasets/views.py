@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.errors import ApplicationError, Conflict, NotAllowed
 from apps.core.views import HtmxHttpRequest, flash_error
@@ -126,6 +126,7 @@ def play3_production(request: HtmxHttpRequest, play, dataset) -> None:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def audit_page(request: HtmxHttpRequest, audit_id: int):
     """The auditor's page: one item at a time; a POST answers it and (with htmx) swaps in the next."""
     audit = selectors.audit_for_user(request.user, audit_id)

@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import Role
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
@@ -26,6 +26,7 @@ def my_work(request: HtmxHttpRequest):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def project_list(request: HtmxHttpRequest):
     form = {"name": "", "request": ""}
     if request.method == "POST":
@@ -161,6 +162,7 @@ def job_context(user, job) -> dict:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def play_detail(request: HtmxHttpRequest, play_id: int):
     """The play page; a POST saves the deliverable (the form keeps what was typed if it is refused)."""
     play = selectors.play_for_user(request.user, play_id)

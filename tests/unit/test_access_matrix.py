@@ -945,6 +945,23 @@ def test_a_method_a_route_does_not_take_answers_405(world):
         assert response.status_code == 405, f"GET /{pattern}: {response.status_code}"
 
 
+
+def test_a_page_answers_405_to_a_method_no_form_sends(world):
+    """Pages take GET and POST only: PUT, PATCH and DELETE on any page are a 405 that writes nothing."""
+    admin_page = client_for(world, "admin", api=False)
+    before = fingerprint()
+    wrong = []
+    for pattern in sorted({row.pattern for row in ROWS if not row.api}):
+        row = next(r for r in ROWS if r.pattern == pattern)
+        url = row.url({**world, "challenger": world["production"], "queued_job": world["q_job"]})
+        for method in ("PUT", "PATCH", "DELETE"):
+            status = admin_page.generic(method, url).status_code
+            if status != 405:
+                wrong.append(f"{method} /{pattern}: {status}")
+    assert wrong == [], "\n".join(wrong)
+    assert fingerprint() == before
+
+
 def test_pages_show_only_the_buttons_a_user_may_use(world):
     _submit_q_play1(world)
     page = f"/plays/{world['q_play1']}/"

@@ -4,7 +4,7 @@ runs, a private PostgreSQL cluster restarted while a worker reports progress, an
 out of space. Each ends with a job that finished visibly (succeeded or failed, never stuck), no partial
 artifact or row, and an unchanged play.
 
-Workers here pause after their first three progress reports (FAULTS_REPORT_PAUSE seconds each) so that
+Workers here pause after each job's first three progress reports (FAULTS_REPORT_PAUSE seconds each) so that
 the fault lands in the middle of the work, not before or after it; the work itself is the real code path.
 """
 import csv
@@ -57,7 +57,7 @@ from apps.jobs import services
 pause, report, paused = float(os.environ["FAULTS_REPORT_PAUSE"]), services.job_report, []
 def job_report(**kwargs):
     report(**kwargs)
-    if len(paused) < 3:  # the first three reports of the worker's life
+    if paused.count(kwargs["job_id"]) < 3:  # the first three reports of each job
         paused.append(kwargs["job_id"])
         time.sleep(pause)
 services.job_report = job_report

@@ -238,6 +238,7 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
         expect(page.locator("#audit-item progress")).to_have_attribute("value", str(answered))
     expect(page.locator("#audit-done")).to_have_text(
         "All done — thank you. The data owner now sees the results.")
+    expect(page.get_by_role("link", name="Back to my work")).to_be_visible()  # the auditor is not left stranded
     expect(page.locator(".label-choice")).to_have_count(0)
     _sign_out(page)
 

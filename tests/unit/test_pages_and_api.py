@@ -124,3 +124,12 @@ def test_no_template_comment_spans_lines():
                      for number, line in enumerate(path.read_text().splitlines(), 1)
                      if "{#" in line and "#}" not in line.split("{#", 1)[1]]
     assert open_comments == [], "use {% comment %} for comments over several lines: " + ", ".join(open_comments)
+
+
+def test_pages_name_the_site_icon_and_it_is_served(client):
+    from django.contrib.staticfiles import finders
+
+    html = client.get("/accounts/login/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    icon = finders.find("favicon.svg")
+    assert icon and open(icon).read().startswith("<svg")

@@ -19,6 +19,7 @@ from apps.accounts.services import (
     user_admin_save,
     user_password_set,
 )
+from apps.core.admin_base import ReadOnlyModelAdmin
 from apps.core.errors import ApplicationError
 
 User = get_user_model()
@@ -82,22 +83,13 @@ class AuditedGroupAdmin(GroupAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyModelAdmin):
     """API tokens: read-only (a key exists only in its owner's hands); admins may revoke, audited."""
 
     list_display = ["name", "prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "revoked_by"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Revoke the selected tokens", permissions=["view"])
     def revoke(self, request, queryset):
@@ -112,7 +104,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccessAttempt)
-class LockoutAdmin(admin.ModelAdmin):
+class LockoutAdmin(ReadOnlyModelAdmin):
     """Failed sign-ins counted by django-axes, per username and address; lifting one is audited."""
 
     list_display = ["username", "ip_address", "failures_since_start", "attempt_time", "locked"]
@@ -125,15 +117,6 @@ class LockoutAdmin(admin.ModelAdmin):
     def locked(self, attempt):
         recent = timezone.now() - attempt.attempt_time < settings.AXES_COOLOFF_TIME
         return attempt.failures_since_start >= settings.PLAYBOOK_SIGNIN_FAILURE_LIMIT and recent
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Lift the lockout (forget these failed sign-ins)", permissions=["view"])
     def lift(self, request, queryset):

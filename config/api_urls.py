@@ -77,6 +77,7 @@ urlpatterns = [
     path("notifications/preferences/", notifications.NotificationPreferencesApi.as_view(),
          name="notification-preferences"),
     path("audit/", AuditListApi.as_view(), name="audit"),
+    path("portfolio/", playbook.PortfolioApi.as_view(), name="portfolio"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file (no inline script); its inline <style>
     # is allowed on this page only.

@@ -49,4 +49,5 @@ urlpatterns = [
          name="deployment-rollback"),
     path("jobs/<int:job_id>/progress/", views.job_progress, name="job-progress"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("portfolio/", views.portfolio, name="portfolio"),
 ]

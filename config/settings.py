@@ -231,6 +231,9 @@ PLAYBOOK_WINDOW_MAX_AGE_SECONDS = env_int("PLAYBOOK_WINDOW_MAX_AGE_SECONDS", 24 
 PLAYBOOK_PACKAGE_TIMING_CALLS = env_int("PLAYBOOK_PACKAGE_TIMING_CALLS", 200)
 PLAYBOOK_RETRAIN_BUDGET = env_int("PLAYBOOK_RETRAIN_BUDGET", 2)
 PLAYBOOK_RETRAIN_BUDGET_DAYS = env_int("PLAYBOOK_RETRAIN_BUDGET_DAYS", 30)
+# The portfolio flags a play as stuck when it has been open (ready, in progress, sent back or waiting for
+# sign-off) longer than this many days.
+PLAYBOOK_STUCK_AFTER_DAYS = env_int("PLAYBOOK_STUCK_AFTER_DAYS", 7)
 # Signs the audit chain's head and backup manifests (HMAC); empty derives a key from SECRET_KEY. Keep the
 # same key across a restore, or the restored chain's head cannot be verified.
 PLAYBOOK_AUDIT_KEY = env_secret("PLAYBOOK_AUDIT_KEY") or ""

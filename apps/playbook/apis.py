@@ -1,5 +1,6 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -283,3 +284,102 @@ class JobCancelApi(APIView):
         job = selectors.job_for_user(request.user, job_id)
         job = services.job_cancel(actor=request.user, job=job)
         return Response(JobSerializer(job).data)
+
+
+class CanViewPortfolio(BasePermission):
+    """Admins and leads (holders of playbook.view_portfolio); a caller who is not signed in gets the 401."""
+
+    message = "Only admins and leads may see the portfolio."
+
+    def has_permission(self, request, view) -> bool:
+        from apps.playbook.portfolio import can_view_portfolio
+
+        return can_view_portfolio(request.user)
+
+
+class PortfolioPlaySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    assignee = serializers.CharField(allow_null=True)
+
+
+class PortfolioProjectSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    cycle = serializers.IntegerField(allow_null=True)
+    state = serializers.CharField(help_text="submitted, rejected, in_progress, ready, idle or closed")
+    state_label = serializers.CharField()
+    outcome = serializers.CharField(help_text="How a closed project ended; empty while it is active.")
+    closed_reason = serializers.CharField()
+    play = PortfolioPlaySerializer(allow_null=True, help_text="The current play: the first open one.")
+    open_since = serializers.DateTimeField(allow_null=True)
+    open_seconds = serializers.IntegerField(allow_null=True)
+    open_for = serializers.CharField()
+    waiting_seconds = serializers.IntegerField(allow_null=True)
+    waiting_for = serializers.CharField()
+    stuck = serializers.BooleanField()
+
+
+class PortfolioGateSerializer(serializers.Serializer):
+    play = serializers.IntegerField()
+    number = serializers.IntegerField()
+    title = serializers.CharField()
+    project = serializers.IntegerField()
+    project_name = serializers.CharField()
+    cycle = serializers.IntegerField()
+    submitted_at = serializers.DateTimeField()
+    submitted_by = serializers.CharField(allow_null=True)
+    waiting_seconds = serializers.IntegerField()
+    waiting_for = serializers.CharField()
+    deciders = serializers.ListField(child=serializers.CharField())
+    stuck = serializers.BooleanField()
+
+
+class PortfolioJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    project = serializers.IntegerField()
+    project_name = serializers.CharField()
+    play = serializers.IntegerField(allow_null=True)
+    play_number = serializers.IntegerField(allow_null=True)
+    cycle = serializers.IntegerField(allow_null=True)
+    since = serializers.DateTimeField()
+    running_seconds = serializers.IntegerField()
+    running_for = serializers.CharField()
+    progress = serializers.IntegerField(help_text="Percent done.")
+
+
+class PortfolioPlayTimeSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    title = serializers.CharField()
+    plays_measured = serializers.IntegerField()
+    median_seconds = serializers.IntegerField(allow_null=True)
+    median = serializers.CharField()
+    max_seconds = serializers.IntegerField(allow_null=True)
+    max = serializers.CharField()
+
+
+class PortfolioSerializer(serializers.Serializer):
+    generated_at = serializers.DateTimeField()
+    stuck_after_days = serializers.IntegerField()
+    projects = PortfolioProjectSerializer(many=True)
+    gates = PortfolioGateSerializer(many=True)
+    jobs = PortfolioJobSerializer(many=True)
+    play_times = PortfolioPlayTimeSerializer(many=True)
+
+
+class PortfolioApi(APIView):
+    """Every project's cycle and current play, the gates waiting, the jobs running, time per play and the
+    stuck plays: the portfolio page's figures (admins and leads)."""
+
+    permission_classes = [CanViewPortfolio]
+
+    @extend_schema(responses=PortfolioSerializer)
+    def get(self, request):
+        from apps.playbook.portfolio import as_dict, portfolio
+
+        return Response(as_dict(portfolio()))

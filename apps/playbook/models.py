@@ -33,6 +33,9 @@ class Project(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(signoff_approvals__in=[1, 2]), name="playbook_project_approvals_1_2"),
         ]
+        # Leads: people an admin grants this (to the user, or to a group they are in) in the admin site, both
+        # audited; they see the portfolio across every project (apps.playbook.portfolio). Admins see it anyway.
+        permissions = [("view_portfolio", "Can see the portfolio across every project")]
 
     def __str__(self):
         return self.name

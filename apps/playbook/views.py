@@ -306,3 +306,18 @@ def project_retrain(request: HtmxHttpRequest, project_id: int):
     else:
         messages.success(request, f"Cycle {cycle.number} opened: the data pipeline (Play 3) is ready again.")
     return redirect("playbook:project", project_id=project.pk)
+
+
+@login_required
+@require_GET
+def portfolio(request: HtmxHttpRequest):
+    """Every project at a glance, for admins and leads (apps.playbook.portfolio); others get a 403, as on
+    the audit trail."""
+    from django.core.exceptions import PermissionDenied
+
+    from apps.playbook.portfolio import can_view_portfolio, openable_projects, portfolio as read_portfolio
+
+    if not can_view_portfolio(request.user):
+        raise PermissionDenied("Admins and leads only.")
+    view = read_portfolio()
+    return render(request, "playbook/portfolio.html", {"view": view, "openable": openable_projects(request.user, view)})

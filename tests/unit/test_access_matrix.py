@@ -191,6 +191,7 @@ def _build_world(monkeypatch, model_path) -> dict:
     people = {name: user_create(actor=None, username=name, password=PASSWORD)
               for name in ("mo", "do", "so", "so2", "duo", "outsider")}
     people["admin"] = user_create(actor=None, username="admin", password=PASSWORD, is_staff=True)
+    _make_lead(people["admin"], people["duo"])  # duo is also a lead: the portfolio's rows allow them
 
     def staffed(name, request):
         project = project_create(actor=people["mo"], name=name, request=request)
@@ -283,6 +284,16 @@ def _build_world(monkeypatch, model_path) -> dict:
         "audit": open_audit.pk, "done_audit": done_audit.pk, "disagreement": disagreements[0],
         "notification": notification.pk, "mo_token": mo_token.pk,
     }
+
+
+def _make_lead(admin, user):
+    """Grant `user` the portfolio permission as an admin does in the admin site (audited)."""
+    from django.contrib.auth.models import Permission
+
+    from apps.accounts.services import user_admin_relations_save
+
+    permission = Permission.objects.get(codename="view_portfolio", content_type__app_label="playbook")
+    user_admin_relations_save(actor=admin, user=user, save_m2m=lambda: user.user_permissions.add(permission))
 
 
 @pytest.fixture(scope="module")
@@ -705,6 +716,8 @@ ROWS: list[Row] = [
     Row("POST", "accounts/tokens/<int:token_id>/revoke/", {"token_id": "mo_token"}, {"mo": 302, "admin": 302},
         refused=NOT_THEIR_TOKEN, events=["auth.token_revoked"], tables={"accounts_apitoken"},
         location="/accounts/tokens/", check=_token_revoked),
+    # The portfolio: admins and leads (duo holds playbook.view_portfolio); every other person a 403.
+    Row("GET", "portfolio/", {}, {"admin": 200, "duo": 200}, refused={"outsider": 403}),
     # --- API ---
     Row("POST", "api/auth/token/", {}, {p: 200 for p in PERSONAS},
         body={"username": "mo", "password": PASSWORD},
@@ -826,6 +839,8 @@ ROWS: list[Row] = [
     Row("POST", "api/notifications/preferences/", {}, EVERYONE, body={"email": False},
         events=["notifications.email_set"], tables={"notifications_notificationpreference"}, check=_email_off),
     Row("GET", "api/audit/", {}, {"admin": 200}, refused={"outsider": 403}),
+    # The portfolio's API: admins and leads (duo holds playbook.view_portfolio); everyone else a 403.
+    Row("GET", "api/portfolio/", {}, {"admin": 200, "duo": 200}, refused={"outsider": 403}),
 ]
 
 

@@ -356,3 +356,12 @@ def test_the_api_gives_the_same_figures_in_seconds(three_projects, staffed):
                                      "max": "3 d"}
     assert data["projects"][2]["outcome"] == "Abandoned"
     assert data["projects"][2]["closed_reason"] == "The request was withdrawn."
+
+
+def test_admins_grant_it_in_the_admin_site(staffed):
+    """The permission is offered on the user and group forms of the admin site, by its plain name."""
+    client = Client()
+    client.force_login(staffed["admin"])
+    for url in (f"/admin/auth/user/{staffed['lead'].pk}/change/", "/admin/auth/group/add/"):
+        page = client.get(url)
+        assert page.status_code == 200 and "Can see the portfolio across every project" in page.content.decode()

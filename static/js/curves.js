@@ -137,6 +137,10 @@
     const source = document.getElementById(canvas.dataset.curves);
     if (!source) return;
     let chart = charts[canvas.id];
+    if (chart && chart.canvas !== canvas) {  // a re-rendered page part brought a new canvas: draw on it
+      chart.destroy();
+      chart = null;
+    }
     if (!chart) {
       const refs = readJSON(canvas.dataset.references);
       const references = refs && refs.lines ? refs.lines : [];
@@ -157,7 +161,11 @@
   }
 
   function overlayChart(canvas) {
-    if (typeof Chart === "undefined" || charts[canvas.id]) return;
+    if (typeof Chart === "undefined") return;
+    if (charts[canvas.id]) {
+      if (charts[canvas.id].canvas === canvas) return;
+      charts[canvas.id].destroy();  // the workspace was re-rendered (a job finished): a new table, a new chart
+    }
     const overlay = readJSON(canvas.dataset.overlay);
     if (!overlay) return;
     const refs = readJSON(canvas.dataset.references);

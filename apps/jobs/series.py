@@ -75,6 +75,11 @@ def downsample(points: list[tuple[float, float]], cap: int = CAP) -> list[tuple[
     return kept
 
 
+def _light(points) -> list[list[float]]:
+    """Points as JSON pairs, values to 4 significant digits (what a chart can show; halves the bytes)."""
+    return [[x, float(f"{y:.4g}")] for x, y in points]
+
+
 def job_curves(job: Job, *, after: int | None = None, cap: int = CAP) -> dict:
     """What the progress fragment sends of ``job``'s curves: ``{"cursor", "series": {name: [[x, y], ...]},
     "smoothed": {...}, "history": bool}``. Without ``after`` (the first render) every charted series comes
@@ -92,13 +97,12 @@ def job_curves(job: Job, *, after: int | None = None, cap: int = CAP) -> dict:
     smoothed = {}
     if LOSS in raw and after is None:
         loss = raw[LOSS]
-        smoothed[LOSS] = [[x, y] for x, y in downsample(list(zip((p[0] for p in loss),
-                                                                    ema([p[1] for p in loss]))), cap)]
+        smoothed[LOSS] = _light(downsample(list(zip((p[0] for p in loss), ema([p[1] for p in loss]))), cap))
     return {
         "cursor": cursor,
         "history": after is None,
         "smoothing": SMOOTHING,
-        "series": {name: [[x, y] for x, y in downsample(values, cap)] for name, values in raw.items()},
+        "series": {name: _light(downsample(values, cap)) for name, values in raw.items()},
         "smoothed": smoothed,
     }
 

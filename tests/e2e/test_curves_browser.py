@@ -43,7 +43,8 @@ def slow_worker(tmp_path):
 
 
 def test_the_curves_draw_while_a_play4_job_runs_and_after_it_finished(team, sample_upload, live_server, slow_worker,
-                                                                      page: Page, monkeypatch, tmp_path):
+                                                                      page: Page, monkeypatch, tmp_path,
+                                                                      artifacts_dir):
     from apps.datasets.services import dataset_upload
     from apps.jobs.models import MetricPoint
     from apps.playbook.models import Play
@@ -77,6 +78,7 @@ def test_the_curves_draw_while_a_play4_job_runs_and_after_it_finished(team, samp
     assert first["width"] > 300 and first["height"] > 150, first
     assert first["lengths"]["train_loss"] >= 1 and first["lengths"]["val_macro_f1"] >= 1
     assert first["lengths"]["train_loss_smoothed"] == first["lengths"]["train_loss"]
+    page.screenshot(path=str(artifacts_dir / "curves-1-running.png"), full_page=True)
 
     # Two polls later the same canvas keeps its size and holds more points (the new ones were appended).
     for _ in range(2):
@@ -105,6 +107,7 @@ def test_the_curves_draw_while_a_play4_job_runs_and_after_it_finished(team, samp
     row.get_by_label(f"overlay the validation curve of job {job.pk}").check()
     lengths = page.evaluate("""() => window.playbookCharts["overlay-chart"].data.datasets.map(d => d.data.length)""")
     assert lengths == [stored["val_macro_f1"]]
+    page.screenshot(path=str(artifacts_dir / "curves-2-finished-overlay.png"), full_page=True)
     kept = page.evaluate(CHART_STATE, canvas_id)
     assert kept["same"] and kept["lengths"] == done["lengths"]
 

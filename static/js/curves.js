@@ -35,9 +35,14 @@
       const scale = chart.scales.score;
       if (!scale || !options.lines) return;
       const ctx = chart.ctx, area = chart.chartArea;
-      options.lines.forEach(function (line) {
+      let lastLabel = null;
+      options.lines.slice().sort(function (a, b) { return b.value - a.value; }).forEach(function (line) {
         const y = scale.getPixelForValue(line.value);
         if (y < area.top || y > area.bottom) return;
+        // A label too close to the one above it goes under its line instead.
+        let labelY = y - 4;
+        if (lastLabel !== null && labelY - lastLabel < 13) labelY = Math.max(y + 13, lastLabel + 13);
+        lastLabel = labelY;
         ctx.save();
         ctx.strokeStyle = ctx.fillStyle = COLOURS[line.key] || "#475467";
         ctx.setLineDash([6, 4]);
@@ -48,7 +53,7 @@
         ctx.stroke();
         ctx.font = "12px system-ui, sans-serif";
         ctx.textAlign = "right";
-        ctx.fillText(line.label, area.right - 4, y - 4);
+        ctx.fillText(line.label, area.right - 4, labelY);
         ctx.restore();
       });
     },
@@ -69,7 +74,8 @@
     return {
       animation: false, parsing: false, normalized: true, responsive: true, maintainAspectRatio: false,
       interaction: { mode: "nearest", intersect: false },
-      scales: Object.assign({ x: { type: "linear", title: { display: true, text: xTitle } } }, scales),
+      scales: Object.assign({ x: { type: "linear", ticks: { precision: 0 }, title: { display: true, text: xTitle } } },
+                            scales),
       plugins: {
         decimation: { enabled: true, algorithm: "lttb", samples: CAP, threshold: CAP },
         referenceLines: { lines: references },

@@ -197,3 +197,23 @@ def test_the_validation_interval_covers_the_true_accuracy_about_95_in_100_times(
         low, high = validation_interval(y, predicted, "accuracy", resamples=500, seed=trial)
         covered += low <= truth <= high
     assert 0.88 <= covered / trials <= 0.99
+
+
+def test_the_validation_axis_gets_the_play1_target_and_best_baseline(team, sample_upload, settings):
+    from apps.core import registry
+    from apps.playbook.services import gate_decide
+    from apps.training.curves import reference_lines
+    from tests.helpers import submitted_play1
+
+    settings.PLAYBOOK_ZERO_SHOT_ENCODER = "none"
+    play1 = submitted_play1(team, sample_upload, target=0.95)
+    play4 = play1.cycle.plays.get(number=4)
+    draft = registry.play_module(1).baseline_summary(play1)
+    before = reference_lines(play4, "macro_f1", 0.95)  # Play 1 not approved yet: its measured draft
+    assert before["metric"] == "val_macro_f1"
+    assert [line["key"] for line in before["lines"]] == ["target", "baseline"]
+    assert before["lines"][0] == {"key": "target", "label": "Play 1 target 0.95", "value": 0.95}
+    assert before["lines"][1]["value"] == draft["best_value"] and draft["best"] in before["lines"][1]["label"]
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    assert reference_lines(play4, "macro_f1", 0.95) == before  # the hand-off holds the same numbers
+    assert reference_lines(play4, "macro_f1", None)["lines"][0]["key"] == "baseline"

@@ -436,12 +436,16 @@ class FreezeThenUnfreeze(PlayModule):
             value = run["val"][metric]
             meets = value is not None and meets_target(value, target=target, direction=direction)
             unfreeze_tried = any(r.get("kind") == "unfreeze" for r in runs.values())
+            interval = run.get("val_interval") or {}
+            spread = (f" (95% interval {interval['low']:.3f}–{interval['high']:.3f})"
+                      if interval.get("metric") == metric else "")
             checks.append(Check(
                 "val_vs_target", "Validation metric against the Play 1 target", True,
-                f"validation {metric} {value:.4f} vs target {target:g}: "
+                f"validation {metric} {value:.4f}{spread} vs target {target:g}: "
                 + ("meets it." if meets else ("short of it." if unfreeze_tried else
                                                "short of it — unfreezing top-down may close the gap.")),
-                blocking=False, evidence={"metric": metric, "value": value, "target": target, "meets": meets},
+                blocking=False, evidence={"metric": metric, "value": value, "target": target, "meets": meets,
+                                          "interval": [interval["low"], interval["high"]] if spread else None},
             ))
         return checks
 

@@ -13,15 +13,19 @@ from apps.jobs.series import CAP, downsample, ema, job_curves, parse_cursor
 from apps.jobs.services import job_report
 from apps.training.curves import metric_columns, run_rows, run_settings
 from tests.conftest import PASSWORD
+from tests.unit import test_play4
 from workers.engine.heads import validation_interval, validation_scores
 
 pytestmark = pytest.mark.django_db
 
+# Play 4 ready to train on a tiny random BERT (plays 1-3 approved, a candidate, sealed splits).
+tiny_model, play4 = test_play4.tiny_model, test_play4.play4
+
 
 @pytest.fixture
 def running(team):
-    play4 = team["project"].cycles.get().plays.get(number=4)
-    return Job.objects.create(project=team["project"], play=play4, kind="unfreeze", queue="gpu",
+    fourth = team["project"].cycles.get().plays.get(number=4)
+    return Job.objects.create(project=team["project"], play=fourth, kind="unfreeze", queue="gpu",
                               status=Job.Status.RUNNING, created_by=team["mo"])
 
 
@@ -207,13 +211,33 @@ def test_the_validation_axis_gets_the_play1_target_and_best_baseline(team, sampl
 
     settings.PLAYBOOK_ZERO_SHOT_ENCODER = "none"
     play1 = submitted_play1(team, sample_upload, target=0.95)
-    play4 = play1.cycle.plays.get(number=4)
+    fourth = play1.cycle.plays.get(number=4)
     draft = registry.play_module(1).baseline_summary(play1)
-    before = reference_lines(play4, "macro_f1", 0.95)  # Play 1 not approved yet: its measured draft
+    before = reference_lines(fourth, "macro_f1", 0.95)  # Play 1 not approved yet: its measured draft
     assert before["metric"] == "val_macro_f1"
     assert [line["key"] for line in before["lines"]] == ["target", "baseline"]
     assert before["lines"][0] == {"key": "target", "label": "Play 1 target 0.95", "value": 0.95}
     assert before["lines"][1]["value"] == draft["best_value"] and draft["best"] in before["lines"][1]["label"]
     gate_decide(actor=team["so"], play=play1, decision="approve")
-    assert reference_lines(play4, "macro_f1", 0.95) == before  # the hand-off holds the same numbers
-    assert reference_lines(play4, "macro_f1", None)["lines"][0]["key"] == "baseline"
+    assert reference_lines(fourth, "macro_f1", 0.95) == before  # the hand-off holds the same numbers
+    assert reference_lines(fourth, "macro_f1", None)["lines"][0]["key"] == "baseline"
+
+
+def test_a_finished_run_stores_its_interval_and_the_page_and_gate_show_it(team, play4):
+    from apps.core import registry
+    from apps.playbook.services import play_update_deliverable
+    play = play4["play"]
+    job = test_play4.run(team, play, "frozen_head", epochs=3, hidden=16, seed=2, **play4["inputs"])
+    interval = job.result["val_interval"]
+    value = job.result["val"]["macro_f1"]
+    assert interval["metric"] == "macro_f1" and interval["seed"] == 2 and interval["level"] == 0.95
+    assert interval["low"] <= value <= interval["high"]
+    play.refresh_from_db()
+    assert play.evidence["runs"][str(job.pk)]["val_interval"] == interval
+    html = _client().get(f"/plays/{play.pk}/").content.decode()
+    assert f'{value:.3f} <small class="interval">({interval["low"]:.3f}–{interval["high"]:.3f})</small>' in html
+    assert "head with 16 hidden units" in html and "Validation macro_f1" not in html  # no duplicated column
+    play = play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": job.pk})
+    check = {c.key: c for c in registry.play_module(4).checks(play)}["val_vs_target"]
+    assert f"(95% interval {interval['low']:.3f}–{interval['high']:.3f})" in check.detail
+    assert check.evidence["interval"] == [interval["low"], interval["high"]]

@@ -19,6 +19,7 @@
     val_accuracy: "validation accuracy", val_macro_f1: "validation macro-F1",
     val_false_positive_rate: "validation false-positive rate",
   };
+  const ORDER = ["train_loss_smoothed", "train_loss", "val_macro_f1", "val_accuracy", "val_false_positive_rate"];
   const CAP = 500; // points drawn per series (Chart.js thins longer ones; the page keeps them all)
   const charts = {};
   window.playbookCharts = charts;
@@ -100,8 +101,11 @@
     const state = chart.$playbook;
     let dataset = chart.data.datasets.find(function (d) { return d.key === name; });
     if (!dataset) {
+      // Datasets (and so the legend) keep one order whatever order the series arrive in.
       dataset = seriesStyle(name);
+      const rank = function (key) { const i = ORDER.indexOf(key); return i < 0 ? ORDER.length : i; };
       chart.data.datasets.push(dataset);
+      chart.data.datasets.sort(function (a, b) { return rank(a.key) - rank(b.key); });
     }
     state.points[name] = points;
     dataset.data = points;

@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from apps.core import registry
 from apps.core.errors import ApplicationError
 from apps.core.views import HtmxHttpRequest, flash_error
-from apps.jobs.selectors import job_metric_series
+from apps.jobs.series import job_curves, parse_cursor
 from apps.playbook import policy, selectors, services
 from apps.playbook.catalogue import PLAYS
 from apps.playbook.models import GateDecision, Play
@@ -149,15 +149,17 @@ def _decision_context(play: Play, module, caps) -> dict:
     }
 
 
-def job_context(user, job) -> dict:
-    """What the progress fragment shows: the job, whether this user may cancel it, its curves."""
+def job_context(user, job, *, after: int | None = None) -> dict:
+    """What the progress fragment shows: the job, whether this user may cancel it, its curves (those after
+    the ``after`` cursor only, when a poll names one)."""
     registered = registry.job_kinds().get(job.kind)
     charted = registered is not None and registered[1].charted
     return {
         "job": job,
         "can_cancel": not job.is_finished and bool(policy.check_job_cancel(user, job)),
-        "series": job_metric_series(job) if charted else None,
-        "series_id": f"series-{job.pk}",
+        # The first render carries the (downsampled) history; a poll only the points after its cursor.
+        "curves": job_curves(job, after=after) if charted else None,
+        "curves_id": f"curves-data-{job.pk}",
     }
 
 
@@ -259,7 +261,9 @@ def job_progress(request: HtmxHttpRequest, job_id: int):
     """The polled progress fragment. Once the job has finished, the response stops the polling (286)
     and tells the page to refresh its gate panel."""
     job = selectors.job_for_user(request.user, job_id)
-    response = render(request, "playbook/_job_progress.html", job_context(request.user, job))
+    # Only the status block is swapped: the chart's canvas stays on the page and gets the new points.
+    response = render(request, "playbook/_job_progress.html#job-status",
+                      job_context(request.user, job, after=parse_cursor(request.GET.get("after"))))
     if job.is_finished and request.htmx:
         stop = HttpResponseStopPolling(response.content)
         return trigger_client_event(stop, "job-finished", {"job": job.pk, "status": job.status})

@@ -199,6 +199,20 @@ def _val_scores(data, predicted_ids, positive: str | None) -> dict:
     return {k: scores[k] for k in ("accuracy", "macro_f1", "false_positive_rate") if k in scores}
 
 
+def _val_interval(data, predicted_ids, committed: dict, seed: int) -> dict:
+    """A seeded 95% bootstrap interval on the run's validation value of the committed metric (over the
+    validation rows, resampled within each class), stored with the run so the page never recomputes it."""
+    from workers.engine.heads import validation_interval
+
+    positive = committed["positive_label"]
+    resamples = 2_000
+    low, high = validation_interval(data.label_ids(data.val), predicted_ids, committed["metric"],
+                                    positive_label=data.label_names.index(positive) if positive else None,
+                                    resamples=resamples, seed=seed)
+    return {"metric": committed["metric"], "low": low, "high": high, "level": 0.95, "resamples": resamples,
+            "seed": seed}
+
+
 def _checkpoint_artifact(path, sha256: str, label: str) -> ArtifactFile:
     """A checkpoint folder, registered by its manifest (whose sha256 is the checkpoint's), with the size
     of every file the manifest lists."""
@@ -245,11 +259,13 @@ def _run_frozen_head(job, report) -> JobOutcome:
                              positive_label=data.label_names.index(positive) if positive else None)
     recipe = {"pooling": p["pooling"], "max_length": p["max_length"], "seed": p["seed"]}
     path, sha = save_frozen_head_checkpoint(encoder, head, data.label_names, recipe, storage.checkpoint_dir(job.pk))
+    val_predicted = head.predict(cached["val"].tensor)
     summary = {
         "job": job.pk, "kind": job.kind, "candidate": candidate.pk, "split_set": p["split_set"],
         "best_epoch": head.best_epoch, "stopped_early": head.stopped_early,
         "metric": head.metric, "best_val_metric": head.best_val_metric, "solver": head.solver, "best_c": head.best_c,
-        "val": _val_scores(data, head.predict(cached["val"].tensor), positive),
+        "val": _val_scores(data, val_predicted, positive),
+        "val_interval": _val_interval(data, val_predicted, committed, p["seed"]),
         "checkpoint": {"path": storage.relative(path), "sha256": sha}, "device": encoder.device_description,
         "feature_cache_hits": {name: c.hit for name, c in cached.items()},
         "splits": {name: s.sha256 for name, s in splits.items()},
@@ -289,6 +305,7 @@ def _run_unfreeze(job, report) -> JobOutcome:
         "job": job.pk, "kind": job.kind, "candidate": frozen.params["candidate"], "split_set": frozen.params["split_set"],
         "from_job": frozen.pk, "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early,
         "stop_reason": outcome.stop_reason, "val": _val_scores(data, predicted, committed["positive_label"]),
+        "val_interval": _val_interval(data, predicted, committed, p["seed"]),
         "metric": outcome.metric, "best_val_metric": outcome.best_val_metric,
         "checkpoint": {"path": storage.relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
         "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
@@ -318,10 +335,12 @@ def _run_retrain(job, report) -> JobOutcome:
     pooling, max_length = meta["recipe"].get("pooling", "mean"), meta["recipe"].get("max_length", 128)
     predicted = predict_label_ids(encoder, head, list(data.val.texts), batch_size=64, max_length=max_length,
                                   pooling=pooling)
+    committed = _committed(job, data.label_names)
     summary = {
         "job": job.pk, "kind": job.kind, "from_job": p["from_job"], "split_set": p["split_set"],
         "best_stage": outcome.best_stage, "stopped_early": outcome.stopped_early, "stop_reason": outcome.stop_reason,
-        "val": _val_scores(data, predicted, _committed(job, data.label_names)["positive_label"]),
+        "val": _val_scores(data, predicted, committed["positive_label"]),
+        "val_interval": _val_interval(data, predicted, committed, p["seed"]),
         "checkpoint": {"path": storage.relative(outcome.checkpoint_path), "sha256": outcome.checkpoint_sha256},
         "device": encoder.device_description, "splits": {name: s.sha256 for name, s in splits.items()},
     }
@@ -417,12 +436,16 @@ class FreezeThenUnfreeze(PlayModule):
             value = run["val"][metric]
             meets = value is not None and meets_target(value, target=target, direction=direction)
             unfreeze_tried = any(r.get("kind") == "unfreeze" for r in runs.values())
+            interval = run.get("val_interval") or {}
+            spread = (f" (95% interval {interval['low']:.3f}–{interval['high']:.3f})"
+                      if interval.get("metric") == metric else "")
             checks.append(Check(
                 "val_vs_target", "Validation metric against the Play 1 target", True,
-                f"validation {metric} {value:.4f} vs target {target:g}: "
+                f"validation {metric} {value:.4f}{spread} vs target {target:g}: "
                 + ("meets it." if meets else ("short of it." if unfreeze_tried else
                                                "short of it — unfreezing top-down may close the gap.")),
-                blocking=False, evidence={"metric": metric, "value": value, "target": target, "meets": meets},
+                blocking=False, evidence={"metric": metric, "value": value, "target": target, "meets": meets,
+                                          "interval": [interval["low"], interval["high"]] if spread else None},
             ))
         return checks
 
@@ -439,16 +462,21 @@ class FreezeThenUnfreeze(PlayModule):
         approved = training_inputs(play)
         candidate = Candidate.objects.filter(pk=approved.get("candidate")).first()
         split_set = SplitSet.objects.filter(pk=approved.get("split_set")).first()
-        metric, _, _ = self.target(play)
-        runs = []
-        for key, run in sorted((play.evidence.get("runs") or {}).items(), key=lambda kv: int(kv[0])):
-            runs.append({**run, "target_value": (run.get("val") or {}).get(metric)})
+        from apps.training.curves import (METRIC_WORDS, metric_columns, overlay_curves, reference_lines,
+                                          run_rows)
+
+        metric, _, target = self.target(play)
+        runs = run_rows([run for _, run in sorted((play.evidence.get("runs") or {}).items(),
+                                                  key=lambda kv: int(kv[0]))], metric)
         retrain_job, retrain_words = retrain_source(play) if (play.cycle.trigger or {}).get("kind") == "retrain" \
             else (None, "")
         return {
             "inputs": {"candidate": candidate, "split_set": split_set,
                        "splits": list(split_set.splits.all()) if split_set else []},
-            "runs": runs, "target_metric": metric,
+            "runs": runs, "target_metric": metric, "target_metric_words": METRIC_WORDS.get(metric, metric),
+            "metric_columns": metric_columns(metric),
+            "overlay": overlay_curves([r["job"] for r in runs], metric),
+            "chart_references": reference_lines(play, metric, target),
             "frozen_done": any(r["kind"] == "frozen_head" for r in runs),
             "retrain_from": {"job": retrain_job, "words": retrain_words} if retrain_job else None,
         }

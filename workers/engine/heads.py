@@ -82,6 +82,35 @@ def validation_scores(y_true: np.ndarray, y_pred: np.ndarray, *, positive_label:
     return scores
 
 
+def validation_interval(y_true, y_pred, metric: str, *, positive_label: int | None = None, resamples: int = 2_000,
+                        seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """A percentile bootstrap interval (``level``, 95% by default) on a run's validation ``metric``
+    ("accuracy", "macro_f1" or "false_positive_rate", the last with ``positive_label``): the validation rows
+    resampled with replacement within each true class, as Play 5 resamples its test rows. Seeded: the same
+    rows, predictions and seed give the same interval. Macro-F1 averages over the labels present in truth
+    or predictions, as ``validation_scores`` does."""
+    from workers.engine.evaluation import _percentile_ci, metric_from_confusions, resampled_confusions
+
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if len(y_true) == 0 or len(y_true) != len(y_pred):
+        raise ValueError("the validation labels and predictions must be non-empty and of equal length")
+    if not 0 < level < 1 or resamples < 1:
+        raise ValueError("level must be in (0, 1) and resamples at least 1")
+    present = np.unique(np.concatenate([y_true, y_pred]))
+    code = {int(label): i for i, label in enumerate(present)}
+    positive = code.get(int(positive_label)) if positive_label is not None else None
+    if metric == "false_positive_rate" and positive is None:
+        return 0.0, 0.0  # the positive class is never seen nor predicted: no false positive in any resample
+    recode = np.vectorize(code.__getitem__, otypes=[np.int64])
+    values = np.concatenate([
+        metric_from_confusions(chunk[0], metric, positive)
+        for chunk in resampled_confusions(recode(y_true), [recode(y_pred)], num_labels=len(present),
+                                          resamples=resamples, seed=seed)])
+    if metric == "false_positive_rate":
+        values = np.nan_to_num(values, nan=0.0)  # no negatives drawn: 0.0, as validation_scores says
+    return _percentile_ci(values, level)
+
+
 def selection_key(scores: dict[str, float], metric: str) -> tuple[float, float, float]:
     """Sort key, larger is better: the committed metric in its direction, then macro-F1, then accuracy."""
     value = scores[f"val_{metric}"]

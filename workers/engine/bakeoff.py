@@ -41,7 +41,7 @@ METRIC_DIRECTIONS = {"accuracy": "higher", "macro_f1": "higher", "false_positive
 THROUGHPUT_BATCH = 32
 PROBE_C = 10.0
 _WARMUP_CALLS = 3
-LATENCY_EXAMPLES = 16  # the fixed batch timed at batch 1, LATENCY_REPEATS times after one warm-up pass
+LATENCY_EXAMPLES = 8  # the fixed batch timed at batch 1, LATENCY_REPEATS times after one warm-up pass (64 calls)
 # (start, end) of each phase within one candidate's share of the progress.
 _PHASES = {"load": (0.0, 0.1), "features": (0.1, 0.6), "probe": (0.6, 0.75), "latency": (0.75, 1.0)}
 

@@ -73,8 +73,10 @@ def latency_comparison(a_name: str, a: dict, b_name: str, b: dict, *, device: st
         return None
     result = compare_latency(la, lb, a_size=a.get("parameters"), b_size=b.get("parameters"))
     noise = ms(result["noise_ms"])
+    runs = (f"{la['repeats']} timed runs each" if la["repeats"] == lb["repeats"]
+            else f"{la['repeats']} and {lb['repeats']} timed runs")
     words = (f"Latency: {a_name} {ms(la['median_ms'])} vs {b_name} {ms(lb['median_ms'])} per item (medians of "
-             f"{la['repeats']} and {lb['repeats']} repeats), " +
+             f"{runs}), " +
              (f"within noise: differences under {noise} are noise here." if result["within_noise"] else
               f"a difference of {ms(abs(result['difference_ms']))}, beyond the noise of {noise}."))
     caveat = ""

@@ -181,7 +181,7 @@ def test_play1_shows_the_spread_and_an_old_result_still_renders(team, sample_upl
     spread = tfidf["folds_spread"]["macro_f1"]
     assert f"{spread['mean']:.3f} ± {spread['sd']:.3f}" in html
     assert "mean ± standard deviation over the 3 cross-validation folds" in html
-    assert "repeats" in html and 'id="no-spread-note"' not in html
+    assert f"({tfidf['latency']['repeats']} runs)" in html and 'id="no-spread-note"' not in html
     assert "over folds" in html  # the gate check names the spread of the best baseline
 
     # A result stored before spreads were recorded: same numbers, no folds_spread or latency.
@@ -207,7 +207,8 @@ def test_play1_says_when_the_target_is_within_the_baselines_noise(team, sample_u
     html = _page(play)
     assert 'id="target-noise"' in html and "Within noise." in html
     far = play_update_deliverable(actor=team["mo"], play=play, deliverable={"target": 0.001})
-    assert "Within noise." not in _page(far)
+    html = _page(far)
+    assert "Within noise." not in html and 'id="target-noise"' not in html and "lies beyond one standard" in html
 
 
 def _card(*, mean, sd, median, p25, p75, parameters, layers):
@@ -245,6 +246,6 @@ def test_play2_shows_spreads_noise_verdicts_the_latency_caveat_and_old_cards(tea
     assert "within noise of the best" in html  # shallow: 0.02 behind, the larger sd is 0.03
     assert "Within noise.</strong> macro_f1: deep-encoder 0.840 vs shallow-encoder 0.820" in html
     assert "shallow-encoder is the smaller model (4.4 M parameters against 22.7 M) yet measured slower" in html
-    assert "4.0 ms" in html and "5.8 ms to 6.2 ms, 7 repeats" in html
+    assert "4.0 ms" in html and "5.8 ms–6.2 ms (7 runs)" in html
     assert 'id="no-spread-note"' in html and "older-encoder" in html and "measured once" in html
     assert "300 MB" in html

@@ -10,6 +10,7 @@ from apps.core.errors import ValidationFailed
 from apps.core.storage import features_dir
 from apps.jobs.kinds import DEFAULT, JobInputError, JobKind, JobOutcome
 from apps.playbook.plays import Check, PlayModule, int_param, number_value, optional_id, stored_id
+from apps.training.figures import figures, metric_figure, spread_words, target_comparison
 from workers.engine.metrics import METRICS, meets_target
 
 
@@ -84,33 +85,33 @@ def _run_baseline(job, report) -> JobOutcome:
     result = run_baselines(texts, labels, positive_label=positive, folds=folds, seed=job.params["seed"],
                            report=lambda step, metrics, progress: report(step, metrics, 0.7 * progress))
     if job.params.get("zero_shot", True) and (source := zero_shot_source()):
-        result["baselines"]["zero_shot"] = _zero_shot(source, texts, labels, dataset.labels, positive, report)
+        result["baselines"]["zero_shot"] = _zero_shot(source, texts, labels, dataset.labels, positive, report,
+                                                      folds=result["folds"], seed=result["seed"])
     evidence = {"job": job.pk, "dataset": dataset.pk, "dataset_sha256": dataset.sha256, "results": result}
     return JobOutcome(result, record=lambda job: play_record_evidence(
         actor="worker", play=job.play, key="baseline", value=evidence))
 
 
-def _zero_shot(source: str, texts, labels, label_names, positive, report) -> dict:
-    """Nearest label-name embedding with a frozen encoder, no adaptation: the cheapest pretrained floor."""
-    import time as clock
+def _zero_shot(source: str, texts, labels, label_names, positive, report, *, folds: int, seed: int) -> dict:
+    """Nearest label-name embedding with a frozen encoder, no adaptation: the cheapest pretrained floor.
 
+    Nothing is trained, so every row is scored once; the spread is that of the same folds the other
+    baselines are scored on, so the three are comparable."""
+    from workers.engine.baselines import cv_splits
     from workers.engine.encoders import load_encoder
     from workers.engine.metrics import classification_metrics
+    from workers.engine.spread import fold_scores, measure_latency
     from workers.engine.zeroshot import zero_shot_baseline
 
     encoder = load_encoder(source)
     scored = zero_shot_baseline(encoder, texts, labels, label_names, cache_dir=features_dir(),
                                 report=lambda step, metrics, progress: report(1000 + step, metrics, 0.7 + 0.3 * progress))
     numbers = classification_metrics(list(labels), scored["predictions"], positive_label=positive)
-    timings = []
-    for text in texts[:50]:
-        started = clock.perf_counter()
-        encoder.encode([text])
-        timings.append((clock.perf_counter() - started) * 1000)
-    timings.sort()
+    spread = fold_scores(list(labels), scored["predictions"], cv_splits(labels, folds, seed), positive_label=positive)
+    latency = measure_latency(lambda text: encoder.encode([text]), list(texts[:8]))
     return {**{k: numbers[k] for k in ("accuracy", "macro_f1", "per_class", "confusion") if k in numbers},
-            "false_positive_rate": numbers.get("false_positive_rate"),
-            "p50_latency_ms": timings[len(timings) // 2], "p95_latency_ms": timings[int(0.95 * (len(timings) - 1))],
+            "false_positive_rate": numbers.get("false_positive_rate"), "folds_spread": spread, "latency": latency,
+            "p50_latency_ms": latency["p50_latency_ms"], "p95_latency_ms": latency["p95_latency_ms"],
             "encoder": source}
 
 
@@ -177,15 +178,17 @@ class ScopeAndBaseline(PlayModule):
             return None
         metric, direction = d.get("metric"), d.get("direction")
         summary = {"job": evidence.get("job"), "dataset": evidence.get("dataset"),
-                   "dataset_sha256": evidence.get("dataset_sha256"), "values": {}}
+                   "dataset_sha256": evidence.get("dataset_sha256"), "values": {}, "spreads": {}}
         for name, numbers in evidence.get("results", {}).get("baselines", {}).items():
             summary["values"][name] = numbers.get(metric) if metric else None
+            summary["spreads"][name] = metric_figure(numbers, metric)["spread"] if metric else None
         candidates = {k: v for k, v in summary["values"].items() if v is not None}
         if metric in METRICS and direction and candidates and d.get("target") not in (None, ""):
             pick = max if direction == "higher" else min
             best = pick(candidates, key=candidates.get)
-            summary.update(best=best, best_value=candidates[best],
-                           meets_target=meets_target(candidates[best], target=float(d["target"]), direction=direction))
+            summary.update(best=best, best_value=candidates[best], best_spread=summary["spreads"].get(best),
+                           meets_target=meets_target(candidates[best], target=float(d["target"]), direction=direction),
+                           target_noise=target_comparison(summary["spreads"].get(best), float(d["target"]), metric))
         return summary
 
     def checks(self, play) -> list[Check]:
@@ -214,7 +217,9 @@ class ScopeAndBaseline(PlayModule):
         measured = summary is not None and summary.get("best") is not None
         checks.append(Check(
             "baseline_measured", "Baseline measured on the labelled sample", measured,
-            (f"best baseline {summary['best']} = {summary['best_value']:.4f} (job #{summary['job']})"
+            (f"best baseline {summary['best']} = {summary['best_value']:.4f} (job #{summary['job']}); "
+             + (f"over folds {spread_words(summary['best_spread'])}" if summary.get("best_spread")
+                else "no spread over folds recorded for this older job: re-run it to see one")
              if measured else "Upload the labelled sample, name it as baseline_dataset and run the baseline job."),
             evidence=summary or {},
         ))
@@ -222,8 +227,10 @@ class ScopeAndBaseline(PlayModule):
             checks.append(Check(
                 "baseline_vs_target", "Does the baseline already meet the target?", True,
                 ("Yes — the project can close by shipping the baseline." if summary["meets_target"]
-                 else "No — adaptation is warranted (Play 2)."),
-                blocking=False, evidence={"meets_target": summary["meets_target"]},
+                 else "No — adaptation is warranted (Play 2).")
+                + (f" {summary['target_noise']['words']}" if summary.get("target_noise") else ""),
+                blocking=False, evidence={"meets_target": summary["meets_target"],
+                                          "within_noise": (summary.get("target_noise") or {}).get("within_noise")},
             ))
         return checks
 
@@ -250,11 +257,15 @@ class ScopeAndBaseline(PlayModule):
     def workspace(self, request, play) -> dict:
         from apps.datasets.models import Dataset
 
+        results = (play.evidence.get("baseline") or {}).get("results")
+        rows = [{"name": name, **figures(numbers)} for name, numbers in ((results or {}).get("baselines") or {}).items()]
         return {
             "datasets": play.cycle.project.datasets.filter(kind=Dataset.Kind.BASELINE_SAMPLE),
             "metrics": METRICS,
             "baseline": self.baseline_summary(play),
-            "baseline_results": (play.evidence.get("baseline") or {}).get("results"),
+            "baseline_results": results,
+            "baseline_rows": rows,
+            "baseline_rows_without_spread": [row["name"] for row in rows if not row["has_spread"]],
         }
 
     @staticmethod

@@ -8,6 +8,8 @@ from apps.jobs.kinds import GPU, ArtifactFile, JobKind, JobOutcome
 from apps.playbook import policy
 from apps.playbook.plays import Check, PlayModule, id_list, int_param, optional_id, stored_id
 from apps.playbook.policy import Action
+from apps.core.templatetags.units import bytes_human, ms
+from apps.training.figures import latency_comparison, latency_figure, metric_figure, quality_comparison
 from apps.training.models import Candidate
 from apps.training.play1 import check_folds, labelled_sample_params
 
@@ -153,12 +155,12 @@ class ChooseBaseModel(PlayModule):
         ]
         if chosen and card and "error" not in card:
             latency_ok = card.get("p95_latency_ms", float("inf")) <= chosen.latency_budget_ms
-            memory_mb = (card.get("peak_memory_bytes") or card.get("model_bytes") or 0) / 2**20
-            memory_ok = memory_mb <= chosen.memory_budget_mb
+            memory_bytes = card.get("peak_memory_bytes") or card.get("model_bytes") or 0
+            memory_ok = memory_bytes / 2**20 <= chosen.memory_budget_mb
             checks.append(Check(
                 "budget", "Within its latency and memory budget on this worker", latency_ok and memory_ok,
-                (f"p95 {card.get('p95_latency_ms', 0):.1f} ms vs {chosen.latency_budget_ms:g} ms budget; "
-                 f"{memory_mb:.0f} MB vs {chosen.memory_budget_mb:g} MB budget"),
+                (f"p95 {ms(card.get('p95_latency_ms', 0))} per item vs {chosen.latency_budget_ms:g} ms budget; "
+                 f"{bytes_human(memory_bytes)} vs {chosen.memory_budget_mb:g} MB budget"),
                 blocking=False,
             ))
         return checks
@@ -172,28 +174,60 @@ class ChooseBaseModel(PlayModule):
                             bakeoff_job=evidence.get("job"))
 
     def _scorecard_rows(self, play) -> list[dict]:
+        """One row per scored candidate: its figures with their spread, and whether it is within noise of the
+        best probe (on the bake-off's metric)."""
         cards = self.scorecards(play)
         evidence = play.evidence.get("bakeoff") or {}
         ranking = evidence.get("ranking") or []
         metric = evidence.get("metric", "macro_f1")
+        best = cards.get(ranking[0]) if ranking else None
         rows = []
         for candidate in Candidate.objects.filter(pk__in=cards).order_by("name"):
             card = cards[candidate.pk]
-            memory_mb = (card.get("peak_memory_bytes") or card.get("model_bytes") or 0) / 2**20
+            memory_bytes = card.get("peak_memory_bytes") or card.get("model_bytes") or 0
+            memory_mb = memory_bytes / 2**20
+            rank = ranking.index(candidate.pk) + 1 if candidate.pk in ranking else None
+            vs_best = (quality_comparison(candidate.name, card, "the best", best, metric)
+                       if best is not None and rank not in (None, 1) else None)
             rows.append({
                 "candidate": candidate, "card": card, "score": card.get(metric), "memory_mb": memory_mb,
-                "rank": ranking.index(candidate.pk) + 1 if candidate.pk in ranking else None,
+                "memory_bytes": memory_bytes, "rank": rank,
+                "figure": metric_figure(card, metric), "accuracy": metric_figure(card, "accuracy"),
+                "latency": latency_figure(card), "has_spread": bool(card.get("folds_spread")),
+                "within_noise_of_best": bool(vs_best and vs_best["within_noise"]),
                 "over_latency": card.get("p95_latency_ms", 0) > candidate.latency_budget_ms,
                 "over_memory": memory_mb > candidate.memory_budget_mb,
             })
         return rows
 
+    def _comparisons(self, play, rows: list[dict]) -> list[dict]:
+        """Every pair of scored candidates, best-ranked first: quality on the bake-off's metric and latency,
+        each saying whether the difference is within noise, and a caveat where the smaller model measured
+        slower."""
+        evidence = play.evidence.get("bakeoff") or {}
+        metric = evidence.get("metric", "macro_f1")
+        scored = sorted((r for r in rows if "error" not in r["card"]), key=lambda r: (r["rank"] or 99, r["candidate"].name))
+        pairs = []
+        for i, a in enumerate(scored):
+            for b in scored[i + 1:]:
+                a_name, b_name = a["candidate"].name, b["candidate"].name
+                pairs.append({
+                    "names": (a_name, b_name),
+                    "quality": quality_comparison(a_name, a["card"], b_name, b["card"], metric),
+                    "latency": latency_comparison(a_name, a["card"], b_name, b["card"], device=evidence.get("device", "")),
+                })
+        return pairs
+
     def workspace(self, request, play) -> dict:
         project = play.cycle.project
+        rows = self._scorecard_rows(play)
         return {
             "candidates": list(project.candidates.all()),
             "shortlist": play.deliverable.get("shortlist") or [],
-            "scorecards": self._scorecard_rows(play),
+            "scorecards": rows,
+            "comparisons": self._comparisons(play, rows),
+            "scorecards_without_spread": [r["candidate"].name for r in rows
+                                          if "error" not in r["card"] and not r["has_spread"]],
             "bakeoff": play.evidence.get("bakeoff") or {},
             "can_register_candidate": bool(policy.check(request.user, Action.CANDIDATE_REGISTER, project))
             and project.status == project.Status.ACTIVE,

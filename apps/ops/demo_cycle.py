@@ -47,7 +47,7 @@ class Recipe:
     unfreeze_stages: int = 1
     unfreeze_epochs: int = 1
     audit_size: int = 20
-    windows: int = 3  # production windows: one like the approved data, then drifted ones
+    windows: int = 2  # production windows: one like the approved data, then a drifted one
     feedback: float = 0.6  # share of served predictions that get their true label back
 
 

@@ -39,7 +39,7 @@ def test_readme_screenshots_of_the_complete_demo_project(live_server, celery_wor
 
     settings.PLAYBOOK_WINDOW_SIZE = 200
     call_command("seed_demo")
-    demo_cycle.build(RECIPE, poll=1.0, timeout=1500)
+    demo_cycle.build(RECIPE, poll=1.0, timeout=2400, log=lambda line: print(f"[demo cycle] {line}", flush=True))
     project = demo_cycle.project()
     plays = {p.number: p for p in project.cycles.get(number=1).plays.all()}
     deployment = Deployment.objects.get(project=project, stage=Deployment.Stage.PRODUCTION)

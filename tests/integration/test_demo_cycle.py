@@ -30,8 +30,13 @@ def test_the_driver_takes_the_demo_project_through_six_plays_into_monitoring(cel
     settings.PLAYBOOK_WINDOW_SIZE = 200  # the policy's minimum window
     call_command("seed_demo")
     lines = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        print(f"[demo cycle] {line}", flush=True)
+
     started = time.monotonic()
-    demo_cycle.build(RECIPE, poll=1.0, timeout=1500, log=lines.append)
+    demo_cycle.build(RECIPE, poll=1.0, timeout=2400, log=log)
     print(f"demo cycle built in {time.monotonic() - started:.0f} s")
     project = demo_cycle.project()
     cycle = project.cycles.get(number=1)

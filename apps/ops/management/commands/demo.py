@@ -36,7 +36,7 @@ class Command(BaseCommand):
             subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu", "-P", "solo",
                  "-B", "-s", beat_schedule, "--loglevel", "INFO", "-n", "demo@%h"],
-                cwd=settings.BASE_DIR, env=env,
+                cwd=settings.BASE_DIR, env=env, process_group=0,
             ),
             subprocess.Popen([sys.executable, manage, "runserver", f"{host}:{port}", "--noreload"],
                              cwd=settings.BASE_DIR, env=env),
@@ -71,7 +71,11 @@ class Command(BaseCommand):
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                child.kill()
+                # The worker's own children (beat, with -B) go with it.
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    child.kill()
                 child.wait()
         self.stdout.write("Stopped.")
 

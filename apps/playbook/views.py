@@ -9,8 +9,8 @@ from apps.accounts.models import Role
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from apps.core import registry
-from apps.core.errors import ApplicationError
-from apps.core.views import HtmxHttpRequest, flash_error
+from apps.core.errors import ApplicationError, ValidationFailed
+from apps.core.views import HtmxHttpRequest, field_errors, flash_error
 from apps.jobs.selectors import job_metric_series
 from apps.playbook import policy, selectors, services
 from apps.playbook.catalogue import PLAYS
@@ -176,9 +176,10 @@ def play_detail(request: HtmxHttpRequest, play_id: int):
         try:
             play = services.play_update_deliverable(actor=request.user, play=play, deliverable=draft)
         except ApplicationError as exc:
-            flash_error(request, exc)
+            flash_error(request, exc, marked=True)
             return render(request, "playbook/play_detail.html",
-                          _play_context(request, play, form={**play.deliverable, **draft}), status=400)
+                          {**_play_context(request, play, form={**play.deliverable, **draft}),
+                           "field_errors": field_errors(exc)}, status=400)
         messages.success(request, "Deliverable saved.")
         return redirect("playbook:play", play_id=play.pk)
     if request.htmx and request.GET.get("partial") == "gate":
@@ -244,12 +245,17 @@ def job_start(request: HtmxHttpRequest, play_id: int):
             except ValueError:
                 params[name] = raw
     try:
-        job = services.play_job_start(actor=request.user, play=play, kind=request.POST.get("kind", ""),
-                                      params=params)
+        services.play_job_start(actor=request.user, play=play, kind=request.POST.get("kind", ""), params=params)
+    except ValidationFailed as exc:
+        # The job form comes back with what was typed and each refused setting marked.
+        flash_error(request, exc, marked=True)
+        return render(request, "playbook/play_detail.html",
+                      {**_play_context(request, play), "field_errors": field_errors(exc),
+                       "job_form": request.POST.dict()}, status=400)
     except ApplicationError as exc:
         flash_error(request, exc)
-    else:
-        messages.success(request, f"Job #{job.pk} queued.")
+    # No message on success: the job panel the page opens at says queued, then running, then finished,
+    # where a "queued" line at the top would stay after the job is done.
     return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#job")
 
 

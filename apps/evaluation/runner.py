@@ -318,7 +318,7 @@ def record_params(play, params: dict) -> dict:
     reject_unknown(params, {"decision"}, "signoff_record")
     decision = params.get("decision")
     if not GateDecision.objects.filter(pk=decision, play=play).exists():
-        raise ValidationFailed("params.decision must be a decision of this play's gate")
+        raise ValidationFailed("Name a decision of this play's gate to write the sign-off record for.")
     return {"decision": int(decision)}
 
 

@@ -102,7 +102,7 @@ class PackageAndMonitor(PlayModule):
             persistence = cleaned.get("persistence", AlertPolicy.persistence)
             lookback = cleaned.get("lookback", AlertPolicy.lookback)
             if persistence > lookback and not {"alert_policy.persistence", "alert_policy.lookback"} & set(errors.fields):
-                message = (f"The persistence ({persistence} windows) cannot exceed the lookback ({lookback} windows"
+                message = (f"The persistence ({_windows(persistence)}) cannot exceed the lookback ({_windows(lookback)}"
                            f"{'' if 'lookback' in cleaned else ', the default'}): lower the persistence or raise "
                            "the lookback.")
                 errors.add("alert_policy.persistence" if "persistence" in cleaned else "alert_policy.lookback",
@@ -351,3 +351,7 @@ def _number(value, name: str, label: str) -> float:
     except ValidationFailed:
         raise ValidationFailed(f"Give {label} as a number ({value!r} is not one), or leave it empty for the "
                                "default.") from None
+
+
+def _windows(count: int) -> str:
+    return f"{count} window" if count == 1 else f"{count} windows"

@@ -65,7 +65,7 @@ def _baseline_params(play, params: dict) -> dict:
     unknown = sorted(set(params) - {"dataset", "folds", "seed", "zero_shot"})
     if unknown:
         raise ValidationFailed(f"A baseline job does not take the setting(s) {', '.join(unknown)}; "
-                               "it takes: dataset, folds, seed, zero_shot.")
+                               "it takes: dataset, folds, seed and zero-shot.")
     zero_shot = params.get("zero_shot", True)
     if not isinstance(zero_shot, bool):
         raise ValidationFailed("Say whether to run the zero-shot baseline: true or false.",

@@ -472,12 +472,15 @@ def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) ->
         _require_prepared(audit)
         if audit.status != LabelAudit.Status.OPEN:
             raise Conflict("This audit is complete.")
+        original = (LabelAuditItem.objects.filter(pk=item_id, audit=audit)
+                    .values_list("original_label", flat=True).first())
         updated = LabelAuditItem.objects.filter(pk=item_id, audit=audit, answered_at__isnull=True).update(
             answer=label, answered_at=timezone.now())
         if updated != 1:
             raise Conflict("That item is not in this audit, or was already answered.")
+        # The original label too, so the audit trail can count the disagreements of one audit's answers.
         audit_record(actor=actor, action="label_audit.answered", project=audit.dataset.project, obj=audit,
-                     after={"item": item_id, "label": label})
+                     after={"item": item_id, "label": label, "original": original})
         if not audit.items.filter(answered_at__isnull=True).exists():
             items = [{"index": i.row_index, "part": i.part, "original": i.original_label, "answer": i.answer,
                       "item": i.pk} for i in audit.items.all()]

@@ -21,7 +21,7 @@ A module declares:
 """
 from dataclasses import asdict, dataclass, field
 
-from apps.core.errors import ValidationFailed
+from apps.core.errors import FieldErrors, ValidationFailed
 
 
 ADVANCE = "advance"  # the play is approved and the next one unlocks
@@ -268,6 +268,16 @@ def int_param(params: dict, name: str, default: int, low: int, high: int) -> int
     if not low <= value <= high:
         raise _refuse(name, f"Give {plain(name)} as a whole number from {low:,} to {high:,} (not {value:,}).")
     return value
+
+
+def int_params(params: dict, bounds: dict[str, tuple[int, int, int]]) -> dict:
+    """Several whole-number settings ({name: (default, low, high)}), every bad one refused at once."""
+    errors, out = FieldErrors(), {}
+    for name, (default, low, high) in bounds.items():
+        with errors.on(name):
+            out[name] = int_param(params, name, default, low, high)
+    errors.raise_if_any()
+    return out
 
 
 def float_param(params: dict, name: str, default: float, low: float, high: float) -> float:

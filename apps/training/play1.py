@@ -9,7 +9,7 @@ from apps.core.encoders import zero_shot_source
 from apps.core.errors import FieldErrors, ValidationFailed
 from apps.core.storage import features_dir
 from apps.jobs.kinds import DEFAULT, JobInputError, JobKind, JobOutcome
-from apps.playbook.plays import Check, PlayModule, int_param, number_value, optional_id, stored_id
+from apps.playbook.plays import Check, PlayModule, int_params, number_value, optional_id, stored_id
 from workers.engine.metrics import METRIC_NAMES, METRICS, meets_target
 
 
@@ -54,9 +54,8 @@ def labelled_sample_params(play, params: dict) -> dict:
         cleaned["dataset"] = dataset_id
     # The upper bound on folds is the smallest class's size, which only the job itself checks against
     # the data it loads; here only the shape is checked.
-    for name, default, low, high in (("folds", 5, 2, 1000), ("seed", 0, 0, 2**31 - 1)):
-        with errors.on(name):
-            cleaned[name] = int_param(params, name, default, low, high)
+    with errors.on("folds"):
+        cleaned.update(int_params(params, {"folds": (5, 2, 1000), "seed": (0, 0, 2**31 - 1)}))
     errors.raise_if_any()
     return cleaned
 

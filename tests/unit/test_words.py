@@ -197,3 +197,90 @@ def test_the_scan_sees_the_raises_and_catches_an_internal_name():
 def test_no_validation_message_names_an_internal_field():
     offending = {where: names for where, text in _validation_texts() if (names := internal_names(text))}
     assert offending == {}
+
+
+# --- the audit trail ------------------------------------------------------------------------------------
+
+
+def _event(action="play.deliverable_updated", *, at=None, monkeypatch=None, **kwargs):
+    from apps.audit.services import audit_record
+
+    if at is not None:
+        monkeypatch.setattr("apps.audit.services.timezone.now", lambda: at)
+    return audit_record(actor=kwargs.pop("actor", "system"), action=action, **kwargs)
+
+
+def test_event_changes_reads_as_a_difference_field_by_field():
+    from apps.audit.selectors import event_changes
+
+    long_old, long_new = "old words " * 20, "new words " * 20
+    changes = {c.field: c for c in event_changes(
+        {"target": 0.9, "note": long_old, "gone": 1, "same": "x", "policy": {"lookback": 3, "alpha": 0.05}},
+        {"target": 0.85, "note": long_new, "new": "a", "same": "x", "policy": {"lookback": 5, "alpha": 0.05}})}
+    assert set(changes) == {"target", "note", "gone", "new", "policy.lookback"}  # unchanged fields left out
+    assert (changes["target"].kind, changes["target"].old, changes["target"].new) == ("changed", "0.9", "0.85")
+    assert changes["gone"].kind == "removed" and changes["new"].kind == "added"
+    assert (changes["policy.lookback"].old, changes["policy.lookback"].new) == ("3", "5")
+    note = changes["note"]
+    assert len(note.old) <= 80 and note.old.endswith("…") and note.old_full == long_old
+    assert [c.kind for c in event_changes(None, {"name": "Ticket routing"})] == ["set"]
+
+
+def test_the_audit_page_shows_before_and_after_as_a_difference(team):
+    _event(before={"target": 0.9, "gone": "yes", "note": "a " * 100}, after={"target": 0.85, "new": "added",
+                                                                            "note": "b " * 100},
+           object_type="play", object_id="1")
+    html = _page(team["admin"]).get("/audit/").content.decode()
+    assert "<code>target</code>: <del>0.9</del> → <ins>0.85</ins>" in html
+    assert '<code>gone</code>: <del>yes</del> <span class="tag">removed</span>' in html
+    assert '<code>new</code>: <ins>added</ins> <span class="tag">added</span>' in html
+    assert f'title="{"b " * 100}"' in html.replace("&#x27;", "'")  # the whole of a long text, elided on the page
+    assert "{&#x27;target&#x27;" not in html  # no raw dictionaries
+
+
+def test_a_label_audits_answers_fold_into_one_expandable_row(team):
+    for item, (label, original) in enumerate([("billing", "billing"), ("bug", "billing"), ("access", "access"),
+                                              ("bug", "access")], start=1):
+        _event("label_audit.answered", actor=team["do"], object_type="labelaudit", object_id="7",
+               after={"item": item, "label": label, "original": original})
+    _event("label_audit.answered", actor=team["do"], object_type="labelaudit", object_id="8",
+           after={"item": 9, "label": "bug", "original": "bug"})
+    html = _page(team["admin"]).get("/audit/").content.decode()
+    assert "<summary>Label audit #7: 4 answers by do, 2 disagreements</summary>" in html
+    assert html.count('class="audit-group"') == 1  # audit #8's single answer stays a plain row
+    assert "<del>billing</del> → <ins>bug</ins>" in html and html.count("disagrees</span>") == 2
+
+
+def test_the_audit_dates_take_iso_dates_and_times(team, monkeypatch):
+    from datetime import datetime, timezone as tz
+
+    early = _event(at=datetime(2026, 12, 2, 23, 0, tzinfo=tz.utc), monkeypatch=monkeypatch, object_id="early")
+    morning = _event(at=datetime(2026, 12, 3, 9, 0, tzinfo=tz.utc), monkeypatch=monkeypatch, object_id="morning")
+    evening = _event(at=datetime(2026, 12, 3, 18, 30, tzinfo=tz.utc), monkeypatch=monkeypatch, object_id="evening")
+    monkeypatch.undo()
+    page = _page(team["admin"])
+
+    def shown(query):
+        response = page.get("/audit/", query)
+        assert response.status_code == 200, response.content.decode()[:500]
+        return {e.pk for e in response.context["page"].object_list} & {early.pk, morning.pk, evening.pk}
+
+    assert shown({"since": "2026-12-03"}) == {morning.pk, evening.pk}
+    assert shown({"until": "2026-12-03"}) == {early.pk, morning.pk, evening.pk}  # the whole day
+    assert shown({"until": "2026-12-02"}) == {early.pk}
+    assert shown({"since": "2026-12-03T10:00"}) == {evening.pk}
+    assert shown({"since": "2026-12-03 08:00", "until": "2026-12-03T10:00"}) == {morning.pk}
+    assert shown({"since": "2026-12-03T10:00+01:00"}) == {morning.pk, evening.pk}
+
+
+def test_a_bad_audit_date_is_refused_with_a_clear_message_and_kept(team):
+    response = _page(team["admin"]).get("/audit/", {"since": "03/12/2026", "until": "2026-12-01"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert ("Give the “from” date as an ISO date like 2026-12-03, or a date and time like 2026-12-03T10:00 "
+            "(“03/12/2026” is neither).") in html
+    assert re.search(r'name="since" value="03/12/2026"[^>]*aria-invalid="true" aria-describedby="error-since"', html)
+    swapped = _page(team["admin"]).get("/audit/", {"since": "2026-12-03", "until": "2026-12-01"})
+    assert swapped.status_code == 400 and "The “to” date is before the “from” date" in swapped.content.decode()
+    api = _api(team["admin"]).get("/api/audit/", {"since": "yesterday"})
+    assert api.status_code == 400 and set(api.json()["fields"]) == {"since"}

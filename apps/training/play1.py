@@ -43,12 +43,12 @@ def labelled_sample_params(play, params: dict) -> dict:
     from apps.datasets.models import Dataset
 
     dataset_id = params.get("dataset", play.deliverable.get("baseline_dataset"))
-    if dataset_id in (None, ""):
-        message = "Choose the labelled sample: pick a dataset for the job, or set Play 1's baseline dataset."
-        raise ValidationFailed(message, fields={"dataset": message})
     errors, cleaned = FieldErrors(), {}
     with errors.on("dataset"):
         dataset_id = optional_id(dataset_id, "dataset")
+        if dataset_id is None:
+            raise ValidationFailed("Choose the labelled sample: pick a dataset for the job, or set Play 1's "
+                                   "baseline dataset.")
         if not Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).exists():
             raise ValidationFailed(f"Choose a dataset of this project (#{dataset_id} is not one of them).")
         cleaned["dataset"] = dataset_id

@@ -64,7 +64,8 @@ def play3_seal(request: HtmxHttpRequest, play, dataset):
         kept = (f", keeping split set #{job.params['extends']} fixed: only the new rows are split"
                 if job.params.get("extends") else "")
         messages.success(request, f"Sealing the splits (job #{job.pk}, seed {job.params['seed']}{kept}): a worker "
-                                  "splits them and scans for leakage; the page updates when it is done.")
+                                  "splits them and scans for leakage; the page updates when it is done.",
+                         extra_tags="transient")
 
 
 @_play3_dataset_action("#audit")
@@ -82,7 +83,7 @@ def play3_audit(request: HtmxHttpRequest, play, dataset):
         from apps.playbook.services import play_update_deliverable
 
         messages.success(request, f"Audit #{audit.pk} of {audit.size} items handed to {audit.auditor.get_username()}; "
-                                  "a worker is picking the sample.")
+                                  "a worker is picking the sample.", extra_tags="transient")
         try:
             play_update_deliverable(actor=request.user, play=play, deliverable={"audit": audit.pk})
         except ApplicationError as exc:
@@ -140,7 +141,8 @@ def play3_production(request: HtmxHttpRequest, play, dataset) -> None:
         flash_error(request, exc)
     else:
         messages.success(request, f"Production sample stored ({production.rows} rows); a worker compares it with "
-                                  f"the test split (job #{job.pk}) and the page updates when it is done.")
+                                  f"the test split (job #{job.pk}) and the page updates when it is done.",
+                         extra_tags="transient")
 
 
 @login_required

@@ -281,7 +281,7 @@ def job_cancel(request: HtmxHttpRequest, job_id: int):
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
-        messages.info(request, f"Cancellation of job #{job.pk} requested.")
+        messages.info(request, f"Cancellation of job #{job.pk} requested.", extra_tags="transient")
     if job.play_id:
         return redirect("playbook:play", play_id=job.play_id)
     return redirect("playbook:project", project_id=job.project_id)

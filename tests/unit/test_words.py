@@ -284,3 +284,45 @@ def test_a_bad_audit_date_is_refused_with_a_clear_message_and_kept(team):
     assert swapped.status_code == 400 and "The “to” date is before the “from” date" in swapped.content.decode()
     api = _api(team["admin"]).get("/api/audit/", {"since": "yesterday"})
     assert api.status_code == 400 and set(api.json()["fields"]) == {"since"}
+
+
+# --- Play 3's seal form, and messages about work in progress ---------------------------------------
+
+
+@pytest.fixture
+def play3(team, sample_upload, monkeypatch):
+    from apps.playbook.services import gate_decide
+    from tests.helpers import submitted_play1, walk_past
+
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    play = walk_past(team, play1, [2], monkeypatch)
+    dataset = dataset_upload(actor=team["do"], project=team["project"], upload=sample_upload())
+    return play_update_deliverable(actor=team["do"], play=play, deliverable={"dataset": dataset.pk})
+
+
+def test_a_refused_seal_marks_every_bad_share_and_keeps_what_was_typed(team, play3):
+    page = _page(team["do"])
+    jobs = Job.objects.count()
+    response = page.post(f"/plays/{play3.pk}/seal/", {"train": "most", "val": "0.15", "test": "", "seed": "-3"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    for name, typed in (("train", "most"), ("test", ""), ("seed", "-3")):
+        assert re.search(rf'name="{name}" value="{typed}"[^>]*aria-invalid="true"', html), name
+    assert not re.search(r'name="val" value="0.15"[^>]*aria-invalid', html)
+    assert "Give the training share as a number such as 0.7." in html
+    assert "Give the test share as a number such as 0.7." in html
+    assert "Give the random seed as a whole number from 0 to 2,147,483,647." in html
+    assert Job.objects.count() == jobs
+
+
+def test_a_message_about_work_in_progress_goes_when_the_job_finishes(team, play3):
+    """The seal's "a worker splits them... the page updates when it is done" is marked transient, and the
+    page loads the script that removes transient messages on the progress fragment's job-finished event."""
+    page = _page(team["do"])
+    response = page.post(f"/plays/{play3.pk}/seal/", {"train": "0.7", "val": "0.15", "test": "0.15", "seed": "0"})
+    html = page.get(response["Location"]).content.decode()
+    assert re.search(r'<li class="msg success transient">Sealing the splits \(job #\d+', html)
+    assert '<script src="/static/js/messages.js" defer></script>' in html
+    script = (ROOT / "static/js/messages.js").read_text()
+    assert '"job-finished"' in script and '".msg.transient"' in script

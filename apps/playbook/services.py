@@ -318,7 +318,8 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
         if unavailable:
             raise Conflict(unavailable)
         if outcome.needs_reason and not reason:
-            raise ValidationFailed("This decision needs a reason: it goes back to the people who do the work.")
+            message = "Write a reason for this decision: it goes back to the people who do the work."
+            raise ValidationFailed(message, fields={"reason": message})
         hat_switched = bool(hat_switch and spec.conflict_of_interest(play, actor))
         if hat_switched:
             audit_record(actor=actor, action="gate.hat_switched", project=project, obj=play,

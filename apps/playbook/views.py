@@ -208,6 +208,12 @@ def play_decide(request: HtmxHttpRequest, play_id: int):
     try:
         services.gate_decide(actor=request.user, play=play, decision=decision,
                              reason=request.POST.get("reason", ""), hat_switch=request.POST.get("hat_switch") == "on")
+    except ValidationFailed as exc:
+        # The gate panel comes back with the reason as it was typed.
+        flash_error(request, exc, marked=True)
+        return render(request, "playbook/play_detail.html",
+                      {**_play_context(request, play), "field_errors": field_errors(exc),
+                       "decision_form": {"reason": request.POST.get("reason", "")}}, status=400)
     except ApplicationError as exc:
         flash_error(request, exc)
         return redirect("playbook:play", play_id=play.pk)

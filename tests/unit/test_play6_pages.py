@@ -142,3 +142,16 @@ def test_without_a_package_the_gate_says_the_job_has_not_built_one(team, play6):
     checks = {c.key: c for c in registry.play_module(6).checks(Play.objects.get(pk=play6.pk))}
     assert checks["floor"].passed and "Play 1" in checks["floor"].detail  # Play 1's target, 0.99
     assert not checks["note"].passed and checks["note"].detail.startswith("Too short")
+
+
+def test_every_bad_threshold_is_marked_at_once_next_to_its_field(team, play6):
+    response = _page(team["do"]).post(f"/plays/{play6.pk}/thresholds/", _form(
+        drift_thresholds__text="high", alert_policy__alpha="0.7", alert_policy__lookback="4"))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was saved: 2 fields need fixing, marked below with what to do." in html
+    for name in ("drift_thresholds.text", "alert_policy.alpha"):
+        error = "error-" + name.replace(".", "-").replace("_", "-")
+        assert f'name="{name}" value="' in html and f'aria-describedby="{error}" class="field-invalid">' in html
+        assert f'<span class="field-error" id="{error}">Give the ' in html
+    assert 'name="alert_policy.lookback" value="4" placeholder="default" inputmode="decimal" size="7">' in html

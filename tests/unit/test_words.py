@@ -279,7 +279,8 @@ def test_a_bad_audit_date_is_refused_with_a_clear_message_and_kept(team):
     html = response.content.decode()
     assert ("Give the “from” date as an ISO date like 2026-12-03, or a date and time like 2026-12-03T10:00 "
             "(“03/12/2026” is neither).") in html
-    assert re.search(r'name="since" value="03/12/2026"[^>]*aria-invalid="true" aria-describedby="error-since"', html)
+    assert re.search(r'name="since" value="03/12/2026"[^>]*aria-invalid="true" aria-describedby="error-since date-hint"', html)
+    assert 'name="until" value="2026-12-01" placeholder="2026-12-03T18:00" size="16" aria-describedby="date-hint">' in html
     swapped = _page(team["admin"]).get("/audit/", {"since": "2026-12-03", "until": "2026-12-01"})
     assert swapped.status_code == 400 and "The “to” date is before the “from” date" in swapped.content.decode()
     api = _api(team["admin"]).get("/api/audit/", {"since": "yesterday"})
@@ -326,3 +327,20 @@ def test_a_message_about_work_in_progress_goes_when_the_job_finishes(team, play3
     assert '<script src="/static/js/messages.js" defer></script>' in html
     script = (ROOT / "static/js/messages.js").read_text()
     assert '"job-finished"' in script and '".msg.transient"' in script
+
+
+def test_a_refused_gate_decision_keeps_the_reason_and_marks_it(team, sample_upload):
+    from tests.helpers import submitted_play1
+
+    play = submitted_play1(team, sample_upload)
+    page = _page(team["so"])
+    missing = page.post(f"/plays/{play.pk}/decide/", {"decision": "reject", "reason": "  "})
+    assert missing.status_code == 400
+    html = missing.content.decode()
+    assert re.search(r'<textarea name="reason"[^>]*aria-invalid="true" aria-describedby="error-reason"', html)
+    assert "Write a reason for this decision" in html
+    typed = page.post(f"/plays/{play.pk}/decide/", {"decision": "bogus", "reason": "The margin is too thin to act on."})
+    assert typed.status_code == 400
+    assert re.search(r'<textarea name="reason"[^>]*>The margin is too thin to act on.</textarea>', typed.content.decode())
+    play.refresh_from_db()
+    assert play.status == "submitted"

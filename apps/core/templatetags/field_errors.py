@@ -17,10 +17,12 @@ def error_id(name) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def field_attrs(context, name):
+def field_attrs(context, name, described_by=""):
+    """``described_by``: the id of a hint the field is described by anyway (the message comes first)."""
     if not _message(context, name):
-        return ""
-    return format_html(' aria-invalid="true" aria-describedby="{}" class="field-invalid"', error_id(name))
+        return format_html(' aria-describedby="{}"', described_by) if described_by else ""
+    ids = f"{error_id(name)} {described_by}".strip()
+    return format_html(' aria-invalid="true" aria-describedby="{}" class="field-invalid"', ids)
 
 
 @register.simple_tag(takes_context=True)

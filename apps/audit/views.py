@@ -34,7 +34,8 @@ def audit_list(request):
         filters = AuditFilters.parse(request.GET)
     except ValidationFailed as exc:
         filters, error, field_errors = AuditFilters(), exc.message, exc.fields
-    events = audit_events(filters)
+    # A refused filter lists nothing rather than everything under a message that says it was refused.
+    events = audit_events(filters) if not error else AuditEvent.objects.none()
     if request.GET.get("format") == "csv" and not error:
         writer = csv.writer(_Echo())
 

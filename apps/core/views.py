@@ -17,14 +17,13 @@ class HtmxHttpRequest(HttpRequest):
 def flash_error(request, exc: ApplicationError, *, marked: bool = False) -> None:
     """Show a refused action's message on the next page. A role refusal stays a 403 and a hidden object
     a 404 (the middleware renders them), so a page never answers a forbidden action with a redirect.
-    ``marked``: the page re-renders the form with each field's message next to it (field_errors), so the
-    top of the page says only that nothing was saved and how many fields to fix."""
+    ``marked``: the page re-renders the form with each field's message next to it (field_errors); the top
+    of the page sums them up (so a problem with a field the page does not show is still said)."""
     if isinstance(exc, (NotAllowed, NotFound)):
         raise exc
     fields = field_errors(exc)
     if marked and fields:
-        count = "1 field needs" if len(fields) == 1 else f"{len(fields)} fields need"
-        messages.error(request, f"Nothing was saved: {count} fixing, marked below with what to do.")
+        messages.error(request, f"Nothing was saved. {exc.message}")
     else:
         messages.error(request, exc.message)
 

@@ -149,7 +149,7 @@ def test_every_bad_threshold_is_marked_at_once_next_to_its_field(team, play6):
         drift_thresholds__text="high", alert_policy__alpha="0.7", alert_policy__lookback="4"))
     assert response.status_code == 400
     html = response.content.decode()
-    assert "Nothing was saved: 2 fields need fixing, marked below with what to do." in html
+    assert "Nothing was saved. 2 fields need fixing: Give the " in html
     for name in ("drift_thresholds.text", "alert_policy.alpha"):
         error = "error-" + name.replace(".", "-").replace("_", "-")
         assert f'name="{name}" value="' in html and f'aria-describedby="{error}" class="field-invalid">' in html

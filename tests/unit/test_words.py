@@ -100,7 +100,7 @@ def test_the_play1_page_marks_each_field_keeps_what_was_typed_and_saves_nothing(
     assert response.status_code == 400
     html = response.content.decode()
     # One summary at the top, each message next to its field, the field marked and described by it.
-    assert "Nothing was saved: 2 fields need fixing, marked below with what to do." in html
+    assert "Nothing was saved. 2 fields need fixing: Give the target as a number" in html
     assert html.count('class="msg error"') == 1
     assert re.search(r'name="target"[^>]*value="85%"[^>]*aria-invalid="true" aria-describedby="error-target" '
                      r'class="field-invalid"', html)

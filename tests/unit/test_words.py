@@ -323,7 +323,7 @@ def test_a_message_about_work_in_progress_goes_when_the_job_finishes(team, play3
     page = _page(team["do"])
     response = page.post(f"/plays/{play3.pk}/seal/", {"train": "0.7", "val": "0.15", "test": "0.15", "seed": "0"})
     html = page.get(response["Location"]).content.decode()
-    assert re.search(r'<li class="msg success transient">Sealing the splits \(job #\d+', html)
+    assert re.search(r'<li class="msg transient success">Sealing the splits \(job #\d+', html)
     assert '<script src="/static/js/messages.js" defer></script>' in html
     script = (ROOT / "static/js/messages.js").read_text()
     assert '"job-finished"' in script and '".msg.transient"' in script

@@ -18,7 +18,12 @@ ERROR_SCHEMA = {
                    "(`fields` for per-field input errors, `line` for the line of an upload, `limit`...).",
     "properties": {
         "error": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": True},
+        "fields": {"type": "object", "additionalProperties": True,
+                   "description": "Bad input, every problem at once: each refused field (as the request names "
+                                  "it, e.g. `target` in a deliverable or `folds` in a job's params) → what is "
+                                  "wrong and what to send instead, in plain words. `error` sums them up.",
+                   "example": {"target": "Give the target for accuracy as a number between 0 and 1, e.g. 0.85 "
+                                         "for 85%."}},
     },
     "required": ["error"],
     "additionalProperties": True,

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from apps.audit.models import AuditEvent
-from apps.audit.selectors import AuditFilters, audit_actions, audit_events
+from apps.audit.selectors import AuditFilters, audit_actions, audit_events, audit_rows
 from apps.audit.verification import verify_chain
 from apps.core.errors import ValidationFailed
 from apps.core.views import staff_required
@@ -29,12 +29,13 @@ def _projects():
 @staff_required
 @require_GET
 def audit_list(request):
-    error = ""
+    error, field_errors = "", {}
     try:
         filters = AuditFilters.parse(request.GET)
     except ValidationFailed as exc:
-        filters, error = AuditFilters(), exc.message
-    events = audit_events(filters)
+        filters, error, field_errors = AuditFilters(), exc.message, exc.fields
+    # A refused filter lists nothing rather than everything under a message that says it was refused.
+    events = audit_events(filters) if not error else AuditEvent.objects.none()
     if request.GET.get("format") == "csv" and not error:
         writer = csv.writer(_Echo())
 
@@ -56,8 +57,11 @@ def audit_list(request):
     # "Verify the chain" walks every event (read-only, one snapshot): on request only, never on each view.
     chain = verify_chain() if request.GET.get("verify") == "1" else None
     return render(request, "audit/audit_list.html", {
-        "page": page, "filters": filters, "error": error, "projects": _projects(),
-        "actions": audit_actions(), "query": query.urlencode(), "chain": chain,
+        "page": page, "rows": audit_rows(page.object_list), "filters": filters, "error": error,
+        "field_errors": field_errors, "projects": _projects(), "actions": audit_actions(),
+        # The date fields show what was typed, refused or not.
+        "typed": {name: request.GET.get(name, "") for name in ("since", "until")},
+        "query": query.urlencode(), "chain": chain,
     }, status=400 if error else 200)
 
 

@@ -49,7 +49,7 @@ def job_kind(name: str):
     """The JobKind registered under `name`; a clear error for an unknown kind."""
     kinds = job_kinds()
     if name not in kinds:
-        raise ValidationFailed(f"kind must be one of: {', '.join(sorted(kinds))}")
+        raise ValidationFailed(f"There is no job kind {name!r}; the kinds are: {', '.join(sorted(kinds))}.")
     return kinds[name][1]
 
 

@@ -7,19 +7,30 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from apps.core.errors import ApplicationError, NotAllowed, NotFound
+from apps.core.errors import ApplicationError, NotAllowed, NotFound, ValidationFailed
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def flash_error(request, exc: ApplicationError) -> None:
+def flash_error(request, exc: ApplicationError, *, marked: bool = False) -> None:
     """Show a refused action's message on the next page. A role refusal stays a 403 and a hidden object
-    a 404 (the middleware renders them), so a page never answers a forbidden action with a redirect."""
+    a 404 (the middleware renders them), so a page never answers a forbidden action with a redirect.
+    ``marked``: the page re-renders the form with each field's message next to it (field_errors); the top
+    of the page sums them up (so a problem with a field the page does not show is still said)."""
     if isinstance(exc, (NotAllowed, NotFound)):
         raise exc
-    messages.error(request, exc.message)
+    fields = field_errors(exc)
+    if marked and fields:
+        messages.error(request, f"Nothing was saved. {exc.message}")
+    else:
+        messages.error(request, exc.message)
+
+
+def field_errors(exc: ApplicationError) -> dict:
+    """The refusal's per-field messages ({field name: message}); empty for any other refusal."""
+    return dict(exc.fields) if isinstance(exc, ValidationFailed) else {}
 
 
 def staff_required(view):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.accounts.models import Membership
 from apps.audit.services import audit_chain_lock, audit_record
 from apps.core import storage
-from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.core.errors import Conflict, FieldErrors, NotAllowed, ValidationFailed
 from apps.datasets.ingest import Ingested
 from apps.datasets.models import Dataset, LabelAudit, LabelAuditItem, ResemblanceReport, Split, SplitRead, SplitSet
 from apps.datasets.services import _dataset_create, dataset_upload
@@ -43,11 +43,14 @@ def _labelled(dataset: Dataset) -> None:
 # --- sealed splits ----------------------------------------------------------------------------------
 
 
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+
+
 def _ratio(value, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValidationFailed(f"{name} must be a number (a share such as 0.8)") from None
+        raise ValidationFailed(f"Give the {SPLIT_NAMES[name]} share as a number such as 0.7.") from None
     return number
 
 
@@ -62,11 +65,16 @@ def seal_params(dataset: Dataset, params: dict) -> dict:
 
     _labelled(dataset)
     if unknown := sorted(set(params) - {"train", "val", "test", "seed"}):
-        raise ValidationFailed(f"Unknown seal param(s): {', '.join(unknown)} (allowed: train, val, test, seed)")
-    ratios = {name: _ratio(params.get(name), name) for name in ("train", "val", "test")}
+        raise ValidationFailed(f"A seal does not take the setting(s) {', '.join(unknown)}; "
+                               "it takes: train, val, test, seed.")
+    errors, ratios = FieldErrors(), {}
+    for name in ("train", "val", "test"):
+        with errors.on(name):
+            ratios[name] = _ratio(params.get(name), name)
     seed = params.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
-        raise ValidationFailed("seed must be a whole number from 0 to 2147483647")
+        errors.add("seed", "Give the random seed as a whole number from 0 to 2,147,483,647.")
+    errors.raise_if_any()
     rows = dataset.read_rows()
     previous = extended_split_set(dataset)
     try:
@@ -229,9 +237,10 @@ def label_audit_start(*, actor, dataset: Dataset, size, auditor: str, seed: int 
     try:
         size = int(size)
     except (TypeError, ValueError):
-        raise ValidationFailed("size must be a whole number") from None
-    if not 10 <= size <= 2000:
-        raise ValidationFailed("size must be between 10 and 2,000 items")
+        size = None
+    if size is None or not 10 <= size <= 2000:
+        message = "Give the sample size as a whole number of items from 10 to 2,000."
+        raise ValidationFailed(message, fields={"size": message})
     person = _auditor_for(dataset, auditor)
     with transaction.atomic(durable=True):
         audit_chain_lock()  # before the row locks: see _unanswered_audit
@@ -383,7 +392,7 @@ def prepare_audit_run(job, report):
 
 def prepare_audit_params(audit: LabelAudit, params: dict) -> dict:
     if params:
-        raise ValidationFailed("Preparing an audit takes no params.")
+        raise ValidationFailed("Preparing an audit takes no settings.")
     return {}
 
 
@@ -454,7 +463,7 @@ def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) ->
     if actor.pk != audit.auditor_id:
         raise NotAllowed("Only the assigned auditor relabels this sample.")
     if label not in audit.dataset.labels:
-        raise ValidationFailed(f"label must be one of: {', '.join(audit.dataset.labels)}")
+        raise ValidationFailed(f"Choose one of the labels: {', '.join(audit.dataset.labels)}.")
     with transaction.atomic(durable=True):
         audit_chain_lock()  # before the row lock: see _unanswered_audit
         audit = LabelAudit.objects.select_for_update().get(pk=audit.pk)
@@ -463,12 +472,15 @@ def label_audit_answer(*, actor, audit: LabelAudit, item_id: int, label: str) ->
         _require_prepared(audit)
         if audit.status != LabelAudit.Status.OPEN:
             raise Conflict("This audit is complete.")
+        original = (LabelAuditItem.objects.filter(pk=item_id, audit=audit)
+                    .values_list("original_label", flat=True).first())
         updated = LabelAuditItem.objects.filter(pk=item_id, audit=audit, answered_at__isnull=True).update(
             answer=label, answered_at=timezone.now())
         if updated != 1:
             raise Conflict("That item is not in this audit, or was already answered.")
+        # The original label too, so the audit trail can count the disagreements of one audit's answers.
         audit_record(actor=actor, action="label_audit.answered", project=audit.dataset.project, obj=audit,
-                     after={"item": item_id, "label": label})
+                     after={"item": item_id, "label": label, "original": original})
         if not audit.items.filter(answered_at__isnull=True).exists():
             items = [{"index": i.row_index, "part": i.part, "original": i.original_label, "answer": i.answer,
                       "item": i.pk} for i in audit.items.all()]
@@ -486,7 +498,7 @@ def label_audit_resolve(*, actor, audit: LabelAudit, item_id: int, action: str, 
     labels is created, linked to its parent."""
     _require_curator(actor, audit.dataset)
     if action not in ("accept", "keep"):
-        raise ValidationFailed("action must be 'accept' or 'keep'")
+        raise ValidationFailed("Choose Accept (take the auditor's label) or Keep (keep the original label).")
     note = (note or "").strip()
     if action == "keep" and not note:
         raise ValidationFailed("Keeping the original label needs a note saying why.")
@@ -597,7 +609,7 @@ def production_sample_compare(*, actor, dataset: Dataset, upload, text_column: s
 
 def compare_params(dataset: Dataset, params: dict) -> dict:
     if set(params) != {"production"}:
-        raise ValidationFailed("A production comparison takes one param: production (a production sample's id).")
+        raise ValidationFailed("A production comparison takes one setting: production (a production sample's id).")
     production = Dataset.objects.filter(pk=params["production"]).first()
     if (production is None or production.kind != Dataset.Kind.PRODUCTION_SAMPLE
             or production.project_id != dataset.project_id):

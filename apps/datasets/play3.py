@@ -2,7 +2,7 @@
 audit the labels blind, shows the test set resembles production and that class balance is understood."""
 from dataclasses import dataclass, field
 
-from apps.core.errors import ValidationFailed
+from apps.core.errors import FieldErrors, ValidationFailed
 from apps.datasets import curation
 from apps.datasets.models import Dataset
 from apps.jobs.kinds import DEFAULT, JobKind
@@ -83,18 +83,21 @@ class BuildDataPipeline(PlayModule):
 
         data = super().clean(play, updates)
         project_id = play.cycle.project_id
-        for key, model in (("dataset", Dataset), ("audit", LabelAudit)):
+        errors = FieldErrors()
+        for key, model, what in (("dataset", Dataset, "dataset version"), ("audit", LabelAudit, "label audit")):
             if key not in data:
                 continue
-            data[key] = optional_id(data[key], key)  # "—" in the form: nothing chosen (None)
-            if data[key] is None:
-                continue
-            owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
-            if not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
-                raise ValidationFailed(f"{key} {data[key]} does not belong to this project")
+            with errors.on(key):
+                data[key] = optional_id(data[key], key)  # "—" in the form: nothing chosen (None)
+                if data[key] is None:
+                    continue
+                owner = {"dataset": "project_id", "audit": "dataset__project_id"}[key]
+                if not model.objects.filter(pk=data[key], **{owner: project_id}).exists():
+                    raise ValidationFailed(f"Choose a {what} of this project (#{data[key]} is not one of them).")
         for key in ("balance_note", "representativeness_note", "leakage_justification"):
             if key in data:
                 data[key] = str(data[key] or "").strip()[:5000]
+        errors.raise_if_any()
         return data
 
     @staticmethod

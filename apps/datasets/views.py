@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.core.errors import ApplicationError, Conflict, NotAllowed
-from apps.core.views import HtmxHttpRequest, flash_error
+from apps.core.errors import ApplicationError, Conflict, NotAllowed, ValidationFailed
+from apps.core.views import HtmxHttpRequest, field_errors, flash_error
 from apps.datasets import curation, play3, selectors
 from apps.datasets.models import LabelAudit
 from apps.playbook import selectors as play_selectors
@@ -20,7 +20,8 @@ def _back(play, anchor: str):
 
 def _play3_dataset_action(anchor: str):
     """A Play 3 form action on the chosen dataset version: the view gets (request, play, dataset) and the
-    browser goes back to ``anchor`` on the play page; with no version chosen yet, it only says so."""
+    browser goes back to ``anchor`` on the play page; with no version chosen yet, it only says so. An action
+    may answer itself instead (a refused form, re-rendered with what was typed)."""
     def decorate(action):
         @login_required
         @require_POST
@@ -30,41 +31,59 @@ def _play3_dataset_action(anchor: str):
             dataset = play3.PLAY.state(play)["dataset"] if play.number == 3 else None
             if dataset is None:
                 messages.error(request, "Choose the dataset version first.")
-            else:
-                action(request, play, dataset)
+            elif (response := action(request, play, dataset)) is not None:
+                return response
             return _back(play, anchor)
         return view
     return decorate
 
 
+def _refused_form(request, play, exc: ValidationFailed):
+    """The play page again, the refused form keeping what was typed and each refused field marked."""
+    from apps.playbook.views import _play_context
+
+    flash_error(request, exc, marked=True)
+    return render(request, "playbook/play_detail.html", {**_play_context(request, play),
+                  "field_errors": field_errors(exc), "job_form": request.POST.dict()}, status=400)
+
+
 @_play3_dataset_action("#splits")
-def play3_seal(request: HtmxHttpRequest, play, dataset) -> None:
+def play3_seal(request: HtmxHttpRequest, play, dataset):
     seed = request.POST.get("seed", "0").strip()
     try:
         job = curation.dataset_seal(actor=request.user, dataset=dataset, train=request.POST.get("train"),
                                     val=request.POST.get("val"), test=request.POST.get("test"),
                                     seed=int(seed) if seed.isdigit() else seed)
+    except ValidationFailed as exc:
+        if exc.fields:
+            return _refused_form(request, play, exc)
+        flash_error(request, exc)
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
         kept = (f", keeping split set #{job.params['extends']} fixed: only the new rows are split"
                 if job.params.get("extends") else "")
         messages.success(request, f"Sealing the splits (job #{job.pk}, seed {job.params['seed']}{kept}): a worker "
-                                  "splits them and scans for leakage; the page updates when it is done.")
+                                  "splits them and scans for leakage; the page updates when it is done.",
+                         extra_tags="transient")
 
 
 @_play3_dataset_action("#audit")
-def play3_audit(request: HtmxHttpRequest, play, dataset) -> None:
+def play3_audit(request: HtmxHttpRequest, play, dataset):
     try:
         audit = curation.label_audit_start(actor=request.user, dataset=dataset, size=request.POST.get("size"),
                                            auditor=request.POST.get("auditor", ""))
+    except ValidationFailed as exc:
+        if exc.fields:
+            return _refused_form(request, play, exc)
+        flash_error(request, exc)
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
         from apps.playbook.services import play_update_deliverable
 
         messages.success(request, f"Audit #{audit.pk} of {audit.size} items handed to {audit.auditor.get_username()}; "
-                                  "a worker is picking the sample.")
+                                  "a worker is picking the sample.", extra_tags="transient")
         try:
             play_update_deliverable(actor=request.user, play=play, deliverable={"audit": audit.pk})
         except ApplicationError as exc:
@@ -122,7 +141,8 @@ def play3_production(request: HtmxHttpRequest, play, dataset) -> None:
         flash_error(request, exc)
     else:
         messages.success(request, f"Production sample stored ({production.rows} rows); a worker compares it with "
-                                  f"the test split (job #{job.pk}) and the page updates when it is done.")
+                                  f"the test split (job #{job.pk}) and the page updates when it is done.",
+                         extra_tags="transient")
 
 
 @login_required

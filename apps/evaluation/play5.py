@@ -10,7 +10,7 @@ decides, and a project may require two sign-off owners for an approval.
 """
 from dataclasses import dataclass, field
 
-from apps.core.errors import ApplicationError, ValidationFailed
+from apps.core.errors import ApplicationError, FieldErrors, ValidationFailed
 from apps.evaluation import runner
 from apps.evaluation.selectors import report_in_order
 from apps.jobs.kinds import DEFAULT, GPU, JobKind
@@ -86,21 +86,26 @@ class EvaluateAgainstBaseline(PlayModule):
 
     def clean(self, play, updates: dict) -> dict:
         data = super().clean(play, updates)
+        errors = FieldErrors()
         if "evaluation" in data:
-            evaluation_id = optional_id(data["evaluation"], "evaluation")
-            if evaluation_id is not None and not _evaluation_model().objects.filter(pk=evaluation_id, play=play).exists():
-                raise ValidationFailed(f"Evaluation {evaluation_id} is not an evaluation of this play.")
-            data["evaluation"] = evaluation_id
-        for key in QUESTIONS:
+            with errors.on("evaluation"):
+                evaluation_id = optional_id(data["evaluation"], "evaluation")
+                if evaluation_id is not None and not _evaluation_model().objects.filter(pk=evaluation_id, play=play).exists():
+                    raise ValidationFailed(f"Evaluation {evaluation_id} is not an evaluation of this play: "
+                                           "answer for one of the evaluations listed on the page.")
+                data["evaluation"] = evaluation_id
+        for key, question in QUESTIONS.items():
             if key in data:
                 value = data[key]
                 if value is None:
                     value = ""
                 if not isinstance(value, str):
-                    raise ValidationFailed(f"{key} must be text: the sign-off owner's written answer")
-                if len(value) > 5000:
-                    raise ValidationFailed(f"{key} is limited to 5,000 characters")
-                data[key] = value.strip()
+                    errors.add(key, f"Answer “{question}” in words (the answer must be text).")
+                elif len(value) > 5000:
+                    errors.add(key, f"Shorten the answer to “{question}” to 5,000 characters (it has {len(value):,}).")
+                else:
+                    data[key] = value.strip()
+        errors.raise_if_any()
         return data
 
     # --- what is current ---------------------------------------------------------------------------
@@ -272,7 +277,9 @@ class EvaluateAgainstBaseline(PlayModule):
             "answered_for": chosen,
             "stale": self.stale_reason(evaluation, inputs) if evaluation else "",
             "evaluations": evaluations, "evaluation_running": running, "questions": QUESTIONS,
-            "answers": {k: play.deliverable.get(k, "") for k in QUESTIONS},
+            # A refused save (the page re-rendered from a POST) shows the answers as they were typed.
+            "answers": {k: (request.POST.get(k, "") if request.method == "POST" and k in request.POST
+                            else play.deliverable.get(k, "")) for k in QUESTIONS},
             "baseline_to_ship": (evaluation.report["models"][self.baseline_to_ship(evaluation.report)]["label"]
                                  if evaluation else None),
             "question_evidence": question_evidence(evaluation.report) if evaluation else {},

@@ -9,7 +9,7 @@ from apps.core import storage
 from apps.core.errors import ValidationFailed
 from apps.jobs.kinds import ArtifactFile, JobInputError, JobOutcome
 from apps.jobs.models import Artifact, Job
-from apps.playbook.plays import int_param, reject_unknown
+from apps.playbook.plays import int_params, reject_unknown
 
 EVALUATE_KEYS = {"resamples", "seed"}
 
@@ -23,8 +23,7 @@ def evaluate_params(play, params: dict) -> dict:
     missing = [f"Play {n}" for n in (1, 3, 4) if n not in inputs]
     if missing:
         raise ValidationFailed(f"The evaluation needs what {', '.join(missing)} hand(s) on: approve those gates first.")
-    return {"resamples": int_param(params, "resamples", 10_000, 1_000, 100_000),
-            "seed": int_param(params, "seed", 0, 0, 2**31 - 1)}
+    return int_params(params, {"resamples": (10_000, 1_000, 100_000), "seed": (0, 0, 2**31 - 1)})
 
 
 def lineage(job_id: int | None) -> list[Job]:
@@ -318,7 +317,7 @@ def record_params(play, params: dict) -> dict:
     reject_unknown(params, {"decision"}, "signoff_record")
     decision = params.get("decision")
     if not GateDecision.objects.filter(pk=decision, play=play).exists():
-        raise ValidationFailed("params.decision must be a decision of this play's gate")
+        raise ValidationFailed("Name a decision of this play's gate to write the sign-off record for.")
     return {"decision": int(decision)}
 
 

@@ -51,7 +51,7 @@ def job_enqueue(kind: str, subject, params: dict | None = None, requested_by=Non
     locked the play); the task is sent after commit."""
     params = params if params is not None else {}
     if not isinstance(params, dict):
-        raise ValidationFailed("params must be an object")
+        raise ValidationFailed("Send the job's settings (params) as an object of name → value.")
     spec = registry.job_kind(kind)
     subject_type, subject_id, project, subject_play = _subject_of(subject)
     play = subject_play or play

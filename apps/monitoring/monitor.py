@@ -65,10 +65,10 @@ def drift_check_params(deployment, params: dict) -> dict:
     reject_unknown(params, {"after", "upto", "permutations", "seed"}, "drift_check")
     after, upto = params.get("after", 0), params.get("upto")
     if not isinstance(after, int) or not isinstance(upto, int) or not 0 <= after < upto:
-        raise ValidationFailed("params.after and params.upto must be prediction ids with after < upto")
+        raise ValidationFailed("Give the window as two prediction ids, after and upto, with after below upto.")
     permutations = params.get("permutations", 200)
     if not isinstance(permutations, int) or not 50 <= permutations <= 2000:
-        raise ValidationFailed("params.permutations must be between 50 and 2000")
+        raise ValidationFailed("Give the number of permutations as a whole number from 50 to 2,000.")
     return {"after": after, "upto": upto, "permutations": permutations, "seed": int(params.get("seed", 0))}
 
 

@@ -7,7 +7,7 @@ the package as the challenger; a sign-off owner promotes it to production. The o
 floor and the drift thresholds the monitor judges production windows by; a breach of the floor opens the
 next cycle (apps.playbook.services.cycle_open_retrain), which fine-tunes from the production checkpoint.
 """
-from apps.core.errors import ApplicationError, ValidationFailed
+from apps.core.errors import ApplicationError, FieldErrors, ValidationFailed
 from apps.jobs.kinds import GPU, JobKind
 from apps.monitoring import monitor, packaging_job
 from apps.playbook.plays import Check, PlayModule, number_value, optional_id, stored_id
@@ -45,60 +45,76 @@ class PackageAndMonitor(PlayModule):
 
         data = super().clean(play, updates)
         Package, _ = _models()
+        errors = FieldErrors()
         if "package" in data:
-            package_id = optional_id(data["package"], "package")
-            if package_id is not None and not Package.objects.filter(pk=package_id, play=play).exists():
-                raise ValidationFailed(f"Package {package_id} is not a package of this play.")
-            data["package"] = package_id
+            with errors.on("package"):
+                package_id = optional_id(data["package"], "package")
+                if package_id is not None and not Package.objects.filter(pk=package_id, play=play).exists():
+                    raise ValidationFailed(f"Choose one of this play's packages (#{package_id} is not one of them).")
+                data["package"] = package_id
         if "live_metric_floor" in data:
             value = data["live_metric_floor"]
-            data["live_metric_floor"] = None if value in (None, "") else number_value(value, "live_metric_floor")
-            if data["live_metric_floor"] is not None and not 0 <= data["live_metric_floor"] <= 1:
-                raise ValidationFailed("live_metric_floor must be between 0 and 1 (the committed metric's scale)")
+            with errors.on("live_metric_floor"):
+                data["live_metric_floor"] = None if value in (None, "") else number_value(value, "live_metric_floor")
+                if data["live_metric_floor"] is not None and not 0 <= data["live_metric_floor"] <= 1:
+                    raise ValidationFailed("Give the live metric floor on the committed metric's scale, between 0 "
+                                           "and 1 (e.g. 0.8), or leave it empty to use Play 1's target.")
         if "drift_thresholds" in data:
             thresholds = data["drift_thresholds"] or {}
             if not isinstance(thresholds, dict):
-                raise ValidationFailed("drift_thresholds must be an object of signal → threshold")
+                raise ValidationFailed("Send the drift thresholds as an object of signal → threshold.")
             known = set(AlertPolicy().thresholds)
             if unknown := sorted(set(thresholds) - known):
-                raise ValidationFailed(f"Unknown drift signal(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-            cleaned = {k: number_value(v, f"drift_thresholds.{k}") for k, v in thresholds.items()}
-            for key, value in cleaned.items():
-                low, high = THRESHOLD_RANGES.get(key, (0.0, 10.0))
-                if not low < value <= high:
-                    raise ValidationFailed(f"drift_thresholds.{key} must be above {low:g} and at most {high:g} "
-                                           f"(got {value:g})")
+                raise ValidationFailed(f"There is no drift signal called {', '.join(unknown)}; "
+                                       f"the signals are: {', '.join(sorted(known))}.")
+            cleaned = {}
+            for key, value in thresholds.items():
+                name, label = f"drift_thresholds.{key}", _label(SIGNAL_GLOSSES, key)
+                with errors.on(name):
+                    number = _number(value, name, label)
+                    low, high = THRESHOLD_RANGES.get(key, (0.0, 10.0))
+                    if not low < number <= high:
+                        raise ValidationFailed(f"Give the threshold for {label} as a number above {low:g} and at "
+                                               f"most {high:g} (not {number:g}), or leave it empty for the default.")
+                    cleaned[key] = number
             data["drift_thresholds"] = cleaned
         if "alert_policy" in data:
             policy = data["alert_policy"] or {}
             if not isinstance(policy, dict):
-                raise ValidationFailed("alert_policy must be an object")
+                raise ValidationFailed("Send the alert policy as an object of setting → value.")
             if unknown := sorted(set(policy) - POLICY_KEYS):
-                raise ValidationFailed(f"Unknown alert_policy field(s): {', '.join(unknown)} "
-                                       f"(allowed: {', '.join(sorted(POLICY_KEYS))})")
+                raise ValidationFailed(f"The alert policy has no setting called {', '.join(unknown)}; "
+                                       f"its settings are: {', '.join(sorted(POLICY_KEYS))}.")
             cleaned = {}
             for key, value in policy.items():
-                number = number_value(value, f"alert_policy.{key}")
-                if key == "alpha":
-                    if not 0 < number < 0.5:
-                        raise ValidationFailed("alert_policy.alpha must be between 0 and 0.5")
-                    cleaned[key] = number
-                else:
-                    if number != int(number) or not 1 <= number <= 100_000:
-                        raise ValidationFailed(f"alert_policy.{key} must be a whole number from 1 to 100,000")
-                    cleaned[key] = int(number)
+                name, label = f"alert_policy.{key}", _label(POLICY_GLOSSES, key)
+                with errors.on(name):
+                    number = _number(value, name, label)
+                    if key == "alpha":
+                        if not 0 < number < 0.5:
+                            raise ValidationFailed(f"Give {label} as a number above 0 and below 0.5, e.g. 0.05.")
+                        cleaned[key] = number
+                    else:
+                        if number != int(number) or not 1 <= number <= 100_000:
+                            raise ValidationFailed(f"Give {label} as a whole number from 1 to 100,000.")
+                        cleaned[key] = int(number)
             # A field left out takes the engine's default, so compare what the monitor will actually use.
             persistence = cleaned.get("persistence", AlertPolicy.persistence)
             lookback = cleaned.get("lookback", AlertPolicy.lookback)
-            if persistence > lookback:
-                raise ValidationFailed(f"alert_policy.persistence ({persistence}) cannot exceed alert_policy.lookback "
-                                       f"({lookback}{'' if 'lookback' in cleaned else ', the default'})")
+            if persistence > lookback and not {"alert_policy.persistence", "alert_policy.lookback"} & set(errors.fields):
+                message = (f"The persistence ({_windows(persistence)}) cannot exceed the lookback ({_windows(lookback)}"
+                           f"{'' if 'lookback' in cleaned else ', the default'}): lower the persistence or raise "
+                           "the lookback.")
+                errors.add("alert_policy.persistence" if "persistence" in cleaned else "alert_policy.lookback",
+                           message)
             data["alert_policy"] = cleaned
         if "monitoring_note" in data:
             note = data["monitoring_note"] or ""
             if not isinstance(note, str) or len(note) > 5000:
-                raise ValidationFailed("monitoring_note must be text of up to 5,000 characters")
-            data["monitoring_note"] = note.strip()
+                errors.add("monitoring_note", "Write the monitoring note as text of up to 5,000 characters.")
+            else:
+                data["monitoring_note"] = note.strip()
+        errors.raise_if_any()
         return data
 
     def monitoring_settings(self, play) -> tuple[dict, dict]:
@@ -321,3 +337,21 @@ POLICY_GLOSSES = {
 
 
 PLAY = PackageAndMonitor()
+
+
+def _label(glosses: dict, key: str) -> str:
+    """A threshold or policy setting as the page names it, in lower case ("the persistence (breaching windows)")."""
+    label = glosses.get(key, (key.replace("_", " "),))[0]
+    return "the " + label[0].lower() + label[1:]
+
+
+def _number(value, name: str, label: str) -> float:
+    try:
+        return number_value(value, name)
+    except ValidationFailed:
+        raise ValidationFailed(f"Give {label} as a number ({value!r} is not one), or leave it empty for the "
+                               "default.") from None
+
+
+def _windows(count: int) -> str:
+    return f"{count} window" if count == 1 else f"{count} windows"

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
-from apps.core.views import flash_error
+from apps.core.views import field_errors, flash_error
 from apps.monitoring import selectors, services
 
 
@@ -90,9 +90,9 @@ def play6_thresholds(request, play_id: int):
     try:
         play_services.play_update_deliverable(actor=request.user, play=play, deliverable=draft)
     except ApplicationError as exc:
-        flash_error(request, exc)
+        flash_error(request, exc, marked=True)
         play.refresh_from_db()
-        context = _play_context(request, play)
+        context = {**_play_context(request, play), "field_errors": field_errors(exc)}
         for row in context["threshold_fields"] + context["policy_fields"]:
             row["value"] = typed[row["name"]]
         context["thresholds_error"] = exc.message  # said again beside the form, not only at the page's top

@@ -35,7 +35,7 @@ class NotificationListApi(APIView):
     def get(self, request):
         raw = request.query_params.get("unread", "").strip().lower()
         if raw not in _UNREAD:
-            raise ValidationFailed("unread must be 1 or 0 (true/false)")
+            raise ValidationFailed("Give the unread filter as 1 or 0 (true or false).")
         rows = selectors.notifications_for_user(request.user, unread_only=_UNREAD[raw])
         paginator = LimitOffsetPagination()
         paginator.default_limit = 50

@@ -101,7 +101,7 @@ def notification_preferences_set(*, actor, email) -> NotificationPreference:
     if not getattr(actor, "is_authenticated", False):
         raise NotAllowed("Sign in first.")
     if not isinstance(email, bool):
-        raise ValidationFailed("email must be true or false")
+        raise ValidationFailed("Say whether to send e-mail: true or false.")
     with transaction.atomic(durable=True):
         preference, _ = NotificationPreference.objects.select_for_update().get_or_create(user=actor)
         if preference.email == email:

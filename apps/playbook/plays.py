@@ -21,7 +21,7 @@ A module declares:
 """
 from dataclasses import asdict, dataclass, field
 
-from apps.core.errors import ValidationFailed
+from apps.core.errors import FieldErrors, ValidationFailed
 
 
 ADVANCE = "advance"  # the play is approved and the next one unlocks
@@ -89,12 +89,12 @@ class PlayModule:
 
     def clean(self, play, updates: dict) -> dict:
         if not isinstance(updates, dict):
-            raise ValidationFailed("deliverable must be an object of field → value")
+            raise ValidationFailed("Send the deliverable as an object of field → value.")
         unknown = sorted(set(updates) - set(self.keys))
         if unknown:
             raise ValidationFailed(
-                f"Unknown deliverable field(s) for Play {self.number}: {', '.join(unknown)}. "
-                f"Allowed: {', '.join(self.keys)}."
+                f"Play {self.number}'s deliverable has no field(s) {', '.join(unknown)}; "
+                f"its fields are: {', '.join(self.keys)}."
             )
         return dict(updates)
 
@@ -173,6 +173,39 @@ class PlayModule:
         return self.Outputs(**data)
 
 
+# Plain words for the fields and job settings that messages name (the key stays the field's name in the
+# form, the API and the message's ``fields``); a key missing here reads with its underscores as spaces.
+FIELD_NAMES = {
+    "problem_statement": "the problem statement", "metric": "the metric", "direction": "the direction",
+    "target": "the target", "min_margin": "the minimum margin over the baseline",
+    "positive_label": "the positive label", "baseline_dataset": "the baseline dataset",
+    "dataset": "the dataset", "audit": "the label audit", "evaluation": "the evaluation",
+    "package": "the package", "live_metric_floor": "the live metric floor",
+    "shortlist": "the shortlist", "chosen_candidate": "the chosen candidate", "candidates": "the candidates",
+    "checkpoint_job": "the checkpoint's job", "folds": "the number of folds", "seed": "the random seed",
+    "hidden": "the hidden layer size", "epochs": "the number of epochs", "patience": "the patience",
+    "batch_size": "the batch size", "max_length": "the maximum text length (in tokens)",
+    "lr": "the learning rate", "head_lr": "the head's learning rate", "lr_divisor": "the learning-rate divisor",
+    "layer_decay": "the layer decay", "max_stages": "the number of unfreezing stages",
+    "epochs_per_stage": "the epochs per stage", "noise_se": "the noise allowance (in standard errors)",
+    "resamples": "the number of resamples", "timing_calls": "the number of timing calls",
+    "permutations": "the number of permutations",
+}
+
+
+def plain(name: str) -> str:
+    """A field or setting's name in plain words ("min_margin" → "the minimum margin over the baseline")."""
+    if name in FIELD_NAMES:
+        return FIELD_NAMES[name]
+    head, _, tail = name.rpartition(".")
+    words = tail.replace("_", " ")
+    return f"{plain(head)}: {words}" if head else f"the {words}"
+
+
+def _refuse(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, fields={name: message})
+
+
 def optional_id(value, name: str) -> int | None:
     """A deliverable's reference to another row: empty (None, "", whitespace) means none; anything but
     an id is refused."""
@@ -180,7 +213,7 @@ def optional_id(value, name: str) -> int | None:
         return None
     found = stored_id(value)
     if found is None:
-        raise ValidationFailed(f"{name} must be an id, not {value!r}")
+        raise _refuse(name, f"Choose {plain(name)} from the list ({value!r} is not one).")
     return found
 
 
@@ -207,10 +240,10 @@ def number_value(value, name: str) -> float:
         try:
             value = float(str(value).strip())
         except ValueError:
-            raise ValidationFailed(f"{name} must be a number, not {value!r}") from None
+            raise _refuse(name, f"Give {plain(name)} as a number, e.g. 0.85 ({value!r} is not a number).") from None
     value = float(value)
     if value != value or value in (float("inf"), float("-inf")):
-        raise ValidationFailed(f"{name} must be a finite number")
+        raise _refuse(name, f"Give {plain(name)} as an ordinary number, not infinity or NaN.")
     return value
 
 
@@ -218,34 +251,45 @@ def id_list(value, name: str) -> list[int]:
     if isinstance(value, str):
         value = [v for v in value.replace(",", " ").split() if v]
     if not isinstance(value, (list, tuple)):
-        raise ValidationFailed(f"{name} must be a list of ids")
+        raise _refuse(name, f"Give {plain(name)} as a list of candidate numbers, e.g. 3 7.")
     try:
         ids = [int(v) for v in value]
     except (TypeError, ValueError):
-        raise ValidationFailed(f"{name} must be a list of ids") from None
+        raise _refuse(name, f"Give {plain(name)} as a list of candidate numbers, e.g. 3 7.") from None
     if len(set(ids)) != len(ids):
-        raise ValidationFailed(f"{name} lists a candidate twice")
+        raise _refuse(name, f"Name each candidate once in {plain(name)}.")
     return ids
 
 
 def int_param(params: dict, name: str, default: int, low: int, high: int) -> int:
     value = params.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed(f"params.{name} must be an integer")
+        raise _refuse(name, f"Give {plain(name)} as a whole number from {low:,} to {high:,}.")
     if not low <= value <= high:
-        raise ValidationFailed(f"params.{name} must be between {low} and {high}")
+        raise _refuse(name, f"Give {plain(name)} as a whole number from {low:,} to {high:,} (not {value:,}).")
     return value
+
+
+def int_params(params: dict, bounds: dict[str, tuple[int, int, int]]) -> dict:
+    """Several whole-number settings ({name: (default, low, high)}), every bad one refused at once."""
+    errors, out = FieldErrors(), {}
+    for name, (default, low, high) in bounds.items():
+        with errors.on(name):
+            out[name] = int_param(params, name, default, low, high)
+    errors.raise_if_any()
+    return out
 
 
 def float_param(params: dict, name: str, default: float, low: float, high: float) -> float:
     value = params.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationFailed(f"params.{name} must be a number")
+        raise _refuse(name, f"Give {plain(name)} as a number from {low:g} to {high:g}.")
     if not low <= value <= high:
-        raise ValidationFailed(f"params.{name} must be between {low:g} and {high:g}")
+        raise _refuse(name, f"Give {plain(name)} as a number from {low:g} to {high:g} (not {value:g}).")
     return float(value)
 
 
 def reject_unknown(params: dict, allowed: set, kind: str) -> None:
     if unknown := sorted(set(params) - allowed):
-        raise ValidationFailed(f"Unknown {kind} param(s): {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+        raise ValidationFailed(f"A {kind.replace('_', ' ')} job does not take the setting(s) {', '.join(unknown)}; "
+                               f"it takes: {', '.join(sorted(allowed))}.")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
 from apps.audit.services import audit_chain_lock, audit_record
-from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.core.errors import Conflict, FieldErrors, NotAllowed, ValidationFailed
 from apps.playbook import policy
 from apps.core import registry
 from apps.jobs.models import Job
@@ -70,12 +70,14 @@ def project_create(*, actor, name: str, request: str) -> Project:
     if not getattr(actor, "is_authenticated", False):
         raise NotAllowed("Sign in to create a project.")
     name, request = (name or "").strip(), (request or "").strip()
+    errors = FieldErrors()
     if not name:
-        raise ValidationFailed("name is required")
-    if len(name) > 200:
-        raise ValidationFailed("name is limited to 200 characters")
+        errors.add("name", "Give the project a name.")
+    elif len(name) > 200:
+        errors.add("name", f"Shorten the project's name to 200 characters (it has {len(name)}).")
     if not request:
-        raise ValidationFailed("request is required: what did the stakeholder ask for?")
+        errors.add("request", "Write the request: what did the stakeholder ask for?")
+    errors.raise_if_any()
     with transaction.atomic(durable=True):
         project = Project.objects.create(name=name, request=request, created_by=actor)
         audit_record(actor=actor, action="project.created", project=project, obj=project,
@@ -127,7 +129,7 @@ def member_add(*, actor, project: Project, username: str, role: str) -> Membersh
     """Grant `role` on `project` to the user named `username`. Staff and model owners manage members."""
     _require(actor, Action.PROJECT_MANAGE_MEMBERS, project)
     if role not in Role.values:
-        raise ValidationFailed(f"role must be one of: {', '.join(Role.values)}")
+        raise ValidationFailed(f"Choose a role: {', '.join(label.lower() for label in Role.labels)}.")
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         raise ValidationFailed(f"No active user named {username!r}.")
@@ -192,7 +194,7 @@ def project_set_signoff_approvals(*, actor, project: Project, approvals) -> Proj
     (1 or 2)."""
     _require(actor, Action.PROJECT_SET_APPROVALS, project)
     if isinstance(approvals, bool) or approvals not in (1, 2, "1", "2"):
-        raise ValidationFailed("approvals must be 1 or 2")
+        raise ValidationFailed("Choose how many sign-off owners must approve: 1 or 2.")
     approvals = int(approvals)
     with transaction.atomic(durable=True):
         project = _lock_project(project)
@@ -299,7 +301,7 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
 
     reason = (reason or "").strip()
     if decision not in GateDecision.Decision.values:
-        raise ValidationFailed(f"decision must be one of: {', '.join(GateDecision.Decision.values)}")
+        raise ValidationFailed(f"Choose a decision: {'; '.join(GateDecision.Decision.labels)}.")
     with transaction.atomic(durable=True):
         play = _locked_play(play)
         project = play.cycle.project
@@ -316,7 +318,8 @@ def gate_decide(*, actor, play: Play, decision: str, reason: str = "", hat_switc
         if unavailable:
             raise Conflict(unavailable)
         if outcome.needs_reason and not reason:
-            raise ValidationFailed("This decision needs a reason: it goes back to the people who do the work.")
+            message = "Write a reason for this decision: it goes back to the people who do the work."
+            raise ValidationFailed(message, fields={"reason": message})
         hat_switched = bool(hat_switch and spec.conflict_of_interest(play, actor))
         if hat_switched:
             audit_record(actor=actor, action="gate.hat_switched", project=project, obj=play,
@@ -448,7 +451,7 @@ def project_close(*, actor, project: Project, outcome: str, reason: str) -> Proj
     _require(actor, Action.PROJECT_CLOSE, project)
     reason = (reason or "").strip()
     if outcome not in CLOSING:
-        raise ValidationFailed(f"outcome must be one of: {', '.join(CLOSING)}")
+        raise ValidationFailed("Choose how the project closes: model shipped, baseline shipped or abandoned.")
     if not reason:
         raise ValidationFailed("Closing a project needs a reason: it stays in the record.")
     with transaction.atomic(durable=True):
@@ -511,7 +514,7 @@ def cycle_open_retrain(*, actor=None, project: Project, reason: str, signal: dic
 def play_job_start(*, actor, play: Play, kind: str, params: dict | None = None) -> Job:
     """A person working a play starts one of the play's job kinds; the play moves to in progress."""
     if kind not in registry.job_kinds():
-        raise ValidationFailed(f"kind must be one of: {', '.join(sorted(registry.job_kinds()))}")
+        raise ValidationFailed(f"There is no job kind {kind!r}; the kinds are: {', '.join(sorted(registry.job_kinds()))}.")
     with transaction.atomic(durable=True):
         play = _locked_play(play)
         play_work_begin(actor=actor, play=play)

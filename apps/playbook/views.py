@@ -9,8 +9,8 @@ from apps.accounts.models import Role
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from apps.core import registry
-from apps.core.errors import ApplicationError
-from apps.core.views import HtmxHttpRequest, flash_error
+from apps.core.errors import ApplicationError, ValidationFailed
+from apps.core.views import HtmxHttpRequest, field_errors, flash_error
 from apps.jobs.series import job_curves, parse_cursor
 from apps.playbook import policy, selectors, services
 from apps.playbook.catalogue import PLAYS
@@ -178,9 +178,10 @@ def play_detail(request: HtmxHttpRequest, play_id: int):
         try:
             play = services.play_update_deliverable(actor=request.user, play=play, deliverable=draft)
         except ApplicationError as exc:
-            flash_error(request, exc)
+            flash_error(request, exc, marked=True)
             return render(request, "playbook/play_detail.html",
-                          _play_context(request, play, form={**play.deliverable, **draft}), status=400)
+                          {**_play_context(request, play, form={**play.deliverable, **draft}),
+                           "field_errors": field_errors(exc)}, status=400)
         messages.success(request, "Deliverable saved.")
         return redirect("playbook:play", play_id=play.pk)
     if request.htmx and request.GET.get("partial") == "gate":
@@ -209,6 +210,12 @@ def play_decide(request: HtmxHttpRequest, play_id: int):
     try:
         services.gate_decide(actor=request.user, play=play, decision=decision,
                              reason=request.POST.get("reason", ""), hat_switch=request.POST.get("hat_switch") == "on")
+    except ValidationFailed as exc:
+        # The gate panel comes back with the reason as it was typed.
+        flash_error(request, exc, marked=True)
+        return render(request, "playbook/play_detail.html",
+                      {**_play_context(request, play), "field_errors": field_errors(exc),
+                       "decision_form": {"reason": request.POST.get("reason", "")}}, status=400)
     except ApplicationError as exc:
         flash_error(request, exc)
         return redirect("playbook:play", play_id=play.pk)
@@ -246,12 +253,17 @@ def job_start(request: HtmxHttpRequest, play_id: int):
             except ValueError:
                 params[name] = raw
     try:
-        job = services.play_job_start(actor=request.user, play=play, kind=request.POST.get("kind", ""),
-                                      params=params)
+        services.play_job_start(actor=request.user, play=play, kind=request.POST.get("kind", ""), params=params)
+    except ValidationFailed as exc:
+        # The job form comes back with what was typed and each refused setting marked.
+        flash_error(request, exc, marked=True)
+        return render(request, "playbook/play_detail.html",
+                      {**_play_context(request, play), "field_errors": field_errors(exc),
+                       "job_form": request.POST.dict()}, status=400)
     except ApplicationError as exc:
         flash_error(request, exc)
-    else:
-        messages.success(request, f"Job #{job.pk} queued.")
+    # No message on success: the job panel the page opens at says queued, then running, then finished,
+    # where a "queued" line at the top would stay after the job is done.
     return redirect(reverse("playbook:play", kwargs={"play_id": play.pk}) + "#job")
 
 
@@ -279,7 +291,7 @@ def job_cancel(request: HtmxHttpRequest, job_id: int):
     except ApplicationError as exc:
         flash_error(request, exc)
     else:
-        messages.info(request, f"Cancellation of job #{job.pk} requested.")
+        messages.info(request, f"Cancellation of job #{job.pk} requested.", extra_tags="transient")
     if job.play_id:
         return redirect("playbook:play", play_id=job.play_id)
     return redirect("playbook:project", project_id=job.project_id)

@@ -22,9 +22,9 @@ def _number(value, name: str, *, low: float, high: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValidationFailed(f"{name} must be a number") from None
+        raise ValidationFailed(f"Give {name} as a number.") from None
     if not low < number <= high:
-        raise ValidationFailed(f"{name} must be above {low:g} and at most {high:g}")
+        raise ValidationFailed(f"Give {name} as a number above {low:g} and at most {high:g}.")
     return number
 
 
@@ -38,25 +38,25 @@ def candidate_register(*, actor, project: Project, name: str, source: str, licen
         raise NotAllowed(verdict.reason)
     name, source, licence = (name or "").strip(), (source or "").strip(), (licence or "").strip()
     if not name or len(name) > 120:
-        raise ValidationFailed("name is required (at most 120 characters)")
+        raise ValidationFailed("Name the candidate (up to 120 characters).")
     if not source:
-        raise ValidationFailed("source is required: a local model directory or a hub id")
+        raise ValidationFailed("Give the model's source: a local model directory or a hub id.")
     if source.startswith(("/", ".", "~")):
         path = Path(source).expanduser()
         if not (path / "config.json").is_file():
-            raise ValidationFailed(f"source {source!r} is not a model directory (no config.json there)")
+            raise ValidationFailed(f"The source {source!r} is not a model directory: it has no config.json file.")
     elif not _HUB_ID.match(source):
-        raise ValidationFailed("source must be an absolute local path or a hub id like organisation/model-name")
+        raise ValidationFailed("Give the source as an absolute local path or a hub id like organisation/model-name.")
     if not _SPDX.match(licence):
-        raise ValidationFailed("licence must be an SPDX identifier, e.g. Apache-2.0 or MIT")
+        raise ValidationFailed("Give the licence as an SPDX identifier, e.g. Apache-2.0 or MIT.")
     try:
         rating = int(domain_rating)
     except (TypeError, ValueError):
-        raise ValidationFailed("domain_rating must be an integer from 1 to 5") from None
+        raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.") from None
     if not 1 <= rating <= 5:
-        raise ValidationFailed("domain_rating must be an integer from 1 to 5")
-    latency = _number(latency_budget_ms, "latency_budget_ms", low=0, high=60_000)
-    memory = _number(memory_budget_mb, "memory_budget_mb", low=0, high=10_000_000)
+        raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.")
+    latency = _number(latency_budget_ms, "the latency budget (ms)", low=0, high=60_000)
+    memory = _number(memory_budget_mb, "the memory budget (MB)", low=0, high=10_000_000)
     permits = (licence in PERMISSIVE_SPDX) if licence_permits is None else bool(licence_permits)
     try:
         with transaction.atomic(durable=True):

@@ -6,12 +6,12 @@ If the best baseline already meets the target, the gate can close the project by
 from dataclasses import dataclass, field
 
 from apps.core.encoders import zero_shot_source
-from apps.core.errors import ValidationFailed
+from apps.core.errors import FieldErrors, ValidationFailed
 from apps.core.storage import features_dir
 from apps.jobs.kinds import DEFAULT, JobInputError, JobKind, JobOutcome
-from apps.playbook.plays import Check, PlayModule, int_param, number_value, optional_id, stored_id
+from apps.playbook.plays import Check, PlayModule, int_params, number_value, optional_id, stored_id
 from apps.training.figures import figures, metric_figure, spread_words, target_comparison
-from workers.engine.metrics import METRICS, meets_target
+from workers.engine.metrics import METRIC_NAMES, METRICS, meets_target
 
 
 @dataclass(frozen=True)
@@ -44,28 +44,32 @@ def labelled_sample_params(play, params: dict) -> dict:
     from apps.datasets.models import Dataset
 
     dataset_id = params.get("dataset", play.deliverable.get("baseline_dataset"))
-    if dataset_id in (None, ""):
-        raise ValidationFailed("Name the labelled sample: params.dataset, or baseline_dataset in the deliverable.")
-    try:
-        dataset_id = int(dataset_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed("params.dataset must be a dataset id") from None
-    if not Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).exists():
-        raise ValidationFailed(f"Dataset {dataset_id} is not a dataset of this project.")
+    errors, cleaned = FieldErrors(), {}
+    with errors.on("dataset"):
+        dataset_id = optional_id(dataset_id, "dataset")
+        if dataset_id is None:
+            raise ValidationFailed("Choose the labelled sample: pick a dataset for the job, or set Play 1's "
+                                   "baseline dataset.")
+        if not Dataset.objects.filter(pk=dataset_id, project_id=play.cycle.project_id).exists():
+            raise ValidationFailed(f"Choose a dataset of this project (#{dataset_id} is not one of them).")
+        cleaned["dataset"] = dataset_id
     # The upper bound on folds is the smallest class's size, which only the job itself checks against
     # the data it loads; here only the shape is checked.
-    return {"dataset": dataset_id, "folds": int_param(params, "folds", 5, 2, 1000),
-            "seed": int_param(params, "seed", 0, 0, 2**31 - 1)}
+    with errors.on("folds"):
+        cleaned.update(int_params(params, {"folds": (5, 2, 1000), "seed": (0, 0, 2**31 - 1)}))
+    errors.raise_if_any()
+    return cleaned
 
 
 def _baseline_params(play, params: dict) -> dict:
     unknown = sorted(set(params) - {"dataset", "folds", "seed", "zero_shot"})
     if unknown:
-        raise ValidationFailed(f"Unknown baseline param(s): {', '.join(unknown)} "
-                               "(allowed: dataset, folds, seed, zero_shot)")
+        raise ValidationFailed(f"A baseline job does not take the setting(s) {', '.join(unknown)}; "
+                               "it takes: dataset, folds, seed and zero-shot.")
     zero_shot = params.get("zero_shot", True)
     if not isinstance(zero_shot, bool):
-        raise ValidationFailed("params.zero_shot must be true or false")
+        raise ValidationFailed("Say whether to run the zero-shot baseline: true or false.",
+                               fields={"zero_shot": "Say whether to run the zero-shot baseline: true or false."})
     return {**labelled_sample_params(play, params), "zero_shot": zero_shot}
 
 
@@ -131,43 +135,52 @@ class ScopeAndBaseline(PlayModule):
     def clean(self, play, updates: dict) -> dict:
         data = super().clean(play, updates)
         merged = {**play.deliverable, **data}
+        errors = FieldErrors()
         if "problem_statement" in data:
             text = str(data["problem_statement"] or "").strip()
             if len(text) > 5000:
-                raise ValidationFailed("problem_statement is limited to 5,000 characters")
+                errors.add("problem_statement", f"Shorten the problem statement to 5,000 characters "
+                                                f"(it has {len(text):,}).")
             data["problem_statement"] = text
         if "metric" in data and data["metric"] not in METRICS:
-            raise ValidationFailed(f"metric must be one of: {', '.join(METRICS)}")
+            errors.add("metric", f"Choose the metric from the list: {', '.join(METRIC_NAMES.get(m, m) for m in METRICS)}.")
         if "direction" in data and data["direction"] not in ("higher", "lower"):
-            raise ValidationFailed("direction must be 'higher' or 'lower'")
+            errors.add("direction", "Choose whether higher or lower values of the metric are better.")
         metric = merged.get("metric")
-        if metric in METRICS and merged.get("direction") and merged["direction"] != METRICS[metric]:
-            raise ValidationFailed(
-                f"{metric} is better when {METRICS[metric]}: direction must be '{METRICS[metric]}'"
-            )
+        metric_name = METRIC_NAMES.get(metric, "the metric")
+        if metric in METRICS and merged.get("direction") in ("higher", "lower") and merged["direction"] != METRICS[metric]:
+            errors.add("direction", f"{metric_name[0].upper()}{metric_name[1:]} is better when {METRICS[metric]}: "
+                                    f"choose “{METRICS[metric]} is better”.")
         for name in ("target", "min_margin"):
             if name in data and data[name] not in (None, ""):
-                data[name] = number_value(data[name], name)
+                with errors.on(name):
+                    data[name] = number_value(data[name], name)
         ratio = metric in ("accuracy", "macro_f1", "false_positive_rate")
-        if merged.get("target") not in (None, "") and "target" in data:
-            target = data["target"]
+        target = data.get("target")
+        if isinstance(target, float) and "target" not in errors.fields:
             if ratio and not 0 <= target <= 1:
-                raise ValidationFailed(f"target for {metric} must be between 0 and 1 (e.g. 0.9 for 90%)")
+                errors.add("target", f"Give the target for {metric_name} as a number between 0 and 1, "
+                                     "e.g. 0.85 for 85%.")
             if not ratio and target <= 0:
-                raise ValidationFailed("target must be positive")
-        if "min_margin" in data and data["min_margin"] not in (None, ""):
-            if data["min_margin"] < 0 or (ratio and data["min_margin"] > 1):
-                raise ValidationFailed("min_margin must be between 0 and 1 for a ratio metric, and not negative")
+                errors.add("target", "Give the target as a number above 0.")
+        margin = data.get("min_margin")
+        if isinstance(margin, float) and "min_margin" not in errors.fields:
+            if margin < 0 or (ratio and margin > 1):
+                errors.add("min_margin", "Give the minimum margin over the baseline as a number from 0"
+                                         f"{' to 1, e.g. 0.02 for two points' if ratio else ' up, e.g. 0.02'}.")
         if "positive_label" in data:
             data["positive_label"] = str(data["positive_label"] or "").strip()
         if "baseline_dataset" in data:
             from apps.datasets.models import Dataset
 
-            dataset_id = optional_id(data["baseline_dataset"], "baseline_dataset")
-            if dataset_id is not None and not Dataset.objects.filter(
-                    pk=dataset_id, project_id=play.cycle.project_id).exists():
-                raise ValidationFailed(f"baseline_dataset {dataset_id} is not a dataset of this project")
-            data["baseline_dataset"] = dataset_id
+            with errors.on("baseline_dataset"):
+                dataset_id = optional_id(data["baseline_dataset"], "baseline_dataset")
+                if dataset_id is not None and not Dataset.objects.filter(
+                        pk=dataset_id, project_id=play.cycle.project_id).exists():
+                    raise ValidationFailed(f"Choose the baseline dataset from this project's datasets "
+                                           f"(#{dataset_id} is not one of them).")
+                data["baseline_dataset"] = dataset_id
+        errors.raise_if_any()
         return data
 
     def baseline_summary(self, play) -> dict | None:

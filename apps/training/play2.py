@@ -36,7 +36,8 @@ def _bakeoff_params(play, params: dict) -> dict:
     """Defaults come from the play's approved inputs: the shortlist, and Play 1's labelled sample."""
     allowed = {"candidates", "dataset", "folds", "seed", "max_length"}
     if unknown := sorted(set(params) - allowed):
-        raise ValidationFailed(f"Unknown bakeoff param(s): {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+        raise ValidationFailed(f"A bake-off does not take the setting(s) {', '.join(unknown)}; "
+                               f"it takes: {', '.join(sorted(allowed))}.")
     ids = id_list(params.get("candidates", play.deliverable.get("shortlist") or []), "params.candidates")
     if not 2 <= len(ids) <= 3:
         raise ValidationFailed("A bake-off compares two or three candidates: shortlist them first.")
@@ -109,7 +110,7 @@ class ChooseBaseModel(PlayModule):
         if "chosen_candidate" in data:
             chosen = optional_id(data["chosen_candidate"], "chosen_candidate")
             if chosen is not None and not Candidate.objects.filter(project_id=project_id, pk=chosen).exists():
-                raise ValidationFailed(f"chosen_candidate {chosen} is not a candidate of this project")
+                raise ValidationFailed(f"Choose one of this project's candidates (#{chosen} is not one of them).")
             data["chosen_candidate"] = chosen
         if "rationale" in data:
             data["rationale"] = str(data["rationale"] or "").strip()[:5000]

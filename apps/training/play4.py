@@ -53,7 +53,7 @@ def _training_inputs(play, params: dict) -> dict:
     split_set = params.get("split_set", approved.get("split_set"))
     if candidate is None or split_set is None:
         raise ValidationFailed("Play 4 trains the candidate Play 2 chose on the splits Play 3 sealed: "
-                               "both gates must be approved first (or name params.candidate and params.split_set).")
+                               "both gates must be approved first (or name the candidate and the split set in the job's settings).")
     if not Candidate.objects.filter(pk=candidate, project_id=play.cycle.project_id).exists():
         raise ValidationFailed(f"Candidate {candidate} is not a candidate of this project.")
     if not SplitSet.objects.filter(pk=split_set, dataset__project_id=play.cycle.project_id).exists():
@@ -64,14 +64,15 @@ def _training_inputs(play, params: dict) -> dict:
 def _pooling(params: dict) -> str:
     pooling = params.get("pooling", "mean")
     if pooling not in ("mean", "cls"):
-        raise ValidationFailed("params.pooling must be 'mean' or 'cls'")
+        raise ValidationFailed("Choose the pooling: mean or cls.", fields={"pooling": "Choose the pooling: mean or cls."})
     return pooling
 
 
 def _batching_param(params: dict) -> str:
     value = params.get("batching", "random")
     if value not in BATCHINGS:
-        raise ValidationFailed(f"params.batching must be one of: {', '.join(BATCHINGS)}")
+        raise ValidationFailed(f"Choose the batching: {', '.join(BATCHINGS)}.",
+                               fields={"batching": f"Choose the batching: {', '.join(BATCHINGS)}."})
     return value
 
 
@@ -132,13 +133,14 @@ def _retrain_params(play, params: dict) -> dict:
     from_job = params.get("from_job", retrain_source(play)[0])
     if from_job is None:
         raise ValidationFailed("Retraining starts from a checkpoint a Play 4 gate approved; none exists yet "
-                               "(or name params.from_job).")
+                               "(or name the job to start from in the job's settings).")
     if not Job.objects.filter(pk=from_job, project_id=play.cycle.project_id, status=Job.Status.SUCCEEDED,
                               kind__in=TRAINING_KINDS).exists():
         raise ValidationFailed(f"Job {from_job} is not a finished training job of this project.")
     split_set = params.get("split_set", training_inputs(play).get("split_set"))
     if split_set is None:
-        raise ValidationFailed("Play 3 must seal and approve the splits to retrain on (or name params.split_set).")
+        raise ValidationFailed("Play 3 must seal and approve the splits to retrain on (or name the split set in the "
+                               "job's settings).")
     cleaned = {"from_job": int(from_job), "split_set": int(split_set),
                "seed": int_param(params, "seed", 0, 0, 2**31 - 1)}
     if params.get("max_stages") is not None:
@@ -371,7 +373,7 @@ class FreezeThenUnfreeze(PlayModule):
             job_id = optional_id(data["checkpoint_job"], "checkpoint_job")
             if job_id is not None and not Job.objects.filter(pk=job_id, play=play, kind__in=TRAINING_KINDS,
                                                              status=Job.Status.SUCCEEDED).exists():
-                raise ValidationFailed("checkpoint_job must be a finished training job of this play")
+                raise ValidationFailed("Choose a finished training job of this play as the checkpoint to submit.")
             if job_id is not None:
                 self._verify(job_id)
             data["checkpoint_job"] = job_id

@@ -47,9 +47,10 @@ def _write_csv(path, rows) -> None:
 
 
 def _queued_job_id(page: Page) -> int:
-    messages = page.locator(".messages")
-    expect(messages).to_contain_text(re.compile(r"Job #\d+ queued\."))
-    return int(re.search(r"Job #(\d+) queued", messages.inner_text()).group(1))
+    """The job just started: the play page opens at its panel (no message at the top that would go stale)."""
+    box = page.locator("div.job[id^='job-']").first
+    expect(box).to_be_visible()
+    return int(box.get_attribute("id").removeprefix("job-"))
 
 
 def _approve_from_my_work(page: Page, base: str, username: str, link_name: str, play_id: int, number: int,

@@ -105,8 +105,10 @@ def test_play1_scope_baseline_and_gate_approval_in_the_browser(
     page.on("response", lambda r: progress_statuses.append(r.status) if "/progress/" in r.url else None)
     data.get_by_label("folds").fill("3")
     data.get_by_role("button", name="Run baseline job").click()
-    expect(page.locator(".messages")).to_contain_text(re.compile(r"Job #\d+ queued\."))
-    job_id = int(re.search(r"Job #(\d+) queued", page.locator(".messages").inner_text()).group(1))
+    # No "queued" line at the top, which would stay after the job finished: the job's own panel says it.
+    expect(page.locator("div.job[id^='job-']")).to_be_visible()
+    assert page.locator(".messages").count() == 0
+    job_id = int(page.locator("div.job[id^='job-']").get_attribute("id").removeprefix("job-"))
     job_box = page.locator(f"#job-{job_id}")
     expect(job_box).to_be_visible()
     first_status = job_box.get_attribute("data-status")

@@ -41,7 +41,7 @@ def test_deploy_promote_and_watch_the_monitor(team, sample_upload, live_server, 
     form.get_by_label("Input text drift (domain-classifier AUC)").fill("0.7")
     form.get_by_label("Persistence (breaching windows)").fill("4")
     form.get_by_role("button", name="Save the thresholds and the alert policy").click()
-    expect(page.locator("#thresholds-error")).to_contain_text("alert_policy.persistence (4) cannot exceed alert_policy.lookback")
+    expect(page.locator("#thresholds-error")).to_contain_text("The persistence (4 windows) cannot exceed the lookback (3 windows")
     expect(page.locator("#thresholds-form").get_by_label("Input text drift (domain-classifier AUC)")).to_have_value("0.7")
     page.screenshot(path=str(artifacts_dir / "play6-thresholds-refused.png"), full_page=True)
     form = page.locator("#thresholds-form")

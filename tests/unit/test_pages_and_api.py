@@ -41,7 +41,7 @@ def test_audit_page_filters_by_project_actor_action_and_dates(team, make_user):
     tomorrow = (timezone.now() + timedelta(days=1)).date().isoformat()
     assert "0 event(s)" in admin.get("/audit/", {"since": tomorrow}).content.decode()
     bad = admin.get("/audit/", {"since": "yesterday"})
-    assert bad.status_code == 400 and "must be a date" in bad.content.decode()
+    assert bad.status_code == 400 and "Give the “from” date as an ISO date like 2026-12-03" in bad.content.decode()
     assert other.pk
 
 

@@ -191,8 +191,9 @@ def test_play6_gate_passes_once_the_package_is_in_production_with_a_floor_and_a_
     with pytest.raises(ValidationFailed, match="A sign-off owner promoted it"):
         play_submit(actor=team["mo"], play=play6)
     _live(team, package)
-    with pytest.raises(ValidationFailed, match="alert_policy.persistence"):
+    with pytest.raises(ValidationFailed, match=r"The persistence \(4 windows\) cannot exceed the lookback") as refused:
         play_update_deliverable(actor=team["do"], play=play6, deliverable={"alert_policy": {"persistence": 4, "lookback": 3}})
+    assert set(refused.value.fields) == {"alert_policy.persistence"}
     play_update_deliverable(actor=team["do"], play=play6, deliverable={
         "monitoring_note": "The data owner reads drift alerts weekly; a floor breach goes to the model owner.",
         "drift_thresholds": {"prediction_mix": 0.2}})

@@ -87,14 +87,18 @@ def test_an_emptied_field_goes_back_to_the_default(team, play6):
 
 
 @pytest.mark.parametrize("values,message", [
-    ({"drift_thresholds__text": "high"}, "drift_thresholds.text must be a number, not &#x27;high&#x27;"),
-    ({"alert_policy__persistence": "4", "alert_policy__lookback": "3"}, "alert_policy.persistence (4) cannot exceed"),
-    ({"alert_policy__persistence": "5"}, "cannot exceed alert_policy.lookback (3, the default)"),
-    ({"alert_policy__lookback": "1"}, "alert_policy.persistence (2) cannot exceed"),
-    ({"alert_policy__alpha": "0.7"}, "alert_policy.alpha must be between 0 and 0.5"),
-    ({"alert_policy__min_window": "2.5"}, "alert_policy.min_window must be a whole number"),
-    ({"drift_thresholds__prediction_mix": "-0.1"}, "drift_thresholds.prediction_mix must be above 0"),
-    ({"drift_thresholds__text": "0.4"}, "drift_thresholds.text must be above 0.5 and at most 1"),
+    ({"drift_thresholds__text": "high"},
+     "Give the input text drift (domain-classifier AUC) as a number (&#x27;high&#x27; is not one)"),
+    ({"alert_policy__persistence": "4", "alert_policy__lookback": "3"},
+     "The persistence (4 windows) cannot exceed the lookback (3 windows)"),
+    ({"alert_policy__persistence": "5"}, "cannot exceed the lookback (3 windows, the default)"),
+    ({"alert_policy__lookback": "1"}, "The persistence (2 windows) cannot exceed the lookback (1 window)"),
+    ({"alert_policy__alpha": "0.7"}, "Give the significance level (alpha) as a number above 0 and below 0.5"),
+    ({"alert_policy__min_window": "2.5"}, "Give the minimum window size (predictions) as a whole number"),
+    ({"drift_thresholds__prediction_mix": "-0.1"},
+     "Give the threshold for the predicted-label mix (PSI) as a number above 0"),
+    ({"drift_thresholds__text": "0.4"},
+     "Give the threshold for the input text drift (domain-classifier AUC) as a number above 0.5 and at most 1"),
 ])
 def test_bad_input_shows_the_services_message_keeps_what_was_typed_and_changes_nothing(team, play6, values, message):
     page = _page(team["do"])
@@ -138,3 +142,16 @@ def test_without_a_package_the_gate_says_the_job_has_not_built_one(team, play6):
     checks = {c.key: c for c in registry.play_module(6).checks(Play.objects.get(pk=play6.pk))}
     assert checks["floor"].passed and "Play 1" in checks["floor"].detail  # Play 1's target, 0.99
     assert not checks["note"].passed and checks["note"].detail.startswith("Too short")
+
+
+def test_every_bad_threshold_is_marked_at_once_next_to_its_field(team, play6):
+    response = _page(team["do"]).post(f"/plays/{play6.pk}/thresholds/", _form(
+        drift_thresholds__text="high", alert_policy__alpha="0.7", alert_policy__lookback="4"))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was saved. 2 fields need fixing: Give the " in html
+    for name in ("drift_thresholds.text", "alert_policy.alpha"):
+        error = "error-" + name.replace(".", "-").replace("_", "-")
+        assert f'name="{name}" value="' in html and f'aria-describedby="{error}" class="field-invalid">' in html
+        assert f'<span class="field-error" id="{error}">Give the ' in html
+    assert 'name="alert_policy.lookback" value="4" placeholder="default" inputmode="decimal" size="7">' in html

@@ -34,7 +34,7 @@ def test_every_play_has_a_home_outside_the_core():
     assert {name: number for name, (number, _) in kinds.items()} == {
         "baseline": 1, "bakeoff": 2, "seal": 3, "compare_production": 3, "prepare_audit": 3, "frozen_head": 4, "unfreeze": 4,
         "retrain": 4, "evaluate": 5, "signoff_record": 5, "package": 6, "drift_check": 6}
-    with pytest.raises(ValidationFailed, match="kind must be one of"):
+    with pytest.raises(ValidationFailed, match="There is no job kind 'nonsense'"):
         registry.job_kind("nonsense")
 
 

@@ -16,6 +16,10 @@ METRICS: dict[str, str] = {
     "p95_latency_ms": "lower",
 }
 
+# How messages and pages name each metric.
+METRIC_NAMES: dict[str, str] = {"accuracy": "accuracy", "macro_f1": "macro-F1", "false_positive_rate": "false-positive rate",
+                                "p95_latency_ms": "95th-percentile latency (ms)"}
+
 DIRECTIONS = ("higher", "lower")
 
 

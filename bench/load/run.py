@@ -51,7 +51,9 @@ def parse_args(argv=None):
 def environment(args) -> dict:
     return {**os.environ, "DATABASE_URL": f"{args.pg}/{args.db}", "SECRET_KEY": "load-benchmark", "DEBUG": "0",
             "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "PLAYBOOK_DATA_DIR": args.data_dir,
-            "CELERY_BROKER_URL": args.redis, "PLAYBOOK_NO_BOOTSTRAP": "1", "PYTHONUNBUFFERED": "1"}
+            "CELERY_BROKER_URL": args.redis, "PLAYBOOK_NO_BOOTSTRAP": "1", "PYTHONUNBUFFERED": "1",
+            # Seeding: Play 1 without the zero-shot baseline (it would load a real encoder; the pages are the same).
+            "PLAYBOOK_ZERO_SHOT_ENCODER": "none"}
 
 
 def manage(env, *argv, **kwargs):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 # What one unit of scale adds (scale 10 adds ten times as much).
 JOBS_PER_SCALE = 5  # finished jobs on Play 1 and on Play 4 each
-STEPS_PER_JOB = 20  # metric steps (two names each) per job, times the scale
+STEPS_PER_JOB = 20  # metric steps (two names each) per job; the last Play 4 job has this times the scale
 DATASETS_PER_SCALE = 3
 
 
@@ -103,9 +103,11 @@ def populate(*, scale: int, prefix: str, model_path, monkeypatch, password: str)
     frozen = state["frozen"]
     steps = STEPS_PER_JOB * scale
     progress_job = None
-    for _ in range(JOBS_PER_SCALE * scale):
+    for n in range(JOBS_PER_SCALE * scale):
         _finished_job("baseline", plays[1], {"folds": 3}, steps=STEPS_PER_JOB)
-        progress_job = _finished_job("frozen_head", plays[4], dict(frozen.params), steps=steps)
+        last = n == JOBS_PER_SCALE * scale - 1  # the job whose progress partial is requested: the longest curve
+        progress_job = _finished_job("frozen_head", plays[4], dict(frozen.params),
+                                     steps=steps if last else STEPS_PER_JOB)
     return Populated(people=people, project=project, plays=plays, deployment=deployment,
                      dataset=state["split_set"].dataset, progress_job=progress_job,
                      counts=_counts(project, progress_job))

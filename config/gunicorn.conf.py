@@ -3,8 +3,9 @@
 Threaded workers (gthread): one process per CPU core, each with a few threads. A sign-in spends about 0.4 s
 in PBKDF2 (the password hasher keeps its full strength); hashlib runs it without holding the GIL, and pages
 spend much of their time waiting on PostgreSQL, so the other threads keep answering meanwhile. With the
-former two sync workers, two sign-ins at once stalled every other request behind them (bench/RESULTS.md,
-"Pages under load").
+former two sync workers, two sign-ins at once stalled every other request behind them. On the shared
+machine this lowered the medians but not yet the tails (bench/RESULTS.md, "Pages under load"; the quiet-
+machine run decides the thread count).
 
 Each setting can be changed from the environment: GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS,
 GUNICORN_TIMEOUT, GUNICORN_ACCESSLOG ("-" for standard output).

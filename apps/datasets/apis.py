@@ -118,7 +118,7 @@ class DatasetSplitsApi(APIView):
 @component_names
 class LabelAuditStartApi(APIView):
     class InputSerializer(serializers.Serializer):
-        size = serializers.IntegerField(required=False, default=100)
+        size = serializers.IntegerField(required=False, default=100, min_value=10, max_value=2000)
         auditor = serializers.CharField()
         seed = serializers.IntegerField(required=False, default=0)
 

@@ -108,7 +108,8 @@ def _pages(team, state) -> dict[str, list[tuple[str, str]]]:
         "so": [("My work (sign-off owner)", "/"), ("Play 5", f"/plays/{plays[5].pk}/"),
                ("Evaluation record", f"/evaluations/{evaluation.pk}/record.html"),
                ("Label audit", f"/audits/{state['audit'].pk}/")],
-        "admin": [("My work (admin)", "/"), ("Audit trail", "/audit/"), ("Projects (admin)", "/projects/")],
+        "admin": [("My work (admin)", "/"), ("Audit trail", "/audit/"), ("Projects (admin)", "/projects/"),
+                  ("Portfolio", "/portfolio/")],
     }
 
 

@@ -145,3 +145,53 @@ def test_choosing_a_checkpoint_whose_weights_were_altered_is_refused(team, play4
     with pytest.raises(ValidationFailed, match="model.safetensors was altered"):
         play_update_deliverable(actor=team["mo"], play=play, deliverable={"checkpoint_job": frozen.pk})
     assert "checkpoint_job" not in Play.objects.get(pk=play.pk).deliverable
+
+
+def test_a_refused_job_start_marks_only_its_own_forms_fields_and_keeps_what_was_typed(team, play4, monkeypatch):
+    """Play 4 has two job forms with a field of the same name (patience): a refused frozen-head start marks
+    every bad setting of that form at once, keeps what was typed there, and leaves the unfreeze form alone."""
+    import re
+
+    from apps.training import play4 as module
+
+    play = play4["play"]
+    monkeypatch.setattr(module, "training_inputs", lambda _play: dict(play4["inputs"]))
+    client = Client()
+    client.force_login(team["mo"])
+    response = client.post(f"/plays/{play.pk}/jobs/",
+                           {"kind": "frozen_head", "lr": "fast", "epochs": "0", "patience": "7"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert re.search(r'name="lr" value="fast"[^>]*aria-invalid="true"', html)
+    assert re.search(r'name="epochs" value="0"[^>]*aria-invalid="true"', html)
+    assert "Give the learning rate as a number" in html and "Give the number of epochs" in html
+    assert re.search(r'name="patience" value="7" size="3">', html)  # typed in the refused form, not marked
+    assert re.search(r'name="patience" value="1" size="3">', html)  # the unfreeze form keeps its default
+    assert html.count('aria-invalid="true"') == 2
+    assert not Job.objects.filter(play=play).exists()
+
+
+def test_a_refused_candidate_names_every_bad_field_and_keeps_what_was_typed(team, sample_upload):
+    """Play 2's candidate form: every bad field at once, marked, with what was typed kept."""
+    import re
+
+    from apps.training.models import Candidate
+
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    play2 = Play.objects.get(cycle=play1.cycle, number=2)
+    client = Client()
+    client.force_login(team["mo"])
+    before = Candidate.objects.count()
+    response = client.post(f"/plays/{play2.pk}/candidates/", {
+        "name": "second encoder", "source": "not a hub id", "licence": "MIT", "domain_rating": "9",
+        "latency_budget_ms": "fast", "memory_budget_mb": "512"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    for field in ("source", "domain_rating", "latency_budget_ms"):
+        assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', html), field
+    assert re.search(r'name="name"[^>]*value="second encoder"', html)
+    assert re.search(r'name="memory_budget_mb"[^>]*value="512"', html)
+    assert html.count('aria-invalid="true"') == 3
+    assert "3 fields need fixing" in html
+    assert Candidate.objects.count() == before

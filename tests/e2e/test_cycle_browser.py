@@ -227,6 +227,8 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
     _sign_in(page, base, "so")
     _section(page, "Plays assigned to me").get_by_role("link", name=f"{name} — label audit #{audit_id}").click()
     expect(page).to_have_url(re.compile(rf"/audits/{audit_id}/$"))
+    # The number keys work once the page's (deferred) script has run: the text can show before that.
+    page.wait_for_load_state("load")
     expect(page.get_by_role("heading", name="Relabel blind")).to_be_visible()
     item = page.locator("#audit-item")
     expect(item.locator(".label-choice")).to_have_count(n_labels)

@@ -25,12 +25,14 @@ class AuditFilters:
             with errors.on(name):
                 moments[name] = parse_moment(params.get(name), name)
         project = (params.get("project") or "").strip()
-        if project and not project.isdigit():
+        # Any whole number is an id (one that names no project lists nothing); anything else is refused.
+        if project and not project.removeprefix("-").isdigit():
             errors.add("project", "Choose the project from the list.")
+        errors.raise_if_any()
         since, until = moments.get("since"), moments.get("until")
         if since and until and since > until:
-            errors.add("until", "The “to” date is before the “from” date: swap them.")
-        errors.raise_if_any()
+            # Each date is fine on its own: the pair is refused, not one field.
+            raise ValidationFailed("The “to” date is before the “from” date: swap them.")
         return cls(project=int(project) if project else None, actor=(params.get("actor") or "").strip(),
                    action=(params.get("action") or "").strip(), since=since, until=until)
 

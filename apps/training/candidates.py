@@ -5,7 +5,7 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 
 from apps.audit.services import audit_record
-from apps.core.errors import Conflict, FieldErrors, NotAllowed, ValidationFailed
+from apps.core.errors import Conflict, NotAllowed, ValidationFailed
 from apps.playbook import policy
 from apps.playbook.models import Project
 from apps.playbook.policy import Action
@@ -37,32 +37,26 @@ def candidate_register(*, actor, project: Project, name: str, source: str, licen
     if not verdict:
         raise NotAllowed(verdict.reason)
     name, source, licence = (name or "").strip(), (source or "").strip(), (licence or "").strip()
-    # Every field is checked before the form is refused, so the owner sees all of its problems at once.
-    errors = FieldErrors()
     if not name or len(name) > 120:
-        errors.add("name", "Name the candidate (up to 120 characters).")
+        raise ValidationFailed("Name the candidate (up to 120 characters).")
     if not source:
-        errors.add("source", "Give the model's source: a local model directory or a hub id.")
-    elif source.startswith(("/", ".", "~")):
-        if not (Path(source).expanduser() / "config.json").is_file():
-            errors.add("source", f"The source {source!r} is not a model directory: it has no config.json file.")
+        raise ValidationFailed("Give the model's source: a local model directory or a hub id.")
+    if source.startswith(("/", ".", "~")):
+        path = Path(source).expanduser()
+        if not (path / "config.json").is_file():
+            raise ValidationFailed(f"The source {source!r} is not a model directory: it has no config.json file.")
     elif not _HUB_ID.match(source):
-        errors.add("source", "Give the source as an absolute local path or a hub id like organisation/model-name.")
+        raise ValidationFailed("Give the source as an absolute local path or a hub id like organisation/model-name.")
     if not _SPDX.match(licence):
-        errors.add("licence", "Give the licence as an SPDX identifier, e.g. Apache-2.0 or MIT.")
-    rating = latency = memory = None
-    with errors.on("domain_rating"):
-        try:
-            rating = int(domain_rating)
-        except (TypeError, ValueError):
-            rating = 0
-        if not 1 <= rating <= 5:
-            raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.")
-    with errors.on("latency_budget_ms"):
-        latency = _number(latency_budget_ms, "the latency budget (ms)", low=0, high=60_000)
-    with errors.on("memory_budget_mb"):
-        memory = _number(memory_budget_mb, "the memory budget (MB)", low=0, high=10_000_000)
-    errors.raise_if_any()
+        raise ValidationFailed("Give the licence as an SPDX identifier, e.g. Apache-2.0 or MIT.")
+    try:
+        rating = int(domain_rating)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.") from None
+    if not 1 <= rating <= 5:
+        raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.")
+    latency = _number(latency_budget_ms, "the latency budget (ms)", low=0, high=60_000)
+    memory = _number(memory_budget_mb, "the memory budget (MB)", low=0, high=10_000_000)
     permits = (licence in PERMISSIVE_SPDX) if licence_permits is None else bool(licence_permits)
     try:
         with transaction.atomic(durable=True):

@@ -170,28 +170,3 @@ def test_a_refused_job_start_marks_only_its_own_forms_fields_and_keeps_what_was_
     assert html.count('aria-invalid="true"') == 2
     assert not Job.objects.filter(play=play).exists()
 
-
-def test_a_refused_candidate_names_every_bad_field_and_keeps_what_was_typed(team, sample_upload):
-    """Play 2's candidate form: every bad field at once, marked, with what was typed kept."""
-    import re
-
-    from apps.training.models import Candidate
-
-    play1 = submitted_play1(team, sample_upload)
-    gate_decide(actor=team["so"], play=play1, decision="approve")
-    play2 = Play.objects.get(cycle=play1.cycle, number=2)
-    client = Client()
-    client.force_login(team["mo"])
-    before = Candidate.objects.count()
-    response = client.post(f"/plays/{play2.pk}/candidates/", {
-        "name": "second encoder", "source": "not a hub id", "licence": "MIT", "domain_rating": "9",
-        "latency_budget_ms": "fast", "memory_budget_mb": "512"})
-    assert response.status_code == 400
-    html = response.content.decode()
-    for field in ("source", "domain_rating", "latency_budget_ms"):
-        assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', html), field
-    assert re.search(r'name="name"[^>]*value="second encoder"', html)
-    assert re.search(r'name="memory_budget_mb"[^>]*value="512"', html)
-    assert html.count('aria-invalid="true"') == 3
-    assert "3 fields need fixing" in html
-    assert Candidate.objects.count() == before

@@ -149,11 +149,15 @@ class Driver:
         self.retried.add(key)
         logger.warning("%s job #%s %s (%s): starting it again", kind, job.pk, job.status, job.error)
 
-    def _ensure_job(self, play, kind: str, start):
-        """(job, None) once the newest job of ``kind`` succeeded; else (None, a Step that started it or waits)."""
+    def _ensure_job(self, play, kind: str, start, system_starts: str = ""):
+        """(job, None) once the newest job of ``kind`` succeeded; else (None, a Step that started it or waits).
+        ``system_starts``: the system starts the first such job itself (this is what the demo waits for);
+        ``start`` is then only used to run a failed one again."""
         from apps.jobs.models import Job
 
         job = self._job(play, kind)
+        if job is None and system_starts:
+            return None, Step(system_starts, waiting=True)
         if job is not None and job.status == Job.Status.SUCCEEDED:
             return job, None
         if job is not None and job.status in Job.ACTIVE:
@@ -360,19 +364,14 @@ class Driver:
 
     def _play5(self, proj, play) -> Step:
         from apps.evaluation.models import Evaluation
-        from apps.jobs.models import Job
         from apps.playbook.services import gate_decide, play_job_start, play_submit, play_update_deliverable
 
         so = _user(SO)
-        job = self._job(play, "evaluate")
-        if job is None:
-            return Step("waiting for the system to start the evaluation", waiting=True)
-        if job.status in Job.ACTIVE:
-            return _waiting(job)
-        if job.status != Job.Status.SUCCEEDED:
-            self._failed(play, "evaluate", job)
-            started = play_job_start(actor=so, play=play, kind="evaluate", params={})
-            return Step(f"signoff.owner started evaluation job #{started.pk} again")
+        job, step = self._ensure_job(play, "evaluate",
+                                     lambda: play_job_start(actor=so, play=play, kind="evaluate", params={}),
+                                     system_starts="waiting for the system to start the evaluation")
+        if step:
+            return step
         evaluation = Evaluation.objects.get(job=job)
         if play.deliverable.get("evaluation") != evaluation.pk:
             play_update_deliverable(actor=so, play=play, deliverable={"evaluation": evaluation.pk,
@@ -402,21 +401,16 @@ class Driver:
         return {"beat_baseline": beat, "failures_acceptable": failures, "holds_on_production": holds}
 
     def _play6(self, proj, play) -> Step:
-        from apps.jobs.models import Job
         from apps.monitoring.models import Deployment, Package
         from apps.monitoring.services import deployment_create, deployment_promote
         from apps.playbook.services import play_job_start, play_update_deliverable
 
         mo, so = _user(MO), _user(SO)
-        job = self._job(play, "package")
-        if job is None:
-            return Step("waiting for the system to start the package job", waiting=True)
-        if job.status in Job.ACTIVE:
-            return _waiting(job)
-        if job.status != Job.Status.SUCCEEDED:
-            self._failed(play, "package", job)
-            started = play_job_start(actor=mo, play=play, kind="package", params={})
-            return Step(f"model.owner started package job #{started.pk} again")
+        job, step = self._ensure_job(play, "package",
+                                     lambda: play_job_start(actor=mo, play=play, kind="package", params={}),
+                                     system_starts="waiting for the system to start the package job")
+        if step:
+            return step
         package = Package.objects.get(job=job)
         if play.deliverable.get("package") != package.pk:
             play_update_deliverable(actor=mo, play=play, deliverable={"package": package.pk})

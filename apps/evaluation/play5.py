@@ -11,6 +11,7 @@ decides, and a project may require two sign-off owners for an approval.
 from dataclasses import dataclass, field
 
 from apps.core.errors import ApplicationError, FieldErrors, ValidationFailed
+from apps.core.request_context import memoized
 from apps.evaluation import runner
 from apps.evaluation.selectors import report_in_order
 from apps.jobs.kinds import DEFAULT, GPU, JobKind
@@ -67,6 +68,7 @@ class EvaluateAgainstBaseline(PlayModule):
                                   clean=runner.record_params, queue=DEFAULT, bookkeeping=True),
     }
     submitter_may_decide = True
+    page_imports = ("workers.engine.evaluation",)  # the report's verdict words (SciPy)
     button_labels = {"approve": "Approve the candidate (it goes to Play 6)",
                      "ship_baseline": "Ship the baseline instead (it goes to Play 6)",
                      "reject_to_play4": "Reject: train again (back to Play 4)",
@@ -117,14 +119,16 @@ class EvaluateAgainstBaseline(PlayModule):
         return cycle_inputs(play.cycle)
 
     def latest(self, play):
-        """The newest evaluation of this play."""
-        return _evaluation_model().objects.filter(play=play).select_related("job").order_by("-created_at").first()
+        """The newest evaluation of this play (read once per read-only request: the page asks several times)."""
+        return memoized(("play5.latest", play.pk), lambda: _evaluation_model().objects.filter(play=play)
+                        .select_related("job").order_by("-created_at").first())
 
     def chosen(self, play):
         evaluation_id = stored_id(play.deliverable.get("evaluation"))
         if evaluation_id is None:
             return None
-        return _evaluation_model().objects.filter(pk=evaluation_id, play=play).select_related("predictions").first()
+        return memoized(("play5.chosen", play.pk, evaluation_id), lambda: _evaluation_model().objects
+                        .filter(pk=evaluation_id, play=play).select_related("predictions").first())
 
     @staticmethod
     def stale_reason(evaluation, inputs: dict) -> str:
@@ -270,7 +274,8 @@ class EvaluateAgainstBaseline(PlayModule):
 
         chosen, evaluation = self.chosen(play), self.latest(play)
         inputs = self.current_inputs(play)
-        evaluations = list(_evaluation_model().objects.filter(play=play).order_by("-created_at")[:10])
+        # The list names each evaluation: its report (the largest column) is not read for it.
+        evaluations = list(_evaluation_model().objects.filter(play=play).defer("report").order_by("-created_at")[:10])
         running = Job.objects.filter(play=play, kind="evaluate", status__in=Job.ACTIVE).exists()
         return {
             "evaluation": evaluation, "report": report_in_order(evaluation.report) if evaluation else None,

@@ -8,6 +8,7 @@ floor and the drift thresholds the monitor judges production windows by; a breac
 next cycle (apps.playbook.services.cycle_open_retrain), which fine-tunes from the production checkpoint.
 """
 from apps.core.errors import ApplicationError, FieldErrors, ValidationFailed
+from apps.core.request_context import memoized
 from apps.jobs.kinds import GPU, JobKind
 from apps.monitoring import monitor, packaging_job
 from apps.playbook.plays import Check, PlayModule, number_value, optional_id, stored_id
@@ -30,6 +31,8 @@ class PackageAndMonitor(PlayModule):
     number = 6
     keys = ("package", "live_metric_floor", "drift_thresholds", "alert_policy", "monitoring_note")
     workspace_template = "monitoring/_play6_workspace.html"
+    # The alert policy and the package check on the play and monitoring pages (SciPy, scikit-learn).
+    page_imports = ("workers.engine.drift", "workers.engine.packaging")
     job_kinds = {
         "package": JobKind("package", "Package the approved model", run=packaging_job.run_package,
                            clean=packaging_job.package_params, queue=GPU),
@@ -121,7 +124,12 @@ class PackageAndMonitor(PlayModule):
         """The owners' monitoring settings in force for this play, and where each came from: its own
         deliverable, else (a retrain cycle) the newest earlier cycle's Play 6 that set it, so thresholds the
         owners tuned do not fall back to the defaults when the model is retrained. Returns (settings, {key:
-        cycle number it was inherited from})."""
+        cycle number it was inherited from}). Read once per read-only request (the page asks twice)."""
+        found, inherited = memoized(("play6.settings", play.pk), lambda: self._monitoring_settings(play))
+        return dict(found), dict(inherited)
+
+    @staticmethod
+    def _monitoring_settings(play) -> tuple[dict, dict]:
         from apps.playbook.models import Play
 
         found = {k: play.deliverable[k] for k in MONITORING_KEYS if play.deliverable.get(k) not in (None, "", {})}
@@ -161,8 +169,10 @@ class PackageAndMonitor(PlayModule):
         Package, Deployment = _models()
         package_id = stored_id(play.deliverable.get("package"))
         if package_id:
-            return Package.objects.filter(pk=package_id, play=play).first()
-        return Package.objects.filter(play=play, deployments__stage=Deployment.Stage.PRODUCTION).first()
+            return memoized(("play6.chosen", play.pk, package_id),
+                            lambda: Package.objects.filter(pk=package_id, play=play).first())
+        return memoized(("play6.chosen", play.pk, None), lambda: Package.objects.filter(
+            play=play, deployments__stage=Deployment.Stage.PRODUCTION).first())
 
     def verify(self, play) -> None:
         from apps.core import storage

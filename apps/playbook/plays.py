@@ -117,6 +117,10 @@ class PlayModule:
         """The decisions the gate offers now, each with a reason when it is unavailable ("" = available)."""
         return {"approve": "", "reject": ""}
 
+    # Modules the play's pages import when they first need them (kept out of the web process's start-up
+    # imports); apps.core.warmup imports them as a gunicorn worker starts, so no visitor waits for them.
+    page_imports: tuple[str, ...] = ()
+
     # How the page's buttons name the decisions (a module may say more, e.g. where approval leads).
     button_labels: dict[str, str] = {"approve": "Approve", "reject": "Reject",
                                      "ship_baseline": "Ship the baseline and close the project"}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from apps.accounts.models import Membership, Role
+from apps.core.request_context import memoized
 
 STAFF = "staff"  # pseudo-role: Django staff users are Playbook's admins
 PLAY_OWNER = "play_owner"  # pseudo-role: the roles that own the play in question (catalogue.working_roles)
@@ -71,14 +72,19 @@ class Verdict:
 
 
 def roles_of(user, project) -> frozenset[str]:
-    """The actor's roles on the project, with STAFF added for admins. Read fresh every time: a cached
-    copy on the user object would go stale the moment a role is granted or revoked."""
+    """The actor's roles on the project, with STAFF added for admins. Read fresh for every action: a cached
+    copy on the user object would go stale the moment a role is granted or revoked. (A read-only request,
+    which grants and revokes nothing, reads them once: apps.core.request_context.memoized.)"""
     if user is None or not user.is_authenticated or not user.is_active:
         return frozenset()
-    roles = set(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
-    if user.is_staff:
-        roles.add(STAFF)
-    return frozenset(roles)
+
+    def read() -> frozenset[str]:
+        roles = set(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
+        if user.is_staff:
+            roles.add(STAFF)
+        return frozenset(roles)
+
+    return memoized(("roles_of", user.pk, project.pk), read)
 
 
 def can_view(user, project) -> bool:

@@ -165,6 +165,8 @@ class GateRow:
     waiting_for: timedelta
     deciders: list[str]
     stuck: bool
+    approvals_needed: int = 1
+    approvals_given: list[str] = field(default_factory=list)
 
     @property
     def waiting_for_text(self) -> str:
@@ -213,13 +215,28 @@ def _status_changes() -> dict[int, list[tuple[datetime, str]]]:
     return changes
 
 
-def _deciders(play: Play, signoff: dict[int, list], modules: dict) -> list[str]:
-    """The project's sign-off owners who may decide the gate under the four-eyes rule as far as the
-    records here tell (the submitter is left out unless the project is in solo mode or the play lets its
-    submitter decide; Play 5 also leaves out whoever trained the candidate, which its page shows)."""
+def _approvals(play: Play) -> tuple[int, list[str]]:
+    """How many sign-off owners must approve the gate, and who has approved it since it was submitted."""
+    from apps.playbook.models import GateDecision
+
+    needed = registry.play_module(play.number).approvals_needed(play, "approve")
+    if needed <= 1:
+        return needed, []
+    given = (GateDecision.objects.filter(play=play, decision="approve", created_at__gte=play.submitted_at)
+             .order_by("created_at", "pk").values_list("decided_by__username", flat=True))
+    return needed, list(dict.fromkeys(given))
+
+
+def _deciders(play: Play, signoff: dict[int, list], modules: dict, given: list[str]) -> list[str]:
+    """The project's sign-off owners who may decide the gate now: the play's own conflict-of-interest rule
+    (the submitter; for Play 5 whoever submitted or trained the candidate) leaves people out unless the
+    project is in solo mode, and so does an approval already given (the next one must be someone else's)."""
     project = play.cycle.project
-    excluded = None if (project.solo_mode or modules[play.number].submitter_may_decide) else play.submitted_by_id
-    return sorted(u.get_username() for u in signoff.get(project.pk, []) if u.pk != excluded)
+    module = modules[play.number]
+    people = signoff.get(project.pk, [])
+    if not project.solo_mode:
+        people = [u for u in people if not module.conflict_of_interest(play, u)]
+    return sorted(u.get_username() for u in people if u.get_username() not in given)
 
 
 def portfolio(now: datetime | None = None) -> Portfolio:
@@ -259,8 +276,10 @@ def portfolio(now: datetime | None = None) -> Portfolio:
     for play in plays:
         if play.status == Play.Status.SUBMITTED and play.cycle.project.status == Project.Status.ACTIVE:
             submitted_at = play.submitted_at or now
+            needed, given = _approvals(play)
             gates.append(GateRow(play, play.cycle.project, play.cycle.number, submitted_at, now - submitted_at,
-                                 _deciders(play, signoff, modules), now - submitted_at > limit))
+                                 _deciders(play, signoff, modules, given), now - submitted_at > limit,
+                                 needed, given))
     gates.sort(key=lambda g: (g.submitted_at, g.play.pk))
 
     jobs = []
@@ -317,6 +336,7 @@ def as_dict(view: Portfolio) -> dict:
             "submitted_by": g.play.submitted_by.get_username() if g.play.submitted_by else None,
             "waiting_seconds": _seconds(g.waiting_for), "waiting_for": g.waiting_for_text,
             "deciders": g.deciders, "stuck": g.stuck,
+            "approvals_needed": g.approvals_needed, "approvals_given": g.approvals_given,
         } for g in view.gates],
         "jobs": [{
             "id": j.job.pk, "kind": j.job.kind, "status": j.job.status, "project": j.job.project_id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from apps.accounts.models import Membership, Role
+from apps.core.request_context import memoized
 from apps.core.errors import NotFound
 from apps.playbook import policy
 from apps.core import registry
@@ -117,7 +118,12 @@ def cycle_inputs(cycle: Cycle) -> dict[int, object]:
     """What the cycle's plays handed on: {play number: that play's Outputs}, from the newest decision that
     handed it on (an approval, or shipping the baseline) of each play that stands approved in this cycle,
     else inherited from the newest earlier cycle that has one (a retrain cycle inherits Plays 1 and 2). A
-    play sent back by a later gate no longer hands anything on; plays not yet approved anywhere are absent."""
+    play sent back by a later gate no longer hands anything on; plays not yet approved anywhere are absent.
+    A read-only request reads them once (apps.core.request_context.memoized)."""
+    return dict(memoized(("cycle_inputs", cycle.pk), lambda: _cycle_inputs(cycle)))
+
+
+def _cycle_inputs(cycle: Cycle) -> dict[int, object]:
     found: dict[int, object] = {}
     decisions = (GateDecision.objects.filter(play__cycle__project_id=cycle.project_id, play__cycle__number__lte=cycle.number,
                                              play__status=Play.Status.APPROVED)

@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from apps.api import component_names
 from apps.playbook import selectors as play_selectors
+from apps.training import candidates as rules
 from apps.training.candidates import candidate_register
 from apps.training.models import Candidate
 
@@ -19,14 +20,16 @@ class CandidateSerializer(serializers.ModelSerializer):
 @component_names
 class CandidateListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=120)
-        source = serializers.CharField(max_length=500)
-        licence = serializers.CharField(max_length=64)
+        # The service's own rules, stated in the schema: a body the schema accepts is never refused by field.
+        name = serializers.CharField(max_length=rules.NAME_MAX)
+        source = serializers.RegexField(rules.SOURCE_PATTERN, max_length=500,
+                                        help_text="A local model directory (holding a config.json) or a hub id.")
+        licence = serializers.RegexField(rules.LICENCE_PATTERN, max_length=64, help_text="An SPDX identifier.")
         licence_permits = serializers.BooleanField(required=False, allow_null=True, default=None)
         domain_rating = serializers.IntegerField(min_value=1, max_value=5)
         domain_note = serializers.CharField(required=False, allow_blank=True, default="")
-        latency_budget_ms = serializers.FloatField()
-        memory_budget_mb = serializers.FloatField()
+        latency_budget_ms = serializers.FloatField(min_value=rules.LATENCY_MS[0], max_value=rules.LATENCY_MS[1])
+        memory_budget_mb = serializers.FloatField(min_value=rules.MEMORY_MB[0], max_value=rules.MEMORY_MB[1])
 
     @extend_schema(responses=CandidateSerializer(many=True))
     def get(self, request, project_id: int):

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 
 from apps.audit.services import audit_record
-from apps.core.errors import Conflict, NotAllowed, ValidationFailed
+from apps.core.errors import Conflict, FieldErrors, NotAllowed, ValidationFailed
 from apps.playbook import policy
 from apps.playbook.models import Project
 from apps.playbook.policy import Action
@@ -14,8 +14,13 @@ from apps.training.models import Candidate
 # Licences that permit commercial use and modification without copyleft obligations on the model's users.
 # Anything else needs the model owner's explicit verdict.
 PERMISSIVE_SPDX = {"Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause", "ISC", "CC-BY-4.0", "Unlicense", "CC0-1.0"}
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SPDX = re.compile(r"^[A-Za-z0-9.+-]{2,64}$")
+# What the form and the API accept (the API's schema states the same rules, from these names).
+NAME_MAX = 120
+SOURCE_PATTERN = r"^(?:[/.~].*|[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)$"
+LICENCE_PATTERN = _SPDX.pattern
+LATENCY_MS = (0.1, 60_000)  # a p95 budget under a tenth of a millisecond is not one a model can be held to
+MEMORY_MB = (1, 10_000_000)
 
 
 def _number(value, name: str, *, low: float, high: float) -> float:
@@ -23,8 +28,8 @@ def _number(value, name: str, *, low: float, high: float) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ValidationFailed(f"Give {name} as a number.") from None
-    if not low < number <= high:
-        raise ValidationFailed(f"Give {name} as a number above {low:g} and at most {high:g}.")
+    if not low <= number <= high:
+        raise ValidationFailed(f"Give {name} as a number from {low:,g} to {high:,g}.")
     return number
 
 
@@ -37,26 +42,33 @@ def candidate_register(*, actor, project: Project, name: str, source: str, licen
     if not verdict:
         raise NotAllowed(verdict.reason)
     name, source, licence = (name or "").strip(), (source or "").strip(), (licence or "").strip()
-    if not name or len(name) > 120:
-        raise ValidationFailed("Name the candidate (up to 120 characters).")
+    # Every field is checked before the form is refused, so the owner sees all of its problems at once.
+    errors = FieldErrors()
+    if not name or len(name) > NAME_MAX:
+        errors.add("name", f"Name the candidate (up to {NAME_MAX} characters).")
     if not source:
-        raise ValidationFailed("Give the model's source: a local model directory or a hub id.")
-    if source.startswith(("/", ".", "~")):
-        path = Path(source).expanduser()
-        if not (path / "config.json").is_file():
-            raise ValidationFailed(f"The source {source!r} is not a model directory: it has no config.json file.")
-    elif not _HUB_ID.match(source):
-        raise ValidationFailed("Give the source as an absolute local path or a hub id like organisation/model-name.")
+        errors.add("source", "Give the model's source: a local model directory or a hub id.")
+    elif not re.match(SOURCE_PATTERN, source):
+        errors.add("source", "Give the source as an absolute local path or a hub id like organisation/model-name.")
     if not _SPDX.match(licence):
-        raise ValidationFailed("Give the licence as an SPDX identifier, e.g. Apache-2.0 or MIT.")
-    try:
-        rating = int(domain_rating)
-    except (TypeError, ValueError):
-        raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.") from None
-    if not 1 <= rating <= 5:
-        raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.")
-    latency = _number(latency_budget_ms, "the latency budget (ms)", low=0, high=60_000)
-    memory = _number(memory_budget_mb, "the memory budget (MB)", low=0, high=10_000_000)
+        errors.add("licence", "Give the licence as an SPDX identifier, e.g. Apache-2.0 or MIT.")
+    rating = latency = memory = None
+    with errors.on("domain_rating"):
+        try:
+            rating = int(domain_rating)
+        except (TypeError, ValueError):
+            rating = 0
+        if not 1 <= rating <= 5:
+            raise ValidationFailed("Give the domain rating as a whole number from 1 to 5.")
+    with errors.on("latency_budget_ms"):
+        latency = _number(latency_budget_ms, "the latency budget (ms)", low=LATENCY_MS[0], high=LATENCY_MS[1])
+    with errors.on("memory_budget_mb"):
+        memory = _number(memory_budget_mb, "the memory budget (MB)", low=MEMORY_MB[0], high=MEMORY_MB[1])
+    errors.raise_if_any()
+    # Only a well-formed path is looked at on disk. Whether it holds a model is a fact about this machine,
+    # not about the form, so it is refused on its own (the API's schema cannot state it).
+    if source.startswith(("/", ".", "~")) and not (Path(source).expanduser() / "config.json").is_file():
+        raise ValidationFailed(f"The source {source!r} is not a model directory: it has no config.json file.")
     permits = (licence in PERMISSIVE_SPDX) if licence_permits is None else bool(licence_permits)
     try:
         with transaction.atomic(durable=True):

@@ -5,7 +5,7 @@ Two kinds of user, each waiting 2-5 s between actions:
 - ``Member`` (most users): signs in once, then reads My work, the project page, the play pages, a running
   job's progress partial and the API lists.
 - ``SigningIn`` (a share of the users, --signin-share in run.py): signs in, opens My work and signs out, over
-  and over, so the password hasher (PBKDF2 at full strength) runs all through the test.
+  and over, so the password hasher (the production one, Argon2id) runs all through the test.
 
 Environment: BENCH_TARGETS (the JSON file run.py writes: usernames, password, ids), BENCH_SIGNIN_SHARE.
 """

@@ -205,6 +205,8 @@ def test_plays_2_3_4_in_the_browser_with_a_real_worker(
     splits = page.locator("#splits")
     expect(splits.locator("tbody tr")).to_have_count(3, timeout=JOB_TIMEOUT_MS)
     expect(splits).to_contain_text(re.compile(r"Leakage: \d+ exact and \d+ near duplicates"))
+    # The "a worker splits them" message no longer holds once the job is done: it is gone, not left stale.
+    expect(page.get_by_text(re.compile(r"Sealing the splits \(job #"))).to_have_count(0)
     gate = page.locator("#gate-panel")
     expect(gate.locator(".checks li.pass", has_text="splits are fixed and never mixed")).to_be_visible()
 

@@ -67,6 +67,76 @@ def test_candidate_registration_validates_and_audits(team, tiny_models):
     assert AuditEvent.objects.filter(action="candidate.registered").count() == 3
 
 
+
+def test_a_refused_candidate_names_every_bad_field_and_keeps_what_was_typed(team, sample_upload):
+    """Play 2's candidate form: every bad field at once, marked next to it, the form open, what was typed kept."""
+    import re
+
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    play2 = Play.objects.get(cycle=play1.cycle, number=2)
+    client = Client()
+    client.force_login(team["mo"])
+    response = client.post(f"/plays/{play2.pk}/candidates/", {
+        "name": "second encoder", "source": "not a hub id", "licence": "MIT", "domain_rating": "9",
+        "latency_budget_ms": "fast", "memory_budget_mb": "512", "licence_permits": "on"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    for field in ("source", "domain_rating", "latency_budget_ms"):
+        assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', html), field
+    assert html.count('aria-invalid="true"') == 3
+    assert "3 fields need fixing" in html
+    assert re.search(r'name="name"[^>]*value="second encoder"', html)
+    assert re.search(r'name="memory_budget_mb"[^>]*value="512"', html)
+    assert re.search(r'name="licence_permits"[^>]*checked', html)
+    assert re.search(r"<details open><summary>Register a candidate", html)
+    assert not Candidate.objects.exists()
+
+
+def test_a_well_formed_path_that_holds_no_model_is_refused_on_its_own(team, sample_upload, tmp_path):
+    """The form's fields are fine; the directory has no model in it. Said once, above the form, which keeps what
+    was typed: it is not a field the owner typed wrongly."""
+    play1 = submitted_play1(team, sample_upload)
+    gate_decide(actor=team["so"], play=play1, decision="approve")
+    play2 = Play.objects.get(cycle=play1.cycle, number=2)
+    client = Client()
+    client.force_login(team["mo"])
+    response = client.post(f"/plays/{play2.pk}/candidates/", {
+        "name": "local", "source": str(tmp_path), "licence": "MIT", "domain_rating": "3",
+        "latency_budget_ms": "50", "memory_budget_mb": "512"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "is not a model directory: it has no config.json file" in html
+    assert 'aria-invalid="true"' not in html and f'value="{tmp_path}"' in html
+    assert not Candidate.objects.exists()
+
+
+def test_the_candidate_api_schema_states_the_services_rules(team, tiny_models):
+    """A body the API's schema accepts is never refused by field (the fuzz test's rule); one it refuses gets
+    every bad field at once. The schema's bounds are the service's own."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from apps.training import candidates as rules
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    props = schema["components"]["schemas"]["CandidateListCreateInputRequest"]["properties"]
+    assert props["latency_budget_ms"]["minimum"] == rules.LATENCY_MS[0]
+    assert props["memory_budget_mb"]["maximum"] == rules.MEMORY_MB[1]
+    assert props["source"]["pattern"] == rules.SOURCE_PATTERN and props["licence"]["pattern"] == rules.LICENCE_PATTERN
+    client = Client()
+    client.force_login(team["mo"])
+    url = f"/api/projects/{team['project'].pk}/candidates/"
+    good = {"name": "a", "source": str(tiny_models[0]), "licence": "MIT", "domain_rating": 3,
+            "latency_budget_ms": rules.LATENCY_MS[0], "memory_budget_mb": rules.MEMORY_MB[0]}
+    refused = client.post(url, {**good, "source": "not a hub id", "latency_budget_ms": 0.05, "licence": "MIT or so"},
+                          content_type="application/json")
+    assert refused.status_code == 400 and set(refused.json()["fields"]) == {"source", "latency_budget_ms", "licence"}
+    missing = client.post(url, {**good, "source": "/no/such/model"}, content_type="application/json")
+    assert missing.status_code == 400 and "config.json" in missing.json()["error"]
+    assert "fields" not in missing.json() or not missing.json()["fields"]
+    assert not Candidate.objects.exists()
+    assert client.post(url, good, content_type="application/json").status_code == 201
+
 def test_bakeoff_scores_the_shortlist_and_the_gate_follows_the_evidence(team, play2):
     play, a, b = play2
     with pytest.raises(ValidationFailed):  # a bake-off needs a shortlist of two or three

@@ -197,6 +197,11 @@ def test_nobody_who_trained_the_candidate_decides_through_the_service_the_api_or
         page.post(f"/plays/{play.pk}/decide/", {"decision": "approve", "reason": "ok"})
     play.refresh_from_db()
     assert play.status == Play.Status.SUBMITTED and not GateDecision.objects.filter(play=play).exists()
+    # The portfolio offers the same people the rule lets decide: not the trainer, not Play 4's submitter.
+    from apps.playbook.portfolio import portfolio
+
+    [gate] = portfolio().gates
+    assert (gate.deciders, gate.approvals_needed) == (["so"], 1)
     # The sign-off owner who trained nothing decides.
     gate_decide(actor=team["so"], play=play, decision="approve", reason="Beats the margin on every slice.")
     play.refresh_from_db()
@@ -286,9 +291,16 @@ def test_a_two_approval_project_needs_two_distinct_signoff_owners(team, play5):
     _answered_and_submitted(team, play, evaluation)
     # The sign-off owner who submitted Play 5 finds its gate waiting on My work (they decide it too).
     assert play in my_work(team["so"])["gates"] and play in my_work(team["do"])["gates"]
+    from apps.playbook.portfolio import as_dict, portfolio
+
+    [gate] = portfolio().gates
+    assert (gate.deciders, gate.approvals_needed, gate.approvals_given) == (["do", "so"], 2, [])
     gate_decide(actor=team["so"], play=play, decision="approve", reason="First approval.")
     play.refresh_from_db()
     assert play.status == Play.Status.SUBMITTED
+    # The portfolio marks the gate as half approved, and only someone else may give the second approval.
+    [gate] = as_dict(portfolio())["gates"]
+    assert (gate["deciders"], gate["approvals_needed"], gate["approvals_given"]) == (["do"], 2, ["so"])
     assert AuditEvent.objects.filter(action="gate.approval_recorded").count() == 1
     assert 5 not in cycle_inputs(play.cycle)
     with pytest.raises(Conflict, match="already"):

@@ -400,3 +400,26 @@ def test_the_token_routes_refuse_anonymous_callers_and_wrong_methods(people):
     assert ann.get("/accounts/tokens/1/revoke/").status_code == 405
     assert ann.put("/api/tokens/", {}, content_type="application/json").status_code == 405
     assert not ApiToken.objects.exists()
+
+
+def test_passwords_are_stored_as_argon2id_and_older_hashes_are_upgraded_at_sign_in(settings, team):
+    """The production hasher list: new passwords as Argon2id (19 MiB, 2 passes, 1 lane); a PBKDF2 hash still
+    signs its owner in through the page, and is rewritten as Argon2id then."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    from config import settings as production
+
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
+    user = get_user_model().objects.get(username="mo")
+    user.set_password(PASSWORD)
+    user.save()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    user.save()
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "mo", "password": PASSWORD})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert user.check_password(PASSWORD) and not user.check_password(PASSWORD + "x")

@@ -43,7 +43,10 @@ _DESCRIPTIONS = {
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _PLAIN_STRINGS = (serializers.CharField,)
 _TEXT = r"^[^\x00]*$"
-_NON_BLANK_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# At least one character that DRF's trimming (Python's str.strip) keeps. Python counts \x1c-\x1f and \x85 as
+# whitespace and ECMAScript's \s (which OpenAPI patterns follow) does not, so they are named too: a name of
+# "\t\x85" matches a plain \S but is blank to the API.
+_NON_BLANK_TEXT = r"^[^\x00]*[^\x00\s\x1c-\x1f\x85][^\x00]*$"
 
 
 class PlaybookAutoSchema(AutoSchema):

@@ -90,7 +90,7 @@ class DatasetSealApi(APIView):
         train = serializers.FloatField()
         val = serializers.FloatField()
         test = serializers.FloatField()
-        seed = serializers.IntegerField(required=False, default=0)
+        seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 
     @extend_schema(request=InputSerializer, responses={202: JobSerializer},
                    description="Starts a seal job (split, store, leakage scan). Poll GET /api/jobs/{id}/; when it "

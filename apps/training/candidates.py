@@ -33,6 +33,15 @@ def _number(value, name: str, *, low: float, high: float) -> float:
     return number
 
 
+def _is_model_dir(source: str) -> bool:
+    """Whether the local path holds a model (its config.json); False for a path that cannot name one on this
+    machine (an unknown user's ~name, a name too long for the file system)."""
+    try:
+        return (Path(source).expanduser() / "config.json").is_file()
+    except (RuntimeError, OSError, ValueError):
+        return False
+
+
 def candidate_register(*, actor, project: Project, name: str, source: str, licence: str, domain_rating,
                        latency_budget_ms, memory_budget_mb, domain_note: str = "",
                        licence_permits: bool | None = None) -> Candidate:
@@ -67,7 +76,7 @@ def candidate_register(*, actor, project: Project, name: str, source: str, licen
     errors.raise_if_any()
     # Only a well-formed path is looked at on disk. Whether it holds a model is a fact about this machine,
     # not about the form, so it is refused on its own (the API's schema cannot state it).
-    if source.startswith(("/", ".", "~")) and not (Path(source).expanduser() / "config.json").is_file():
+    if source.startswith(("/", ".", "~")) and not _is_model_dir(source):
         raise ValidationFailed(f"The source {source!r} is not a model directory: it has no config.json file.")
     permits = (licence in PERMISSIVE_SPDX) if licence_permits is None else bool(licence_permits)
     try:

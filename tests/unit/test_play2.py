@@ -131,9 +131,11 @@ def test_the_candidate_api_schema_states_the_services_rules(team, tiny_models):
     refused = client.post(url, {**good, "source": "not a hub id", "latency_budget_ms": 0.05, "licence": "MIT or so"},
                           content_type="application/json")
     assert refused.status_code == 400 and set(refused.json()["fields"]) == {"source", "latency_budget_ms", "licence"}
-    missing = client.post(url, {**good, "source": "/no/such/model"}, content_type="application/json")
-    assert missing.status_code == 400 and "config.json" in missing.json()["error"]
-    assert "fields" not in missing.json() or not missing.json()["fields"]
+    # Paths that name no model here: a missing folder, an unknown user's home, a name too long for the disk.
+    for source in ("/no/such/model", "~no-such-user-here/model", "./" + "a" * 400):
+        missing = client.post(url, {**good, "source": source}, content_type="application/json")
+        assert missing.status_code == 400 and "config.json" in missing.json()["error"], source
+        assert not missing.json().get("fields")
     assert not Candidate.objects.exists()
     assert client.post(url, good, content_type="application/json").status_code == 201
 

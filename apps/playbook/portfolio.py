@@ -28,6 +28,7 @@ from apps.accounts.models import Membership, Role
 from apps.audit.models import AuditEvent
 from apps.core import registry
 from apps.jobs.models import Job
+from apps.playbook import selectors
 from apps.playbook.catalogue import PLAYS
 from apps.playbook.models import Play, Project
 
@@ -215,18 +216,6 @@ def _status_changes() -> dict[int, list[tuple[datetime, str]]]:
     return changes
 
 
-def _approvals(play: Play) -> tuple[int, list[str]]:
-    """How many sign-off owners must approve the gate, and who has approved it since it was submitted."""
-    from apps.playbook.models import GateDecision
-
-    needed = registry.play_module(play.number).approvals_needed(play, "approve")
-    if needed <= 1:
-        return needed, []
-    given = (GateDecision.objects.filter(play=play, decision="approve", created_at__gte=play.submitted_at)
-             .order_by("created_at", "pk").values_list("decided_by__username", flat=True))
-    return needed, list(dict.fromkeys(given))
-
-
 def _deciders(play: Play, signoff: dict[int, list], modules: dict, given: list[str]) -> list[str]:
     """The project's sign-off owners who may decide the gate now: the play's own conflict-of-interest rule
     (the submitter; for Play 5 whoever submitted or trained the candidate) leaves people out unless the
@@ -276,7 +265,7 @@ def portfolio(now: datetime | None = None) -> Portfolio:
     for play in plays:
         if play.status == Play.Status.SUBMITTED and play.cycle.project.status == Project.Status.ACTIVE:
             submitted_at = play.submitted_at or now
-            needed, given = _approvals(play)
+            needed, given = selectors.submission_approvals(play, modules[play.number])
             gates.append(GateRow(play, play.cycle.project, play.cycle.number, submitted_at, now - submitted_at,
                                  _deciders(play, signoff, modules, given), now - submitted_at > limit,
                                  needed, given))

@@ -92,6 +92,18 @@ def play_capabilities(user, play: Play) -> PlayCapabilities:
     )
 
 
+def submission_approvals(play: Play, module) -> tuple[int, list[str]]:
+    """How many distinct sign-off owners must approve the play's current submission (1 unless the play asks
+    for more, and 1 for a play that is not waiting for a decision), and who has approved it so far (their
+    usernames, oldest first; only read when more than one is needed)."""
+    needed = module.approvals_needed(play, "approve") if play.status == Play.Status.SUBMITTED else 1
+    if needed <= 1:
+        return needed, []
+    given = (play.decisions.filter(decision="approve", created_at__gte=play.submitted_at)
+             .order_by("created_at", "pk").values_list("decided_by__username", flat=True))
+    return needed, list(given)
+
+
 def my_work(user) -> dict:
     """Plays assigned to me, gates waiting for my decision, my unfinished jobs."""
     assigned = (

@@ -138,14 +138,12 @@ def _decision_context(play: Play, module, caps) -> dict:
     """The gate's buttons (decision, label, why not), whether every decision needs a reason, and how many
     approvals the current submission has of how many it needs."""
     labels = {**PlayModule.button_labels, **module.button_labels}
-    approvals_needed = module.approvals_needed(play, "approve") if play.status == Play.Status.SUBMITTED else 1
-    so_far = (play.decisions.filter(decision="approve", created_at__gte=play.submitted_at)
-              .values_list("decided_by__username", flat=True) if approvals_needed > 1 else [])
+    approvals_needed, so_far = selectors.submission_approvals(play, module)
     outcomes = [module.outcomes[d] for d in caps.decisions if d in module.outcomes]
     return {
         "decision_buttons": [(d, labels.get(d, d), why) for d, why in caps.decisions.items()],
         "reason_always": bool(outcomes) and all(o.needs_reason for o in outcomes),
-        "approvals_needed": approvals_needed, "approvals_so_far": list(so_far),
+        "approvals_needed": approvals_needed, "approvals_so_far": so_far,
     }
 
 

@@ -68,16 +68,21 @@ def test_candidate_registration_validates_and_audits(team, tiny_models):
 
 
 
-def test_a_refused_candidate_names_every_bad_field_and_keeps_what_was_typed(team, sample_upload):
-    """Play 2's candidate form: every bad field at once, marked next to it, the form open, what was typed kept."""
-    import re
-
+def _post_candidate_form(team, sample_upload, form: dict):
+    """The model owner sends Play 2's candidate form (Play 1 approved first), as the page does."""
     play1 = submitted_play1(team, sample_upload)
     gate_decide(actor=team["so"], play=play1, decision="approve")
     play2 = Play.objects.get(cycle=play1.cycle, number=2)
     client = Client()
     client.force_login(team["mo"])
-    response = client.post(f"/plays/{play2.pk}/candidates/", {
+    return client.post(f"/plays/{play2.pk}/candidates/", form)
+
+
+def test_a_refused_candidate_names_every_bad_field_and_keeps_what_was_typed(team, sample_upload):
+    """Play 2's candidate form: every bad field at once, marked next to it, the form open, what was typed kept."""
+    import re
+
+    response = _post_candidate_form(team, sample_upload, {
         "name": "second encoder", "source": "not a hub id", "licence": "MIT", "domain_rating": "9",
         "latency_budget_ms": "fast", "memory_budget_mb": "512", "licence_permits": "on"})
     assert response.status_code == 400
@@ -96,12 +101,7 @@ def test_a_refused_candidate_names_every_bad_field_and_keeps_what_was_typed(team
 def test_a_well_formed_path_that_holds_no_model_is_refused_on_its_own(team, sample_upload, tmp_path):
     """The form's fields are fine; the directory has no model in it. Said once, above the form, which keeps what
     was typed: it is not a field the owner typed wrongly."""
-    play1 = submitted_play1(team, sample_upload)
-    gate_decide(actor=team["so"], play=play1, decision="approve")
-    play2 = Play.objects.get(cycle=play1.cycle, number=2)
-    client = Client()
-    client.force_login(team["mo"])
-    response = client.post(f"/plays/{play2.pk}/candidates/", {
+    response = _post_candidate_form(team, sample_upload, {
         "name": "local", "source": str(tmp_path), "licence": "MIT", "domain_rating": "3",
         "latency_budget_ms": "50", "memory_budget_mb": "512"})
     assert response.status_code == 400

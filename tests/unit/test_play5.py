@@ -301,6 +301,10 @@ def test_a_two_approval_project_needs_two_distinct_signoff_owners(team, play5):
     # The portfolio marks the gate as half approved, and only someone else may give the second approval.
     [gate] = as_dict(portfolio())["gates"]
     assert (gate["deciders"], gate["approvals_needed"], gate["approvals_given"]) == (["do"], 2, ["so"])
+    page = Client()
+    page.force_login(team["do"])
+    assert ("A production approval needs 2 distinct sign-off owners: 1 so far (so)."
+            in page.get(f"/plays/{play.pk}/").content.decode())
     assert AuditEvent.objects.filter(action="gate.approval_recorded").count() == 1
     assert 5 not in cycle_inputs(play.cycle)
     with pytest.raises(Conflict, match="already"):
